@@ -1,0 +1,257 @@
+//! The behaviour every [`SessionStore`] must have, as one suite run against each store.
+//!
+//! Use [`session_store_conformance!`](crate::session_store_conformance) in a test module with an
+//! async expression that makes a fresh, empty store and a guard that keeps its resources alive:
+//!
+//! ```text
+//! openliveness_store::session_store_conformance!(async {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap();
+//!     (std::sync::Arc::new(store) as std::sync::Arc<dyn SessionStore>, dir)
+//! });
+//! ```
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use openliveness_protocol::{LivenessSessionStatus, SessionId, SessionSettings};
+
+use crate::{Claim, Finish, Finished, Lookup, NewSession, SessionResult, SessionStore, UnixMillis};
+
+/// Session lifetime used by the suite.
+pub const TTL: UnixMillis = 180_000;
+/// Time a tombstone stays after expiry.
+pub const RETENTION: UnixMillis = 3_600_000;
+/// The suite's "now" at creation.
+pub const T0: UnixMillis = 1_780_000_000_000;
+
+/// A new session of `tenant` created at `at`.
+pub fn new_session(tenant: &str, token: Option<&str>, at: UnixMillis) -> NewSession {
+    NewSession {
+        id: SessionId::random(),
+        tenant: tenant.to_owned(),
+        client_request_token: token.map(str::to_owned),
+        settings: SessionSettings { audit_images_limit: 2, ..SessionSettings::default() },
+        created_at: at,
+        expires_at: at + TTL,
+        purge_at: at + TTL + RETENTION,
+    }
+}
+
+fn succeeded() -> Finish {
+    Finish {
+        status: LivenessSessionStatus::Succeeded,
+        result: SessionResult {
+            confidence: Some(99.5),
+            challenge: None,
+            reference_image: None,
+            audit_images: Vec::new(),
+            failure_reason: None,
+        },
+    }
+}
+
+pub async fn create_then_get(store: Arc<dyn SessionStore>) {
+    let session = new_session("A", None, T0);
+    let created = store.create(session.clone()).await.unwrap();
+    assert!(created.is_new);
+    assert_eq!(created.id, session.id);
+    let Lookup::Found(record) = store.get("A", session.id, T0 + 1).await.unwrap() else {
+        panic!("session not found")
+    };
+    assert_eq!(record.status, LivenessSessionStatus::Created);
+    assert_eq!(record.settings, session.settings);
+    assert_eq!((record.created_at, record.expires_at), (T0, T0 + TTL));
+    assert_eq!(record.result, None);
+}
+
+pub async fn same_token_same_tenant_is_idempotent(store: Arc<dyn SessionStore>) {
+    let first = store.create(new_session("A", Some("t1"), T0)).await.unwrap();
+    let again = store.create(new_session("A", Some("t1"), T0 + 10)).await.unwrap();
+    assert_eq!(again.id, first.id);
+    assert!(!again.is_new);
+    let other_token = store.create(new_session("A", Some("t2"), T0 + 20)).await.unwrap();
+    assert_ne!(other_token.id, first.id);
+    let no_token = store.create(new_session("A", None, T0 + 30)).await.unwrap();
+    assert_ne!(no_token.id, first.id);
+}
+
+pub async fn same_token_other_tenant_is_another_session(store: Arc<dyn SessionStore>) {
+    let a = store.create(new_session("A", Some("t1"), T0)).await.unwrap();
+    let b = store.create(new_session("B", Some("t1"), T0)).await.unwrap();
+    assert_ne!(a.id, b.id);
+    assert!(b.is_new);
+}
+
+pub async fn token_is_free_again_after_expiry(store: Arc<dyn SessionStore>) {
+    let first = store.create(new_session("A", Some("t1"), T0)).await.unwrap();
+    let later = store.create(new_session("A", Some("t1"), T0 + TTL)).await.unwrap();
+    assert!(later.is_new);
+    assert_ne!(later.id, first.id);
+    // Sweeping the first session must not take the token from the second.
+    store.sweep(T0 + TTL, 100).await.unwrap();
+    let again = store.create(new_session("A", Some("t1"), T0 + TTL + 1)).await.unwrap();
+    assert_eq!(again.id, later.id);
+}
+
+pub async fn concurrent_creates_with_one_token_make_one_session(store: Arc<dyn SessionStore>) {
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.create(new_session("A", Some("race"), T0)).await.unwrap() })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    let mut new = 0;
+    for task in tasks {
+        let created = task.await.unwrap();
+        ids.insert(created.id);
+        new += usize::from(created.is_new);
+    }
+    assert_eq!(ids.len(), 1);
+    assert_eq!(new, 1);
+}
+
+pub async fn other_tenant_and_unknown_ids_are_not_found(store: Arc<dyn SessionStore>) {
+    let session = new_session("A", None, T0);
+    store.create(session.clone()).await.unwrap();
+    assert_eq!(store.get("B", session.id, T0).await.unwrap(), Lookup::NotFound);
+    assert_eq!(store.get("A", SessionId::random(), T0).await.unwrap(), Lookup::NotFound);
+    assert_eq!(store.claim("B", session.id, T0).await.unwrap(), Claim::NotFound);
+    assert_eq!(store.finish("B", session.id, succeeded(), T0).await.unwrap(), Finished::NotFound);
+    // The other tenant's attempts changed nothing.
+    let Lookup::Found(record) = store.get("A", session.id, T0).await.unwrap() else { panic!() };
+    assert_eq!(record.status, LivenessSessionStatus::Created);
+}
+
+pub async fn expired_sessions_answer_expired_then_not_found(store: Arc<dyn SessionStore>) {
+    let session = new_session("A", None, T0);
+    store.create(session.clone()).await.unwrap();
+    assert!(matches!(store.get("A", session.id, T0 + TTL - 1).await.unwrap(), Lookup::Found(_)));
+    // Expired before any sweep ran.
+    assert_eq!(store.get("A", session.id, T0 + TTL).await.unwrap(), Lookup::Expired);
+    assert_eq!(store.get("B", session.id, T0 + TTL).await.unwrap(), Lookup::NotFound);
+    assert_eq!(store.claim("A", session.id, T0 + TTL).await.unwrap(), Claim::Expired);
+    // And after it.
+    let swept = store.sweep(T0 + TTL, 100).await.unwrap();
+    assert_eq!((swept.expired, swept.purged, swept.more), (1, 0, false));
+    assert_eq!(store.get("A", session.id, T0 + TTL + 1).await.unwrap(), Lookup::Expired);
+    let purge = T0 + TTL + RETENTION;
+    assert_eq!(store.get("A", session.id, purge).await.unwrap(), Lookup::NotFound);
+    let swept = store.sweep(purge, 100).await.unwrap();
+    assert_eq!((swept.expired, swept.purged), (0, 1));
+    assert_eq!(store.sweep(purge, 100).await.unwrap().purged, 0);
+}
+
+pub async fn sweep_deletes_results_of_expired_sessions(store: Arc<dyn SessionStore>) {
+    let session = new_session("A", None, T0);
+    store.create(session.clone()).await.unwrap();
+    assert!(matches!(store.claim("A", session.id, T0).await.unwrap(), Claim::Claimed(_)));
+    assert_eq!(store.finish("A", session.id, succeeded(), T0).await.unwrap(), Finished::Done);
+    store.sweep(T0 + TTL, 100).await.unwrap();
+    // Nothing of the session is readable, even by asking as if it were still live.
+    assert_eq!(store.get("A", session.id, T0).await.unwrap(), Lookup::Expired);
+}
+
+pub async fn sweep_works_in_batches(store: Arc<dyn SessionStore>) {
+    for i in 0..5 {
+        store.create(new_session("A", None, T0 + i)).await.unwrap();
+    }
+    let now = T0 + TTL + 10;
+    let first = store.sweep(now, 3).await.unwrap();
+    assert_eq!((first.expired, first.more), (3, true));
+    let second = store.sweep(now, 3).await.unwrap();
+    assert_eq!((second.expired, second.more), (2, false));
+}
+
+pub async fn claim_is_single_use(store: Arc<dyn SessionStore>) {
+    let session = new_session("A", None, T0);
+    store.create(session.clone()).await.unwrap();
+    let Claim::Claimed(record) = store.claim("A", session.id, T0 + 1).await.unwrap() else {
+        panic!("first claim failed")
+    };
+    assert_eq!(record.status, LivenessSessionStatus::InProgress);
+    assert_eq!(
+        store.claim("A", session.id, T0 + 2).await.unwrap(),
+        Claim::AlreadyStarted(LivenessSessionStatus::InProgress)
+    );
+    store.finish("A", session.id, succeeded(), T0 + 3).await.unwrap();
+    assert_eq!(
+        store.claim("A", session.id, T0 + 4).await.unwrap(),
+        Claim::AlreadyStarted(LivenessSessionStatus::Succeeded)
+    );
+}
+
+pub async fn concurrent_claims_have_one_winner(store: Arc<dyn SessionStore>) {
+    let session = new_session("A", None, T0);
+    store.create(session.clone()).await.unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.claim("A", session.id, T0).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Claim::Claimed(_) => winners += 1,
+            Claim::AlreadyStarted(LivenessSessionStatus::InProgress) => {}
+            other => panic!("unexpected claim outcome {other:?}"),
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+pub async fn finish_records_the_result_once(store: Arc<dyn SessionStore>) {
+    let session = new_session("A", None, T0);
+    store.create(session.clone()).await.unwrap();
+    assert_eq!(
+        store.finish("A", session.id, succeeded(), T0).await.unwrap(),
+        Finished::NotInProgress(LivenessSessionStatus::Created)
+    );
+    store.claim("A", session.id, T0).await.unwrap();
+    assert_eq!(store.finish("A", session.id, succeeded(), T0).await.unwrap(), Finished::Done);
+    let Lookup::Found(record) = store.get("A", session.id, T0).await.unwrap() else { panic!() };
+    assert_eq!(record.status, LivenessSessionStatus::Succeeded);
+    assert_eq!(record.result, Some(succeeded().result));
+    assert_eq!(
+        store.finish("A", session.id, succeeded(), T0).await.unwrap(),
+        Finished::NotInProgress(LivenessSessionStatus::Succeeded)
+    );
+}
+
+pub async fn is_ready(store: Arc<dyn SessionStore>) {
+    assert!(store.ready().await);
+}
+
+/// Generates one `#[tokio::test]` per conformance case for a store made by `$make`, an async
+/// expression that yields `(Arc<dyn SessionStore>, guard)`.
+#[macro_export]
+macro_rules! session_store_conformance {
+    ($make:expr) => {
+        $crate::session_store_conformance!(@cases $make;
+            create_then_get,
+            same_token_same_tenant_is_idempotent,
+            same_token_other_tenant_is_another_session,
+            token_is_free_again_after_expiry,
+            concurrent_creates_with_one_token_make_one_session,
+            other_tenant_and_unknown_ids_are_not_found,
+            expired_sessions_answer_expired_then_not_found,
+            sweep_deletes_results_of_expired_sessions,
+            sweep_works_in_batches,
+            claim_is_single_use,
+            concurrent_claims_have_one_winner,
+            finish_records_the_result_once,
+            is_ready,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (store, _guard) = $make.await;
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
+}
