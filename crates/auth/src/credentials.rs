@@ -65,6 +65,17 @@ pub struct Credential {
     pub session_token: Option<SecretKey>,
     /// Temporary credentials stop working at this time.
     pub expires_at: Option<SystemTime>,
+    /// The actions (`rekognition:CreateFaceLivenessSession`, ...) this key may perform;
+    /// `None` allows all.
+    pub allowed_actions: Option<Vec<String>>,
+}
+
+impl Credential {
+    /// Whether this key may perform `action` (an IAM-style name such as
+    /// `rekognition:GetFaceLivenessSessionResults`).
+    pub fn allows(&self, action: &str) -> bool {
+        self.allowed_actions.as_ref().is_none_or(|actions| actions.iter().any(|allowed| allowed == action))
+    }
 }
 
 /// Where credentials are looked up by access key id.

@@ -34,6 +34,14 @@ pub struct Principal {
     pub signature: String,
     /// The request's signing time (`X-Amz-Date`).
     pub signed_at: SystemTime,
+    /// The actions the key may perform; `None` allows all.
+    pub allowed_actions: Option<Vec<String>>,
+}
+
+impl Principal {
+    pub fn allows(&self, action: &str) -> bool {
+        self.allowed_actions.as_ref().is_none_or(|actions| actions.iter().any(|allowed| allowed == action))
+    }
 }
 
 struct AuthorizationHeader<'a> {
@@ -211,6 +219,7 @@ pub fn verify_header_auth(
         region: scope.region,
         signature: expected,
         signed_at,
+        allowed_actions: credential.allowed_actions,
     })
 }
 
@@ -249,6 +258,7 @@ mod tests {
                 tenant: TenantId::new("111111111111"),
                 session_token: None,
                 expires_at: None,
+                allowed_actions: None,
             },
             Credential {
                 access_key_id: "ASIATEMP".to_owned(),
@@ -256,6 +266,7 @@ mod tests {
                 tenant: TenantId::new("222222222222"),
                 session_token: Some(SecretKey::new("token-t")),
                 expires_at: Some(now() + Duration::from_secs(60)),
+                allowed_actions: None,
             },
         ])
     }

@@ -1,1 +1,188 @@
-fn main() {}
+//! `openliveness`: the command-line program. `openliveness serve` runs the server.
+//!
+//! Configuration comes from a TOML file (`--config`), then environment variables, then flags;
+//! later ones win. `openliveness serve --help` lists every option.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use openliveness_server::clock::SystemClock;
+use openliveness_server::config::{Config, FileConfig, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(name = "openliveness", version, about = "A self-hosted face liveness service that speaks the Amazon Rekognition Face Liveness API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// A TOML configuration file (listen, data_dir, session_ttl_secs, expired_retention_secs,
+    /// sweep_interval_secs, [limits], [[credentials]], [anonymous]); see the README.
+    #[arg(long, env = "OPENLIVENESS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// The address to listen on (port 0 picks a free port). Default: 127.0.0.1:8080.
+    #[arg(long, env = "OPENLIVENESS_LISTEN", value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+
+    /// Where sessions and generated credentials are kept. Default: ./openliveness-data.
+    #[arg(long, env = "OPENLIVENESS_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// How long a session lives after it is created, in seconds. Default: 180 (as AWS).
+    #[arg(long, env = "OPENLIVENESS_SESSION_TTL_SECS", value_name = "SECONDS")]
+    session_ttl_secs: Option<u64>,
+
+    /// The largest control-plane request body, in bytes. Default: 65536.
+    #[arg(long, env = "OPENLIVENESS_MAX_BODY_BYTES", value_name = "BYTES")]
+    max_body_bytes: Option<usize>,
+
+    /// Serve unsigned requests (what `aws --no-sign-request` sends) for this tenant.
+    /// Off unless set.
+    #[arg(long, env = "OPENLIVENESS_ANONYMOUS_TENANT", value_name = "TENANT")]
+    anonymous_tenant: Option<String>,
+
+    /// An access key id to accept, with --secret-access-key and --tenant (added to the file's
+    /// credentials).
+    #[arg(long, env = "OPENLIVENESS_ACCESS_KEY_ID", requires_all = ["secret_access_key", "tenant"])]
+    access_key_id: Option<String>,
+
+    /// The secret of --access-key-id. Prefer the environment variable to the flag, which other
+    /// users of the machine can see.
+    #[arg(long, env = "OPENLIVENESS_SECRET_ACCESS_KEY", hide_env_values = true, requires = "access_key_id")]
+    secret_access_key: Option<String>,
+
+    /// The tenant (account) of --access-key-id.
+    #[arg(long, env = "OPENLIVENESS_TENANT", requires = "access_key_id")]
+    tenant: Option<String>,
+
+    /// Log format.
+    #[arg(long, env = "OPENLIVENESS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    /// Log filter, in `tracing` directives (e.g. `info`, `openliveness_server=debug`).
+    #[arg(long, env = "OPENLIVENESS_LOG", default_value = "info")]
+    log: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn init_logging(args: &ServeArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    init_logging(&args);
+    let file = match &args.config {
+        Some(path) => match FileConfig::load(path) {
+            Ok(file) => file,
+            Err(error) => return fail(&error),
+        },
+        None => FileConfig::default(),
+    };
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir.clone(),
+        session_ttl_secs: args.session_ttl_secs,
+        max_body_bytes: args.max_body_bytes,
+        anonymous_tenant: args.anonymous_tenant.clone(),
+        credential: match (&args.access_key_id, &args.secret_access_key, &args.tenant) {
+            (Some(id), Some(secret), Some(tenant)) => Some((
+                id.clone(),
+                openliveness_auth::SecretKey::new(secret.clone()),
+                tenant.clone(),
+            )),
+            _ => None,
+        },
+    };
+    let config = match Config::resolve(file, overrides) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&error),
+    };
+    runtime.block_on(async move {
+        let listen = config.listen;
+        let (state, notice) = match openliveness_server::bootstrap::prepare(config, Arc::new(SystemClock)) {
+            Ok(prepared) => prepared,
+            Err(error) => return fail(&error),
+        };
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(error) => return fail(&format!("cannot listen on {listen}: {error}")),
+        };
+        let address = match listener.local_addr() {
+            Ok(address) => address,
+            Err(error) => return fail(&error),
+        };
+        for line in notice.0 {
+            println!("{line}");
+        }
+        println!("openliveness listening on {}", openliveness_server::local_url(address));
+        tracing::info!(%address, "listening");
+        match openliveness_server::serve(listener, state, shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        }
+    })
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("openliveness: {error}");
+    ExitCode::FAILURE
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,1 +1,162 @@
-//! stub
+//! The openliveness server: the HTTP surface of the Face Liveness API, its authentication,
+//! health, metrics and the background sweep of expired sessions.
+//!
+//! The key decision: this crate is the only one that knows HTTP. It parses each request into an
+//! operation, authenticates it, and calls the store; the wire types and their validation live in
+//! `openliveness-protocol`, SigV4 in `openliveness-auth`, sessions in `openliveness-store`.
+//! Everything a handler needs comes in one [`AppState`], built once, with the clock injected, so
+//! that [`app`] can be served in process by tests with a [`clock::ManualClock`].
+
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod metrics;
+pub mod quota;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use openliveness_auth::CredentialStore;
+use openliveness_protocol::{ApiError, ErrorCode};
+use openliveness_store::{SessionStore, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::quota::Quotas;
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<dyn SessionStore>,
+    pub credentials: Arc<dyn CredentialStore>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    pub quotas: Quotas,
+    pub in_flight: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn SessionStore>,
+        credentials: Arc<dyn CredentialStore>,
+        clock: Arc<dyn Clock>,
+    ) -> AppState {
+        let quotas = Quotas::new(config.limits.tenant_requests_per_second, config.limits.tenant_burst);
+        let in_flight = Arc::new(Semaphore::new(config.limits.max_in_flight.max(1)));
+        AppState { config, store, credentials, clock, metrics: Metrics::new(), quotas, in_flight }
+    }
+}
+
+/// The id of one request: in `x-amzn-RequestId`, in error bodies (`Logref`) and in the logs.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The HTTP application.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", post(control::handle))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Gives every request an id, a tracing span and the `x-amzn-RequestId` header.
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        tenant = tracing::field::Empty,
+    );
+    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.store.ready().await {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+async fn not_found(request: Request) -> Response {
+    let request_id = request.extensions().get::<RequestId>().cloned().unwrap_or(RequestId(String::new()));
+    let error = ApiError::new(ErrorCode::UnknownOperationException, "No such resource");
+    let mut response = control::error_response(&error, &request_id);
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// Deletes the data of expired sessions and forgets old ones, until nothing is due now.
+pub async fn sweep_once(state: &AppState) -> Result<(), StoreError> {
+    const BATCH: usize = 1000;
+    loop {
+        let swept = state.store.sweep(state.clock.now_millis(), BATCH).await?;
+        state.metrics.sessions_expired.inc_by(swept.expired as u64);
+        if swept.expired + swept.purged > 0 {
+            tracing::debug!(expired = swept.expired, purged = swept.purged, "swept sessions");
+        }
+        if !swept.more {
+            return Ok(());
+        }
+    }
+}
+
+/// Runs [`sweep_once`] every `sweep_interval`, for ever.
+pub async fn run_sweeper(state: Arc<AppState>) {
+    let mut interval = tokio::time::interval(state.config.sweep_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(error) = sweep_once(&state).await {
+            tracing::warn!(%error, "sweeping expired sessions failed");
+        }
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, with the sweeper running.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(run_sweeper(Arc::clone(&state)));
+    let result = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    result
+}
+
+/// The address a listener is bound to, as clients should use it.
+pub fn local_url(address: SocketAddr) -> String {
+    format!("http://{address}")
+}

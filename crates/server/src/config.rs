@@ -1,0 +1,276 @@
+//! The server's configuration: a TOML file, then environment variables and flags (which the
+//! command line parses and lays over the file), then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use openliveness_auth::{Credential, SecretKey, TenantId};
+use serde::Deserialize;
+
+/// Everything the server needs to run, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// How long a session lives after it is created (AWS: 3 minutes).
+    pub session_ttl: Duration,
+    /// How long an expired session still answers `EXPIRED` before it is forgotten.
+    pub expired_retention: Duration,
+    /// How often expired sessions are swept.
+    pub sweep_interval: Duration,
+    pub limits: Limits,
+    pub credentials: Vec<Credential>,
+    /// Unsigned requests are served for this tenant; `None` refuses them (the default).
+    pub anonymous_tenant: Option<TenantId>,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// The largest control-plane request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests a tenant may make per second on the control plane (0: no quota).
+    pub tenant_requests_per_second: f64,
+    /// How many requests a tenant may make at once above its rate.
+    pub tenant_burst: f64,
+    /// Control-plane requests served at once; more get `ThrottlingException`.
+    pub max_in_flight: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: 64 * 1024,
+            tenant_requests_per_second: 0.0,
+            tenant_burst: 0.0,
+            max_in_flight: 4096,
+        }
+    }
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./openliveness-data";
+pub const DEFAULT_SESSION_TTL_SECS: u64 = 180;
+pub const DEFAULT_EXPIRED_RETENTION_SECS: u64 = 3600;
+pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 5;
+
+/// The configuration file, as written. Every member is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub session_ttl_secs: Option<u64>,
+    pub expired_retention_secs: Option<u64>,
+    pub sweep_interval_secs: Option<u64>,
+    #[serde(default)]
+    pub limits: FileLimits,
+    #[serde(default)]
+    pub credentials: Vec<FileCredential>,
+    pub anonymous: Option<FileAnonymous>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_body_bytes: Option<usize>,
+    pub tenant_requests_per_second: Option<f64>,
+    pub tenant_burst: Option<f64>,
+    pub max_in_flight: Option<usize>,
+}
+
+/// One `[[credentials]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCredential {
+    pub access_key_id: String,
+    pub secret_access_key: SecretKey,
+    pub tenant: String,
+    /// Temporary credentials: the `X-Amz-Security-Token` requests must carry.
+    pub session_token: Option<SecretKey>,
+    /// Temporary credentials: seconds since the Unix epoch after which they stop working.
+    pub expires_at_unix: Option<u64>,
+    /// The actions this key may perform, e.g. `["rekognition:GetFaceLivenessSessionResults"]`;
+    /// all when absent. Anything else gets `AccessDeniedException`.
+    pub actions: Option<Vec<String>>,
+}
+
+/// `[anonymous]`: serve unsigned requests for one tenant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAnonymous {
+    pub tenant: String,
+}
+
+/// Values from flags and environment variables, which win over the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub session_ttl_secs: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub anonymous_tenant: Option<String>,
+    /// One credential given on the command line or in the environment.
+    pub credential: Option<(String, SecretKey, String)>,
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text)
+            .map_err(|error| ConfigError::Parse { path: path.to_owned(), message: error.to_string() })
+    }
+}
+
+impl FileCredential {
+    pub fn into_credential(self) -> Credential {
+        Credential {
+            access_key_id: self.access_key_id,
+            secret_access_key: self.secret_access_key,
+            tenant: TenantId::new(self.tenant),
+            session_token: self.session_token,
+            expires_at: self
+                .expires_at_unix
+                .map(|seconds| std::time::UNIX_EPOCH + Duration::from_secs(seconds)),
+            allowed_actions: self.actions,
+        }
+    }
+}
+
+impl Config {
+    /// Lays the overrides over the file and fills in defaults.
+    pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config, ConfigError> {
+        let default_listen: SocketAddr =
+            DEFAULT_LISTEN.parse().map_err(|_| ConfigError::Invalid("default listen".into()))?;
+        let session_ttl_secs =
+            overrides.session_ttl_secs.or(file.session_ttl_secs).unwrap_or(DEFAULT_SESSION_TTL_SECS);
+        if session_ttl_secs == 0 {
+            return Err(ConfigError::Invalid("session_ttl_secs must be at least 1".into()));
+        }
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_body_bytes: overrides
+                .max_body_bytes
+                .or(file.limits.max_body_bytes)
+                .unwrap_or(defaults.max_body_bytes),
+            tenant_requests_per_second: file
+                .limits
+                .tenant_requests_per_second
+                .unwrap_or(defaults.tenant_requests_per_second),
+            tenant_burst: file.limits.tenant_burst.unwrap_or(defaults.tenant_burst),
+            max_in_flight: file.limits.max_in_flight.unwrap_or(defaults.max_in_flight),
+        };
+        if limits.tenant_requests_per_second < 0.0 || limits.tenant_burst < 0.0 {
+            return Err(ConfigError::Invalid("limits must not be negative".into()));
+        }
+        let mut credentials: Vec<Credential> =
+            file.credentials.into_iter().map(FileCredential::into_credential).collect();
+        if let Some((access_key_id, secret_access_key, tenant)) = overrides.credential {
+            credentials.push(Credential {
+                access_key_id,
+                secret_access_key,
+                tenant: TenantId::new(tenant),
+                session_token: None,
+                expires_at: None,
+                allowed_actions: None,
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for credential in &credentials {
+            if credential.access_key_id.is_empty() || credential.secret_access_key.expose().is_empty() {
+                return Err(ConfigError::Invalid("a credential has an empty key id or secret".into()));
+            }
+            if !seen.insert(credential.access_key_id.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "access key id {} is configured twice",
+                    credential.access_key_id
+                )));
+            }
+        }
+        Ok(Config {
+            listen: overrides.listen.or(file.listen).unwrap_or(default_listen),
+            data_dir: overrides
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            session_ttl: Duration::from_secs(session_ttl_secs),
+            expired_retention: Duration::from_secs(
+                file.expired_retention_secs.unwrap_or(DEFAULT_EXPIRED_RETENTION_SECS),
+            ),
+            sweep_interval: Duration::from_secs(
+                file.sweep_interval_secs.unwrap_or(DEFAULT_SWEEP_INTERVAL_SECS).max(1),
+            ),
+            limits,
+            credentials,
+            anonymous_tenant: overrides
+                .anonymous_tenant
+                .or(file.anonymous.map(|anonymous| anonymous.tenant))
+                .map(TenantId::new),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            session_ttl_secs = 60
+            [limits]
+            max_body_bytes = 1000
+            [[credentials]]
+            access_key_id = "AKID"
+            secret_access_key = "secret"
+            tenant = "111111111111"
+            [anonymous]
+            tenant = "111111111111"
+            "#,
+        )
+        .unwrap();
+        let overrides = Overrides { session_ttl_secs: Some(30), ..Overrides::default() };
+        let config = Config::resolve(file, overrides).unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(config.session_ttl, Duration::from_secs(30));
+        assert_eq!(config.limits.max_body_bytes, 1000);
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.credentials.len(), 1);
+        assert_eq!(config.anonymous_tenant, Some(TenantId::new("111111111111")));
+        assert!(!format!("{config:?}").contains("secret\""), "secrets must not be printed");
+    }
+
+    #[test]
+    fn unknown_keys_and_duplicate_credentials_are_refused() {
+        assert!(toml::from_str::<FileConfig>("listn = \"127.0.0.1:1\"").is_err());
+        let file: FileConfig = toml::from_str(
+            r#"
+            [[credentials]]
+            access_key_id = "AKID"
+            secret_access_key = "a"
+            tenant = "1"
+            [[credentials]]
+            access_key_id = "AKID"
+            secret_access_key = "b"
+            tenant = "2"
+            "#,
+        )
+        .unwrap();
+        assert!(matches!(Config::resolve(file, Overrides::default()), Err(ConfigError::Invalid(_))));
+    }
+}

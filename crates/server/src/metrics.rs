@@ -1,0 +1,73 @@
+//! Prometheus metrics, served at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The operation, or `unknown` when the request named none we serve.
+    pub operation: &'static str,
+    /// `ok`, or the error code the caller got.
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: &'static str,
+}
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<OperationLabels, Histogram>,
+    pub sessions_created: Counter,
+    pub sessions_expired: Counter,
+    pub in_flight: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("openliveness");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("requests", "Control-plane requests by operation and outcome", requests.clone());
+        let latency = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
+            // 50 µs to about 1.6 s.
+            Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+        });
+        registry.register(
+            "request_duration_seconds",
+            "Control-plane request latency by operation, from first byte to response",
+            latency.clone(),
+        );
+        let sessions_created = Counter::default();
+        registry.register("sessions_created", "Sessions created", sessions_created.clone());
+        let sessions_expired = Counter::default();
+        registry.register(
+            "sessions_expired",
+            "Sessions whose data was deleted at expiry",
+            sessions_expired.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register("requests_in_flight", "Control-plane requests being served", in_flight.clone());
+        Metrics { registry, requests, latency, sessions_created, sessions_expired, in_flight }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
