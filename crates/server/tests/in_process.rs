@@ -1,0 +1,213 @@
+//! The server in process, with an injected clock: expiry without waiting, and the faults a real
+//! part cannot be made to show on demand (a failing store, every request slot taken).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_sdk_rekognition::operation::create_face_liveness_session::CreateFaceLivenessSessionError;
+use aws_sdk_rekognition::operation::get_face_liveness_session_results::GetFaceLivenessSessionResultsError;
+use aws_sdk_rekognition::types::LivenessSessionStatus;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_protocol::SessionId;
+use openliveness_server::clock::{Clock, ManualClock};
+use openliveness_server::config::{Config, FileConfig, Overrides};
+use openliveness_server::AppState;
+use openliveness_store::{
+    Claim, Created, Finish, Finished, Lookup, NewSession, RedbStore, RedbStoreConfig, SessionStore,
+    StoreError, Swept, UnixMillis,
+};
+use tower::ServiceExt;
+
+const KEY: &str = "AKIDINPROCESS";
+const SECRET: &str = "in-process-secret";
+
+fn config(data_dir: &std::path::Path) -> Config {
+    let overrides = Overrides { data_dir: Some(data_dir.to_owned()), ..Overrides::default() };
+    let mut config = Config::resolve(FileConfig::default(), overrides).unwrap();
+    config.credentials.push(Credential {
+        access_key_id: KEY.to_owned(),
+        secret_access_key: SecretKey::new(SECRET),
+        tenant: TenantId::new("111111111111"),
+        session_token: None,
+        expires_at: None,
+        allowed_actions: None,
+    });
+    config
+}
+
+struct Harness {
+    state: Arc<AppState>,
+    clock: Arc<ManualClock>,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// 2026-01-01T00:00:00Z: the server and the SDK both read their time from one manual clock.
+const START: u64 = 1_767_225_600;
+
+/// The SDK's view of the manual clock, so that its signatures move with the server's time.
+#[derive(Debug)]
+struct SdkTime(Arc<ManualClock>);
+
+impl aws_smithy_async::time::TimeSource for SdkTime {
+    fn now(&self) -> SystemTime {
+        self.0.now()
+    }
+}
+
+async fn start(store: Option<Arc<dyn SessionStore>>) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let store = store.unwrap_or_else(|| {
+        Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap()) as Arc<dyn SessionStore>
+    });
+    let clock = Arc::new(ManualClock::starting_at(SystemTime::UNIX_EPOCH + Duration::from_secs(START)));
+    let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
+    let state = Arc::new(AppState::new(config, store, credentials, Arc::clone(&clock) as Arc<dyn Clock>));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = openliveness_server::local_url(listener.local_addr().unwrap());
+    let served = Arc::clone(&state);
+    tokio::spawn(async move {
+        openliveness_server::serve(listener, served, std::future::pending()).await.unwrap();
+    });
+    Harness { state, clock, url, _dir: dir }
+}
+
+impl Harness {
+    fn client(&self) -> aws_sdk_rekognition::Client {
+        client(&self.url, &self.clock)
+    }
+}
+
+fn client(url: &str, clock: &Arc<ManualClock>) -> aws_sdk_rekognition::Client {
+    let config = aws_sdk_rekognition::Config::builder()
+        .time_source(SdkTime(Arc::clone(clock)))
+        .disable_clock_skew_correction(true)
+        .behavior_version(aws_sdk_rekognition::config::BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(aws_sdk_rekognition::config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(KEY, SECRET, None, None, "test"))
+        .retry_config(aws_sdk_rekognition::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_rekognition::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn sessions_expire_after_three_minutes_and_are_then_forgotten() {
+    let harness = start(None).await;
+    let client = harness.client();
+    let id = client.create_face_liveness_session().client_request_token("t").send().await.unwrap().session_id;
+    let status = |client: aws_sdk_rekognition::Client, id: String| async move {
+        client.get_face_liveness_session_results().session_id(id).send().await.map(|r| r.status)
+    };
+
+    harness.clock.advance(Duration::from_millis(179_999));
+    assert_eq!(status(client.clone(), id.clone()).await.unwrap(), LivenessSessionStatus::Created);
+
+    harness.clock.advance(Duration::from_millis(1));
+    assert_eq!(status(client.clone(), id.clone()).await.unwrap(), LivenessSessionStatus::Expired);
+    // The token is free again: the same token now makes a new session.
+    let again = client.create_face_liveness_session().client_request_token("t").send().await.unwrap().session_id;
+    assert_ne!(again, id);
+
+    // The sweep deletes the session's data; the caller still sees EXPIRED for an hour.
+    openliveness_server::sweep_once(&harness.state).await.unwrap();
+    let session = SessionId::parse(&id).unwrap();
+    let now = harness.clock.now_millis();
+    assert_eq!(harness.state.store.get("111111111111", session, now).await.unwrap(), Lookup::Expired);
+    assert_eq!(status(client.clone(), id.clone()).await.unwrap(), LivenessSessionStatus::Expired);
+    assert!(harness.state.metrics.render().contains("openliveness_sessions_expired_total 1"));
+
+    // After the retention the session is forgotten altogether.
+    harness.clock.advance(Duration::from_secs(3600));
+    let error = status(client.clone(), id.clone()).await.unwrap_err().into_service_error();
+    assert!(matches!(error, GetFaceLivenessSessionResultsError::SessionNotFoundException(_)), "{error:?}");
+    let swept = harness.state.store.sweep(harness.clock.now_millis(), 100).await.unwrap();
+    assert_eq!(swept.purged, 1);
+    assert_eq!(
+        harness.state.store.get("111111111111", session, harness.clock.now_millis()).await.unwrap(),
+        Lookup::NotFound
+    );
+}
+
+#[tokio::test]
+async fn every_request_slot_taken_gives_throttling_exception() {
+    let harness = start(None).await;
+    let permits = harness.state.config.limits.max_in_flight as u32;
+    let _held = Arc::clone(&harness.state.in_flight).acquire_many_owned(permits).await.unwrap();
+    let error = harness.client().create_face_liveness_session().send().await.unwrap_err().into_service_error();
+    assert!(matches!(error, CreateFaceLivenessSessionError::ThrottlingException(_)), "{error:?}");
+}
+
+/// A store that has lost its backend: the one fault a real embedded store cannot be made to show.
+struct BrokenStore;
+
+#[async_trait]
+impl SessionStore for BrokenStore {
+    async fn create(&self, _: NewSession) -> Result<Created, StoreError> {
+        Err(StoreError::Unavailable("disk gone".into()))
+    }
+    async fn get(&self, _: &str, _: SessionId, _: UnixMillis) -> Result<Lookup, StoreError> {
+        Err(StoreError::Unavailable("disk gone".into()))
+    }
+    async fn claim(&self, _: &str, _: SessionId, _: UnixMillis) -> Result<Claim, StoreError> {
+        Err(StoreError::Unavailable("disk gone".into()))
+    }
+    async fn finish(&self, _: &str, _: SessionId, _: Finish, _: UnixMillis) -> Result<Finished, StoreError> {
+        Err(StoreError::Unavailable("disk gone".into()))
+    }
+    async fn sweep(&self, _: UnixMillis, _: usize) -> Result<Swept, StoreError> {
+        Err(StoreError::Unavailable("disk gone".into()))
+    }
+    async fn ready(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_gives_internal_server_error_and_not_ready() {
+    let harness = start(Some(Arc::new(BrokenStore))).await;
+    let client = harness.client();
+    let error = client.create_face_liveness_session().send().await.unwrap_err().into_service_error();
+    assert!(matches!(error, CreateFaceLivenessSessionError::InternalServerError(_)), "{error:?}");
+    let error = client
+        .get_face_liveness_session_results()
+        .session_id(SessionId::random().to_string())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(matches!(error, GetFaceLivenessSessionResultsError::InternalServerError(_)), "{error:?}");
+    // Internal details stay in the log.
+    assert!(!format!("{error:?}").contains("disk gone"));
+
+    let response = openliveness_server::app(Arc::clone(&harness.state))
+        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let harness = start(None).await;
+    harness.client().create_face_liveness_session().send().await.unwrap();
+    let app = openliveness_server::app(Arc::clone(&harness.state));
+    for (path, status) in [("/healthz", StatusCode::OK), ("/readyz", StatusCode::OK), ("/nowhere", StatusCode::NOT_FOUND)] {
+        let response = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        assert!(response.headers().contains_key("x-amzn-requestid"), "{path}");
+    }
+    let response = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        text.contains(r#"openliveness_requests_total{operation="CreateFaceLivenessSession",outcome="ok"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("openliveness_request_duration_seconds_bucket"), "{text}");
+    assert!(text.contains("openliveness_sessions_created_total 1"), "{text}");
+}
