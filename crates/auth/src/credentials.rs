@@ -74,7 +74,9 @@ impl Credential {
     /// Whether this key may perform `action` (an IAM-style name such as
     /// `rekognition:GetFaceLivenessSessionResults`).
     pub fn allows(&self, action: &str) -> bool {
-        self.allowed_actions.as_ref().is_none_or(|actions| actions.iter().any(|allowed| allowed == action))
+        self.allowed_actions
+            .as_ref()
+            .is_none_or(|actions| actions.iter().any(|allowed| allowed == action))
     }
 }
 

@@ -40,7 +40,9 @@ pub struct Principal {
 
 impl Principal {
     pub fn allows(&self, action: &str) -> bool {
-        self.allowed_actions.as_ref().is_none_or(|actions| actions.iter().any(|allowed| allowed == action))
+        self.allowed_actions
+            .as_ref()
+            .is_none_or(|actions| actions.iter().any(|allowed| allowed == action))
     }
 }
 
@@ -61,7 +63,9 @@ fn parse_authorization(value: &str) -> Result<AuthorizationHeader<'_>, AuthError
     }
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
     for part in rest.split(',') {
-        let Some((name, value)) = part.trim().split_once('=') else { continue };
+        let Some((name, value)) = part.trim().split_once('=') else {
+            continue;
+        };
         match name.trim() {
             "Credential" => credential = Some(value.trim()),
             "SignedHeaders" => signed_headers = Some(value.trim()),
@@ -70,26 +74,41 @@ fn parse_authorization(value: &str) -> Result<AuthorizationHeader<'_>, AuthError
         }
     }
     let mut missing = String::new();
-    for (name, value) in
-        [("Credential", credential), ("Signature", signature), ("SignedHeaders", signed_headers)]
-    {
+    for (name, value) in [
+        ("Credential", credential),
+        ("Signature", signature),
+        ("SignedHeaders", signed_headers),
+    ] {
         if value.is_none_or(str::is_empty) {
-            missing.push_str(&format!("Authorization header requires '{name}' parameter. "));
+            missing.push_str(&format!(
+                "Authorization header requires '{name}' parameter. "
+            ));
         }
     }
     match (credential, signed_headers, signature) {
         (Some(credential), Some(signed_headers), Some(signature)) if missing.is_empty() => {
-            Ok(AuthorizationHeader { credential, signed_headers, signature })
+            Ok(AuthorizationHeader {
+                credential,
+                signed_headers,
+                signature,
+            })
         }
-        _ => Err(AuthError::Incomplete(format!("{}Authorization={value}", missing))),
+        _ => Err(AuthError::Incomplete(format!(
+            "{}Authorization={value}",
+            missing
+        ))),
     }
 }
 
 fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AuthError> {
     let mut values = headers.get_all(name).iter();
-    let Some(first) = values.next() else { return Ok(None) };
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
     if values.next().is_some() {
-        return Err(AuthError::Incomplete(format!("Only one '{name}' header is allowed.")));
+        return Err(AuthError::Incomplete(format!(
+            "Only one '{name}' header is allowed."
+        )));
     }
     first
         .to_str()
@@ -115,14 +134,20 @@ pub(crate) fn check_date(
             scope.date, &amz_date[..8], amz_date
         )));
     }
-    if now.duration_since(signed_at).is_ok_and(|age| age > MAX_CLOCK_SKEW) {
+    if now
+        .duration_since(signed_at)
+        .is_ok_and(|age| age > MAX_CLOCK_SKEW)
+    {
         return Err(AuthError::InvalidSignature(format!(
             "Signature expired: {amz_date} is now earlier than {} ({} - 5 min.)",
             sigv4::format_amz_date(now - MAX_CLOCK_SKEW),
             sigv4::format_amz_date(now)
         )));
     }
-    if signed_at.duration_since(now).is_ok_and(|ahead| ahead > MAX_CLOCK_SKEW) {
+    if signed_at
+        .duration_since(now)
+        .is_ok_and(|ahead| ahead > MAX_CLOCK_SKEW)
+    {
         return Err(AuthError::InvalidSignature(format!(
             "Signature not yet current: {amz_date} is still later than {} ({} + 5 min.)",
             sigv4::format_amz_date(now + MAX_CLOCK_SKEW),
@@ -139,7 +164,8 @@ pub fn verify_header_auth(
     service: &str,
     now: SystemTime,
 ) -> Result<Principal, AuthError> {
-    let authorization = single_header(request.headers, "authorization")?.ok_or(AuthError::Missing)?;
+    let authorization =
+        single_header(request.headers, "authorization")?.ok_or(AuthError::Missing)?;
     let parsed = parse_authorization(authorization)?;
     let scope = CredentialScope::parse(parsed.credential).ok_or_else(|| {
         AuthError::Incomplete(format!(
@@ -167,7 +193,9 @@ pub fn verify_header_auth(
     })?;
     let signed_at = check_date(amz_date, &scope, now)?;
 
-    let credential = credentials.lookup(&scope.access_key_id).ok_or(AuthError::UnrecognizedClient)?;
+    let credential = credentials
+        .lookup(&scope.access_key_id)
+        .ok_or(AuthError::UnrecognizedClient)?;
     let presented_token = single_header(request.headers, "x-amz-security-token")?;
     match (&credential.session_token, presented_token) {
         (None, None) => {}
@@ -284,7 +312,10 @@ mod tests {
             .uri("http://127.0.0.1:8080/")
             .header("host", "127.0.0.1:8080")
             .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", "RekognitionService.CreateFaceLivenessSession")
+            .header(
+                "x-amz-target",
+                "RekognitionService.CreateFaceLivenessSession",
+            )
             .body(BODY.to_vec())
             .unwrap();
         let identity =
@@ -301,7 +332,10 @@ mod tests {
         let signable = SignableRequest::new(
             "POST",
             "http://127.0.0.1:8080/",
-            request.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap())),
+            request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.to_str().unwrap())),
             SignableBody::Bytes(BODY),
         )
         .unwrap();
@@ -333,7 +367,10 @@ mod tests {
     #[test]
     fn accepts_temporary_credentials_with_their_token() {
         let headers = signed_headers("ASIATEMP", "secret-t", Some("token-t"), now(), SERVICE);
-        assert_eq!(verify(&headers, BODY).unwrap().tenant, TenantId::new("222222222222"));
+        assert_eq!(
+            verify(&headers, BODY).unwrap().tenant,
+            TenantId::new("222222222222")
+        );
     }
 
     #[test]
@@ -367,9 +404,15 @@ mod tests {
     #[test]
     fn rejects_wrong_secret_and_changed_body() {
         let headers = signed_headers("AKIDTENANTA", "not-the-secret", None, now(), SERVICE);
-        assert!(matches!(verify(&headers, BODY), Err(AuthError::InvalidSignature(_))));
+        assert!(matches!(
+            verify(&headers, BODY),
+            Err(AuthError::InvalidSignature(_))
+        ));
         let headers = signed_headers("AKIDTENANTA", "secret-a", None, now(), SERVICE);
-        assert!(matches!(verify(&headers, b"{}"), Err(AuthError::InvalidSignature(_))));
+        assert!(matches!(
+            verify(&headers, b"{}"),
+            Err(AuthError::InvalidSignature(_))
+        ));
     }
 
     #[test]
@@ -377,9 +420,14 @@ mod tests {
         let mut headers = signed_headers("AKIDTENANTA", "secret-a", None, now(), SERVICE);
         headers.insert(
             "x-amz-target",
-            "RekognitionService.GetFaceLivenessSessionResults".parse().unwrap(),
+            "RekognitionService.GetFaceLivenessSessionResults"
+                .parse()
+                .unwrap(),
         );
-        assert!(matches!(verify(&headers, BODY), Err(AuthError::InvalidSignature(_))));
+        assert!(matches!(
+            verify(&headers, BODY),
+            Err(AuthError::InvalidSignature(_))
+        ));
     }
 
     #[test]
@@ -387,7 +435,9 @@ mod tests {
         let headers = signed_headers("AKIDUNKNOWN", "secret-a", None, now(), SERVICE);
         assert_eq!(verify(&headers, BODY), Err(AuthError::UnrecognizedClient));
         let headers = signed_headers("AKIDTENANTA", "secret-a", None, now(), "s3");
-        assert!(matches!(verify(&headers, BODY), Err(AuthError::InvalidSignature(m)) if m.contains("rekognition")));
+        assert!(
+            matches!(verify(&headers, BODY), Err(AuthError::InvalidSignature(m)) if m.contains("rekognition"))
+        );
     }
 
     #[test]
@@ -402,7 +452,9 @@ mod tests {
             let result = verify(&headers, BODY);
             assert_eq!(result.is_ok(), accepted, "offset {offset}: {result:?}");
             if !accepted {
-                assert!(matches!(result, Err(AuthError::InvalidSignature(m)) if m.starts_with("Signature ")));
+                assert!(
+                    matches!(result, Err(AuthError::InvalidSignature(m)) if m.starts_with("Signature "))
+                );
             }
         }
     }
@@ -414,7 +466,11 @@ mod tests {
         let signed = signed_headers("AKIDTENANTA", "secret-a", None, now(), SERVICE);
         let authorization = signed["authorization"].to_str().unwrap().to_owned();
         let cases = [
-            authorization.split(", Signature=").next().unwrap().to_owned(),
+            authorization
+                .split(", Signature=")
+                .next()
+                .unwrap()
+                .to_owned(),
             authorization.replace("SignedHeaders=", "Headers="),
             authorization.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1"),
             authorization.replace("/aws4_request", ""),
@@ -423,10 +479,16 @@ mod tests {
         for case in cases {
             let mut headers = signed.clone();
             headers.insert("authorization", case.parse().unwrap());
-            assert!(matches!(verify(&headers, BODY), Err(AuthError::Incomplete(_))), "{case}");
+            assert!(
+                matches!(verify(&headers, BODY), Err(AuthError::Incomplete(_))),
+                "{case}"
+            );
         }
         let mut headers = signed.clone();
         headers.remove("x-amz-date");
-        assert!(matches!(verify(&headers, BODY), Err(AuthError::Incomplete(_))));
+        assert!(matches!(
+            verify(&headers, BODY),
+            Err(AuthError::Incomplete(_))
+        ));
     }
 }

@@ -11,7 +11,11 @@ use subtle::ConstantTimeEq;
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 /// What SigV4 leaves unencoded: `A-Z a-z 0-9 - _ . ~`.
-const SIGV4_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SIGV4_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -62,18 +66,25 @@ pub fn query_pairs(raw_query: &str) -> Vec<(String, String)> {
 
 /// The canonical query string of decoded pairs: each encoded, sorted by name then value.
 pub fn canonical_query(pairs: &[(String, String)]) -> String {
-    let mut encoded: Vec<(String, String)> =
-        pairs.iter().map(|(name, value)| (uri_encode(name), uri_encode(value))).collect();
+    let mut encoded: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(name, value)| (uri_encode(name), uri_encode(value)))
+        .collect();
     encoded.sort();
-    let parts: Vec<String> = encoded.into_iter().map(|(name, value)| format!("{name}={value}")).collect();
+    let parts: Vec<String> = encoded
+        .into_iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
     parts.join("&")
 }
 
 /// A header's canonical value: every value trimmed, inner runs of spaces folded to one,
 /// several values joined by commas.
 pub fn canonical_header_value<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
-    let folded: Vec<String> =
-        values.into_iter().map(|value| value.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let folded: Vec<String> = values
+        .into_iter()
+        .map(|value| value.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
     folded.join(",")
 }
 
@@ -133,18 +144,26 @@ impl CredentialScope {
 
     /// `date/region/service/aws4_request`, as it stands in the string to sign.
     pub fn scope(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
+        format!(
+            "{}/{}/{}/aws4_request",
+            self.date, self.region, self.service
+        )
     }
 }
 
 /// The string to sign of a request.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()))
+    format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    )
 }
 
 /// The signing key for a secret, day, region and service (HMAC chain, by `aws-sigv4`).
 pub fn signing_key(secret: &str, date: SystemTime, region: &str, service: &str) -> Vec<u8> {
-    aws_sigv4::sign::v4::generate_signing_key(secret, date, region, service).as_ref().to_vec()
+    aws_sigv4::sign::v4::generate_signing_key(secret, date, region, service)
+        .as_ref()
+        .to_vec()
 }
 
 /// The hex signature of a string to sign.
@@ -163,7 +182,9 @@ pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
     if text.len() != 16 {
         return None;
     }
-    let date_time = time::PrimitiveDateTime::parse(text, &format).ok()?.assume_utc();
+    let date_time = time::PrimitiveDateTime::parse(text, &format)
+        .ok()?
+        .assume_utc();
     let seconds = u64::try_from(date_time.unix_timestamp()).ok()?;
     Some(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
 }
@@ -171,7 +192,9 @@ pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
 /// Formats a time as SigV4 writes it: `YYYYMMDDTHHMMSSZ`.
 pub fn format_amz_date(at: SystemTime) -> String {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::OffsetDateTime::from(at).format(&format).unwrap_or_default()
+    time::OffsetDateTime::from(at)
+        .format(&format)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -189,14 +212,24 @@ mod tests {
             ("host".to_owned(), "example.amazonaws.com".to_owned()),
             ("x-amz-date".to_owned(), "20150830T123600Z".to_owned()),
         ];
-        let request =
-            canonical_request("GET", &canonical_uri("/"), "", &headers, "host;x-amz-date", &sha256_hex(b""));
+        let request = canonical_request(
+            "GET",
+            &canonical_uri("/"),
+            "",
+            &headers,
+            "host;x-amz-date",
+            &sha256_hex(b""),
+        );
         assert_eq!(
             request,
             "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n\
              e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        let to_sign = string_to_sign("20150830T123600Z", "20150830/us-east-1/service/aws4_request", &request);
+        let to_sign = string_to_sign(
+            "20150830T123600Z",
+            "20150830/us-east-1/service/aws4_request",
+            &request,
+        );
         let key = signing_key(SECRET, date, "us-east-1", "service");
         assert_eq!(
             signature(&key, &to_sign),
@@ -207,7 +240,10 @@ mod tests {
     #[test]
     fn query_is_decoded_encoded_and_sorted() {
         let pairs = query_pairs("Param2=value2&Param1=value%201&a=b%2Fc&empty");
-        assert_eq!(canonical_query(&pairs), "Param1=value%201&Param2=value2&a=b%2Fc&empty=");
+        assert_eq!(
+            canonical_query(&pairs),
+            "Param1=value%201&Param2=value2&a=b%2Fc&empty="
+        );
     }
 
     #[test]
@@ -215,7 +251,10 @@ mod tests {
         assert_eq!(canonical_uri("/"), "/");
         assert_eq!(canonical_uri(""), "/");
         assert_eq!(canonical_uri("/a/./b/../c"), "/a/c");
-        assert_eq!(canonical_uri("/start-face-liveness-session"), "/start-face-liveness-session");
+        assert_eq!(
+            canonical_uri("/start-face-liveness-session"),
+            "/start-face-liveness-session"
+        );
         assert_eq!(canonical_uri("/foo%20bar/"), "/foo%2520bar/");
     }
 
@@ -226,7 +265,8 @@ mod tests {
 
     #[test]
     fn credential_scope_parses_only_well_formed_values() {
-        let scope = CredentialScope::parse("AKID/20150830/us-east-1/rekognition/aws4_request").unwrap();
+        let scope =
+            CredentialScope::parse("AKID/20150830/us-east-1/rekognition/aws4_request").unwrap();
         assert_eq!(scope.scope(), "20150830/us-east-1/rekognition/aws4_request");
         for bad in [
             "AKID/20150830/us-east-1/rekognition",
@@ -243,7 +283,12 @@ mod tests {
     fn amz_dates_round_trip_and_reject_other_forms() {
         let at = parse_amz_date("20150830T123600Z").unwrap();
         assert_eq!(format_amz_date(at), "20150830T123600Z");
-        for bad in ["2015-08-30T12:36:00Z", "20150830T123600", "20151330T123600Z", ""] {
+        for bad in [
+            "2015-08-30T12:36:00Z",
+            "20150830T123600",
+            "20151330T123600Z",
+            "",
+        ] {
             assert_eq!(parse_amz_date(bad), None, "{bad}");
         }
     }

@@ -13,7 +13,11 @@ use openliveness_server::clock::SystemClock;
 use openliveness_server::config::{Config, FileConfig, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(name = "openliveness", version, about = "A self-hosted face liveness service that speaks the Amazon Rekognition Face Liveness API")]
+#[command(
+    name = "openliveness",
+    version,
+    about = "A self-hosted face liveness service that speaks the Amazon Rekognition Face Liveness API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -60,7 +64,12 @@ struct ServeArgs {
 
     /// The secret of --access-key-id. Prefer the environment variable to the flag, which other
     /// users of the machine can see.
-    #[arg(long, env = "OPENLIVENESS_SECRET_ACCESS_KEY", hide_env_values = true, requires = "access_key_id")]
+    #[arg(
+        long,
+        env = "OPENLIVENESS_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "access_key_id"
+    )]
     secret_access_key: Option<String>,
 
     /// The tenant (account) of --access-key-id.
@@ -92,7 +101,9 @@ fn main() -> ExitCode {
 fn init_logging(args: &ServeArgs) {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -127,16 +138,20 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(config) => config,
         Err(error) => return fail(&error),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => return fail(&error),
     };
     runtime.block_on(async move {
         let listen = config.listen;
-        let (state, notice) = match openliveness_server::bootstrap::prepare(config, Arc::new(SystemClock)) {
-            Ok(prepared) => prepared,
-            Err(error) => return fail(&error),
-        };
+        let (state, notice) =
+            match openliveness_server::bootstrap::prepare(config, Arc::new(SystemClock)) {
+                Ok(prepared) => prepared,
+                Err(error) => return fail(&error),
+            };
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(listener) => listener,
             Err(error) => return fail(&format!("cannot listen on {listen}: {error}")),
@@ -148,7 +163,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         for line in notice.0 {
             println!("{line}");
         }
-        println!("openliveness listening on {}", openliveness_server::local_url(address));
+        println!(
+            "openliveness listening on {}",
+            openliveness_server::local_url(address)
+        );
         tracing::info!(%address, "listening");
         match openliveness_server::serve(listener, state, shutdown_signal()).await {
             Ok(()) => {

@@ -1,38 +1,57 @@
 //! The official AWS SDK for Rust (`aws-sdk-rekognition`) against the real `openliveness` binary:
 //! what an app backend does after changing only its endpoint and credentials.
 
+#![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
+
 mod common;
 
 use aws_sdk_rekognition::error::ProvideErrorMetadata;
 use aws_sdk_rekognition::operation::create_face_liveness_session::CreateFaceLivenessSessionError;
 use aws_sdk_rekognition::operation::get_face_liveness_session_results::GetFaceLivenessSessionResultsError;
 use aws_sdk_rekognition::types::{
-    ChallengePreference, ChallengeType, CreateFaceLivenessSessionRequestSettings, LivenessOutputConfig,
-    LivenessSessionStatus, Versions,
+    ChallengePreference, ChallengeType, CreateFaceLivenessSessionRequestSettings,
+    LivenessOutputConfig, LivenessSessionStatus, Versions,
 };
 use common::{is_uuid_v4, sdk_client, Key, Options, Server, READ_ONLY_A, TENANT_A, TENANT_B};
 
 fn every_setting() -> CreateFaceLivenessSessionRequestSettings {
     CreateFaceLivenessSessionRequestSettings::builder()
         .output_config(
-            LivenessOutputConfig::builder().s3_bucket("my-bucket").s3_key_prefix("liveness/").build().unwrap(),
+            LivenessOutputConfig::builder()
+                .s3_bucket("my-bucket")
+                .s3_key_prefix("liveness/")
+                .build()
+                .unwrap(),
         )
         .audit_images_limit(2)
         .challenge_preferences(
             ChallengePreference::builder()
                 .r#type(ChallengeType::FaceMovementChallenge)
-                .versions(Versions::builder().minimum("1.0.0").maximum("1.0.0").build())
+                .versions(
+                    Versions::builder()
+                        .minimum("1.0.0")
+                        .maximum("1.0.0")
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
         .challenge_preferences(
-            ChallengePreference::builder().r#type(ChallengeType::FaceMovementAndLightChallenge).build().unwrap(),
+            ChallengePreference::builder()
+                .r#type(ChallengeType::FaceMovementAndLightChallenge)
+                .build()
+                .unwrap(),
         )
         .build()
 }
 
 async fn create(server: &Server, key: Key) -> String {
-    sdk_client(server, key).create_face_liveness_session().send().await.unwrap().session_id
+    sdk_client(server, key)
+        .create_face_liveness_session()
+        .send()
+        .await
+        .unwrap()
+        .session_id
 }
 
 #[tokio::test]
@@ -49,8 +68,12 @@ async fn create_with_every_setting_then_get() {
         .unwrap();
     assert!(is_uuid_v4(&created.session_id), "{}", created.session_id);
 
-    let results =
-        client.get_face_liveness_session_results().session_id(&created.session_id).send().await.unwrap();
+    let results = client
+        .get_face_liveness_session_results()
+        .session_id(&created.session_id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(results.session_id, created.session_id);
     assert_eq!(results.status, LivenessSessionStatus::Created);
     assert_eq!(results.confidence, None);
@@ -62,14 +85,22 @@ async fn client_request_token_returns_the_same_session_to_the_same_tenant_only()
     let server = Server::start(Options::default());
     let a = sdk_client(&server, TENANT_A);
     let send = |client: &aws_sdk_rekognition::Client, token: &str| {
-        client.create_face_liveness_session().client_request_token(token).send()
+        client
+            .create_face_liveness_session()
+            .client_request_token(token)
+            .send()
     };
     let first = send(&a, "token-1").await.unwrap().session_id;
     assert_eq!(send(&a, "token-1").await.unwrap().session_id, first);
     assert_ne!(send(&a, "token-2").await.unwrap().session_id, first);
     let b = sdk_client(&server, TENANT_B);
     assert_ne!(send(&b, "token-1").await.unwrap().session_id, first);
-    let without_token = a.create_face_liveness_session().send().await.unwrap().session_id;
+    let without_token = a
+        .create_face_liveness_session()
+        .send()
+        .await
+        .unwrap()
+        .session_id;
     assert_ne!(without_token, first);
 }
 
@@ -83,15 +114,30 @@ async fn invalid_parameter_arrives_as_the_typed_error() {
         .await
         .unwrap_err()
         .into_service_error();
-    assert!(matches!(error, CreateFaceLivenessSessionError::InvalidParameterException(_)), "{error:?}");
-    assert!(error.message().unwrap_or_default().contains("clientRequestToken"), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            CreateFaceLivenessSessionError::InvalidParameterException(_)
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .message()
+            .unwrap_or_default()
+            .contains("clientRequestToken"),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
 async fn unknown_and_other_tenants_sessions_are_not_found() {
     let server = Server::start(Options::default());
     let session_id = create(&server, TENANT_A).await;
-    for (key, id) in [(TENANT_B, session_id.as_str()), (TENANT_A, "0f7c5ad4-5c4e-4b7a-9d0c-3b4f0d6a2e11")] {
+    for (key, id) in [
+        (TENANT_B, session_id.as_str()),
+        (TENANT_A, "0f7c5ad4-5c4e-4b7a-9d0c-3b4f0d6a2e11"),
+    ] {
         let error = sdk_client(&server, key)
             .get_face_liveness_session_results()
             .session_id(id)
@@ -100,7 +146,10 @@ async fn unknown_and_other_tenants_sessions_are_not_found() {
             .unwrap_err()
             .into_service_error();
         assert!(
-            matches!(error, GetFaceLivenessSessionResultsError::SessionNotFoundException(_)),
+            matches!(
+                error,
+                GetFaceLivenessSessionResultsError::SessionNotFoundException(_)
+            ),
             "{error:?}"
         );
     }
@@ -110,11 +159,27 @@ async fn unknown_and_other_tenants_sessions_are_not_found() {
 async fn a_key_without_the_permission_gets_access_denied() {
     let server = Server::start(Options::default());
     let client = sdk_client(&server, READ_ONLY_A);
-    let error = client.create_face_liveness_session().send().await.unwrap_err().into_service_error();
-    assert!(matches!(error, CreateFaceLivenessSessionError::AccessDeniedException(_)), "{error:?}");
+    let error = client
+        .create_face_liveness_session()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(
+            error,
+            CreateFaceLivenessSessionError::AccessDeniedException(_)
+        ),
+        "{error:?}"
+    );
     // The same key may read tenant A's results.
     let session_id = create(&server, TENANT_A).await;
-    let results = client.get_face_liveness_session_results().session_id(&session_id).send().await.unwrap();
+    let results = client
+        .get_face_liveness_session_results()
+        .session_id(&session_id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(results.status, LivenessSessionStatus::Created);
 }
 
@@ -122,30 +187,59 @@ async fn a_key_without_the_permission_gets_access_denied() {
 async fn a_tenant_over_its_quota_gets_provisioned_throughput_exceeded() {
     let server = Server::start(Options {
         // Two requests, then one more every 1000 seconds.
-        extra_top_level: "[limits]\ntenant_requests_per_second = 0.001\ntenant_burst = 2\n".to_owned(),
+        extra_top_level: "[limits]\ntenant_requests_per_second = 0.001\ntenant_burst = 2\n"
+            .to_owned(),
         ..Options::default()
     });
     let client = sdk_client(&server, TENANT_A);
     client.create_face_liveness_session().send().await.unwrap();
     client.create_face_liveness_session().send().await.unwrap();
-    let error = client.create_face_liveness_session().send().await.unwrap_err().into_service_error();
+    let error = client
+        .create_face_liveness_session()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(
-        matches!(error, CreateFaceLivenessSessionError::ProvisionedThroughputExceededException(_)),
+        matches!(
+            error,
+            CreateFaceLivenessSessionError::ProvisionedThroughputExceededException(_)
+        ),
         "{error:?}"
     );
     // Another tenant has its own quota.
-    sdk_client(&server, TENANT_B).create_face_liveness_session().send().await.unwrap();
+    sdk_client(&server, TENANT_B)
+        .create_face_liveness_session()
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn authentication_failures_carry_the_front_door_codes() {
     let server = Server::start(Options::default());
     let cases = [
-        (Key { access_key_id: "AKIDUNKNOWN", ..TENANT_A }, "UnrecognizedClientException"),
-        (Key { secret: "not-the-secret", ..TENANT_A }, "InvalidSignatureException"),
+        (
+            Key {
+                access_key_id: "AKIDUNKNOWN",
+                ..TENANT_A
+            },
+            "UnrecognizedClientException",
+        ),
+        (
+            Key {
+                secret: "not-the-secret",
+                ..TENANT_A
+            },
+            "InvalidSignatureException",
+        ),
     ];
     for (key, code) in cases {
-        let error = sdk_client(&server, key).create_face_liveness_session().send().await.unwrap_err();
+        let error = sdk_client(&server, key)
+            .create_face_liveness_session()
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(error.code(), Some(code), "{error:?}");
     }
 }
@@ -164,9 +258,17 @@ async fn sessions_survive_a_hard_restart() {
     let data_dir = server.data_dir.clone();
     // SIGKILL: the server gets no chance to flush; what it acknowledged must already be on disk.
     server.kill();
-    let restarted = Server::start(Options { data_dir: Some(data_dir), ..Options::default() });
+    let restarted = Server::start(Options {
+        data_dir: Some(data_dir),
+        ..Options::default()
+    });
     let client = sdk_client(&restarted, TENANT_A);
-    let results = client.get_face_liveness_session_results().session_id(&session_id).send().await.unwrap();
+    let results = client
+        .get_face_liveness_session_results()
+        .session_id(&session_id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(results.status, LivenessSessionStatus::Created);
     let again = client
         .create_face_liveness_session()

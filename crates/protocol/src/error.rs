@@ -40,9 +40,7 @@ impl ErrorCode {
             ErrorCode::SerializationException => "SerializationException",
             ErrorCode::UnknownOperationException => "UnknownOperationException",
             ErrorCode::RequestEntityTooLargeException => "RequestEntityTooLargeException",
-            ErrorCode::MissingAuthenticationTokenException => {
-                "MissingAuthenticationTokenException"
-            }
+            ErrorCode::MissingAuthenticationTokenException => "MissingAuthenticationTokenException",
             ErrorCode::IncompleteSignatureException => "IncompleteSignatureException",
             ErrorCode::UnrecognizedClientException => "UnrecognizedClientException",
             ErrorCode::InvalidSignatureException => "InvalidSignatureException",
@@ -100,7 +98,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
 
     /// An error with the code's default message.

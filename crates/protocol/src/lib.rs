@@ -19,8 +19,8 @@ mod validate;
 pub use error::{ApiError, ErrorCode};
 pub use types::*;
 pub use validate::{
-    validate_create, validate_get, ChallengeKind, ChallengeVersion, OutputLocation, SessionSettings,
-    ValidChallengePreference, MAX_AUDIT_IMAGES_LIMIT, MAX_CHALLENGE_PREFERENCES,
+    validate_create, validate_get, ChallengeKind, ChallengeVersion, OutputLocation,
+    SessionSettings, ValidChallengePreference, MAX_AUDIT_IMAGES_LIMIT, MAX_CHALLENGE_PREFERENCES,
 };
 
 /// The awsJson1_1 operations this service answers, keyed by `X-Amz-Target`.
@@ -41,7 +41,9 @@ impl Operation {
 
     /// Parses an `X-Amz-Target` header value.
     pub fn from_target(target: &str) -> Option<Operation> {
-        let name = target.strip_prefix(Self::TARGET_PREFIX)?.strip_prefix('.')?;
+        let name = target
+            .strip_prefix(Self::TARGET_PREFIX)?
+            .strip_prefix('.')?;
         Self::ALL.into_iter().find(|op| op.name() == name)
     }
 
@@ -58,7 +60,11 @@ impl Operation {
 ///
 /// An empty body is read as `{}`, as AWS services do for awsJson.
 pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|error| {
         let message = match error.classify() {
             serde_json::error::Category::Data => format!("Invalid request: {error}"),

@@ -215,7 +215,9 @@ impl SessionId {
                 8 | 13 | 18 | 23 => b == b'-',
                 _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
             });
-        lower_hex_with_hyphens.then(|| uuid::Uuid::parse_str(text).ok().map(SessionId)).flatten()
+        lower_hex_with_hyphens
+            .then(|| uuid::Uuid::parse_str(text).ok().map(SessionId))
+            .flatten()
     }
 
     pub fn from_bytes(bytes: [u8; 16]) -> SessionId {

@@ -52,8 +52,10 @@ pub enum ChallengeKind {
 }
 
 impl ChallengeKind {
-    pub const ALL: [ChallengeKind; 2] =
-        [ChallengeKind::FaceMovementAndLightChallenge, ChallengeKind::FaceMovementChallenge];
+    pub const ALL: [ChallengeKind; 2] = [
+        ChallengeKind::FaceMovementAndLightChallenge,
+        ChallengeKind::FaceMovementChallenge,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -114,7 +116,9 @@ impl Violations {
             }
             None => "Value null".to_owned(),
         };
-        self.0.push(format!("{shown} at '{path}' failed to satisfy constraint: {constraint}"));
+        self.0.push(format!(
+            "{shown} at '{path}' failed to satisfy constraint: {constraint}"
+        ));
     }
 
     /// Checks a string against length bounds (in characters) and a pattern.
@@ -142,7 +146,10 @@ impl Violations {
             self.add(
                 Some(value),
                 path,
-                &format!("Member must satisfy regular expression pattern: {}", pattern.0),
+                &format!(
+                    "Member must satisfy regular expression pattern: {}",
+                    pattern.0
+                ),
             );
         }
     }
@@ -168,21 +175,27 @@ const KMS_KEY_ID: (&str, fn(&str) -> bool) = ("^[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{
         && chars.all(|c| c.is_ascii_alphanumeric() || ":_/+=,@.-".contains(c))
 });
 const CLIENT_REQUEST_TOKEN: (&str, fn(&str) -> bool) = ("^[a-zA-Z0-9-_]+$", |v| {
-    !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 });
-const S3_BUCKET: (&str, fn(&str) -> bool) =
-    ("^[0-9A-Za-z\\.\\-_]*$", |v| v.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)));
+const S3_BUCKET: (&str, fn(&str) -> bool) = ("^[0-9A-Za-z\\.\\-_]*$", |v| {
+    v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+});
 /// Java's `\S`: anything but space, tab, newline, vertical tab, form feed and carriage return.
-const S3_KEY_PREFIX: (&str, fn(&str) -> bool) =
-    ("^\\S*$", |v| !v.chars().any(|c| matches!(c, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r')));
+const S3_KEY_PREFIX: (&str, fn(&str) -> bool) = ("^\\S*$", |v| {
+    !v.chars()
+        .any(|c| matches!(c, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r'))
+});
 const VERSION: (&str, fn(&str) -> bool) = (
     "^(0|[1-9]\\d{0,2})\\.(0|[1-9]\\d{0,2})\\.(0|[1-9]\\d{0,2})$",
     |v| ChallengeVersion::parse(v).is_some(),
 );
-const SESSION_ID: (&str, fn(&str) -> bool) =
-    ("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", |v| {
-        SessionId::parse(v).is_some()
-    });
+const SESSION_ID: (&str, fn(&str) -> bool) = (
+    "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    |v| SessionId::parse(v).is_some(),
+);
 
 /// Checks `CreateFaceLivenessSession`'s input: the settings and the `ClientRequestToken`.
 pub fn validate_create(
@@ -204,11 +217,23 @@ pub fn validate_create(
                 (3, 255),
                 S3_BUCKET,
             ),
-            None => violations.add(None, "settings.outputConfig.s3Bucket", "Member must not be null"),
+            None => violations.add(
+                None,
+                "settings.outputConfig.s3Bucket",
+                "Member must not be null",
+            ),
         }
         let prefix = config.s3_key_prefix.clone().unwrap_or_default();
-        violations.check_string(&prefix, "settings.outputConfig.s3KeyPrefix", (0, 950), S3_KEY_PREFIX);
-        OutputLocation { bucket: config.s3_bucket.clone().unwrap_or_default(), key_prefix: prefix }
+        violations.check_string(
+            &prefix,
+            "settings.outputConfig.s3KeyPrefix",
+            (0, 950),
+            S3_KEY_PREFIX,
+        );
+        OutputLocation {
+            bucket: config.s3_bucket.clone().unwrap_or_default(),
+            key_prefix: prefix,
+        }
     });
     let preferences = settings.challenge_preferences.unwrap_or_default();
     if preferences.len() > MAX_CHALLENGE_PREFERENCES {
@@ -219,7 +244,11 @@ pub fn validate_create(
         );
     }
     let mut challenge_preferences = Vec::with_capacity(preferences.len());
-    for (index, preference) in preferences.iter().enumerate().take(MAX_CHALLENGE_PREFERENCES) {
+    for (index, preference) in preferences
+        .iter()
+        .enumerate()
+        .take(MAX_CHALLENGE_PREFERENCES)
+    {
         let path = format!("settings.challengePreferences.{}.member", index + 1);
         let kind = match &preference.r#type {
             None => {
@@ -257,12 +286,18 @@ pub fn validate_create(
             }
         }
         if let Some(kind) = kind {
-            challenge_preferences.push(ValidChallengePreference { kind, minimum, maximum });
+            challenge_preferences.push(ValidChallengePreference {
+                kind,
+                minimum,
+                maximum,
+            });
         }
     }
     violations.into_result()?;
-    let audit_images_limit =
-        settings.audit_images_limit.unwrap_or(0).clamp(0, i64::from(MAX_AUDIT_IMAGES_LIMIT));
+    let audit_images_limit = settings
+        .audit_images_limit
+        .unwrap_or(0)
+        .clamp(0, i64::from(MAX_AUDIT_IMAGES_LIMIT));
     let settings = SessionSettings {
         kms_key_id: request.kms_key_id.clone(),
         output,

@@ -19,7 +19,10 @@ pub const GENERATED_CREDENTIALS_FILE: &str = "credentials.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot prepare data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
@@ -32,10 +35,15 @@ pub enum StartError {
 pub struct Notice(pub Vec<String>);
 
 /// Opens the store and the credentials, and builds the state the server runs with.
-pub fn prepare(mut config: Config, clock: Arc<dyn Clock>) -> Result<(Arc<AppState>, Notice), StartError> {
+pub fn prepare(
+    mut config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(Arc<AppState>, Notice), StartError> {
     let data_dir = config.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|source| StartError::DataDir { path: data_dir.clone(), source })?;
+    std::fs::create_dir_all(&data_dir).map_err(|source| StartError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
     let mut notice = Notice::default();
     if config.credentials.is_empty() {
         let (credential, lines) = first_run_credentials(&data_dir)?;
@@ -51,7 +59,10 @@ pub fn prepare(mut config: Config, clock: Arc<dyn Clock>) -> Result<(Arc<AppStat
 /// Reads the generated credentials from the data directory, or generates them on first run.
 fn first_run_credentials(data_dir: &Path) -> Result<(Credential, Vec<String>), StartError> {
     let path = data_dir.join(GENERATED_CREDENTIALS_FILE);
-    let io_error = |source| StartError::DataDir { path: path.clone(), source };
+    let io_error = |source| StartError::DataDir {
+        path: path.clone(),
+        source,
+    };
     if path.exists() {
         let file = FileConfig::load(&path)?;
         if let Some(credential) = file.credentials.into_iter().next() {
@@ -65,7 +76,10 @@ fn first_run_credentials(data_dir: &Path) -> Result<(Credential, Vec<String>), S
             return Ok((credential, vec![line]));
         }
     }
-    let access_key_id = format!("OLAK{}", random_string(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567").map_err(io_error)?);
+    let access_key_id = format!(
+        "OLAK{}",
+        random_string(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567").map_err(io_error)?
+    );
     let secret = random_string(
         40,
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
@@ -83,7 +97,9 @@ fn first_run_credentials(data_dir: &Path) -> Result<(Credential, Vec<String>), S
         .into_iter()
         .next()
         .map(|credential| credential.into_credential())
-        .ok_or_else(|| crate::config::ConfigError::Invalid("generated credentials unreadable".into()))?;
+        .ok_or_else(|| {
+            crate::config::ConfigError::Invalid("generated credentials unreadable".into())
+        })?;
     let lines = vec![
         format!(
             "No credentials configured: generated a key pair for tenant {tenant}, kept in {}.",
@@ -141,15 +157,25 @@ mod tests {
     fn first_run_generates_once_and_keeps_the_pair() {
         let dir = tempfile::tempdir().unwrap();
         let (first, lines) = first_run_credentials(dir.path()).unwrap();
-        assert!(lines.iter().any(|line| line.contains(first.secret_access_key.expose())));
+        assert!(lines
+            .iter()
+            .any(|line| line.contains(first.secret_access_key.expose())));
         let (second, lines) = first_run_credentials(dir.path()).unwrap();
         assert_eq!(first.access_key_id, second.access_key_id);
-        assert_eq!(first.secret_access_key.expose(), second.secret_access_key.expose());
-        assert!(lines.iter().all(|line| !line.contains(second.secret_access_key.expose())));
+        assert_eq!(
+            first.secret_access_key.expose(),
+            second.secret_access_key.expose()
+        );
+        assert!(lines
+            .iter()
+            .all(|line| !line.contains(second.secret_access_key.expose())));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(GENERATED_CREDENTIALS_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(GENERATED_CREDENTIALS_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -32,8 +32,13 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn starting_at(at: SystemTime) -> ManualClock {
-        let millis = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
-        ManualClock { millis: AtomicU64::new(u64::try_from(millis).unwrap_or(u64::MAX)) }
+        let millis = at
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        ManualClock {
+            millis: AtomicU64::new(u64::try_from(millis).unwrap_or(u64::MAX)),
+        }
     }
 
     pub fn advance(&self, by: Duration) {

@@ -119,7 +119,10 @@ pub struct Overrides {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read configuration file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid configuration file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid configuration: {0}")]
@@ -128,10 +131,14 @@ pub enum ConfigError {
 
 impl FileConfig {
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text)
-            .map_err(|error| ConfigError::Parse { path: path.to_owned(), message: error.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })
     }
 }
 
@@ -153,12 +160,17 @@ impl FileCredential {
 impl Config {
     /// Lays the overrides over the file and fills in defaults.
     pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config, ConfigError> {
-        let default_listen: SocketAddr =
-            DEFAULT_LISTEN.parse().map_err(|_| ConfigError::Invalid("default listen".into()))?;
-        let session_ttl_secs =
-            overrides.session_ttl_secs.or(file.session_ttl_secs).unwrap_or(DEFAULT_SESSION_TTL_SECS);
+        let default_listen: SocketAddr = DEFAULT_LISTEN
+            .parse()
+            .map_err(|_| ConfigError::Invalid("default listen".into()))?;
+        let session_ttl_secs = overrides
+            .session_ttl_secs
+            .or(file.session_ttl_secs)
+            .unwrap_or(DEFAULT_SESSION_TTL_SECS);
         if session_ttl_secs == 0 {
-            return Err(ConfigError::Invalid("session_ttl_secs must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "session_ttl_secs must be at least 1".into(),
+            ));
         }
         let defaults = Limits::default();
         let limits = Limits {
@@ -176,8 +188,11 @@ impl Config {
         if limits.tenant_requests_per_second < 0.0 || limits.tenant_burst < 0.0 {
             return Err(ConfigError::Invalid("limits must not be negative".into()));
         }
-        let mut credentials: Vec<Credential> =
-            file.credentials.into_iter().map(FileCredential::into_credential).collect();
+        let mut credentials: Vec<Credential> = file
+            .credentials
+            .into_iter()
+            .map(FileCredential::into_credential)
+            .collect();
         if let Some((access_key_id, secret_access_key, tenant)) = overrides.credential {
             credentials.push(Credential {
                 access_key_id,
@@ -190,8 +205,12 @@ impl Config {
         }
         let mut seen = std::collections::HashSet::new();
         for credential in &credentials {
-            if credential.access_key_id.is_empty() || credential.secret_access_key.expose().is_empty() {
-                return Err(ConfigError::Invalid("a credential has an empty key id or secret".into()));
+            if credential.access_key_id.is_empty()
+                || credential.secret_access_key.expose().is_empty()
+            {
+                return Err(ConfigError::Invalid(
+                    "a credential has an empty key id or secret".into(),
+                ));
             }
             if !seen.insert(credential.access_key_id.as_str()) {
                 return Err(ConfigError::Invalid(format!(
@@ -208,10 +227,13 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             session_ttl: Duration::from_secs(session_ttl_secs),
             expired_retention: Duration::from_secs(
-                file.expired_retention_secs.unwrap_or(DEFAULT_EXPIRED_RETENTION_SECS),
+                file.expired_retention_secs
+                    .unwrap_or(DEFAULT_EXPIRED_RETENTION_SECS),
             ),
             sweep_interval: Duration::from_secs(
-                file.sweep_interval_secs.unwrap_or(DEFAULT_SWEEP_INTERVAL_SECS).max(1),
+                file.sweep_interval_secs
+                    .unwrap_or(DEFAULT_SWEEP_INTERVAL_SECS)
+                    .max(1),
             ),
             limits,
             credentials,
@@ -244,7 +266,10 @@ mod tests {
             "#,
         )
         .unwrap();
-        let overrides = Overrides { session_ttl_secs: Some(30), ..Overrides::default() };
+        let overrides = Overrides {
+            session_ttl_secs: Some(30),
+            ..Overrides::default()
+        };
         let config = Config::resolve(file, overrides).unwrap();
         assert_eq!(config.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(config.session_ttl, Duration::from_secs(30));
@@ -252,7 +277,10 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(config.credentials.len(), 1);
         assert_eq!(config.anonymous_tenant, Some(TenantId::new("111111111111")));
-        assert!(!format!("{config:?}").contains("secret\""), "secrets must not be printed");
+        assert!(
+            !format!("{config:?}").contains("secret\""),
+            "secrets must not be printed"
+        );
     }
 
     #[test]
@@ -271,6 +299,9 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert!(matches!(Config::resolve(file, Overrides::default()), Err(ConfigError::Invalid(_))));
+        assert!(matches!(
+            Config::resolve(file, Overrides::default()),
+            Err(ConfigError::Invalid(_))
+        ));
     }
 }

@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use openliveness_auth::{verify_header_auth, AuthError, HeaderRequest, Principal, TenantId};
 use openliveness_protocol::{
-    self as protocol, ApiError, CreateFaceLivenessSessionRequest, CreateFaceLivenessSessionResponse,
-    ErrorCode, GetFaceLivenessSessionResultsRequest, GetFaceLivenessSessionResultsResponse,
-    LivenessSessionStatus, Operation,
+    self as protocol, ApiError, CreateFaceLivenessSessionRequest,
+    CreateFaceLivenessSessionResponse, ErrorCode, GetFaceLivenessSessionResultsRequest,
+    GetFaceLivenessSessionResultsResponse, LivenessSessionStatus, Operation,
 };
 use openliveness_store::{Lookup, NewSession, SessionRecord, StoreError};
 
@@ -43,7 +43,10 @@ pub async fn handle(
     let permit = state.in_flight.clone().try_acquire_owned();
     let (operation, result) = match permit {
         Ok(_permit) => serve(&state, &method, &uri, &headers, body).await,
-        Err(_) => (operation_of(&headers), Err(ApiError::of(ErrorCode::ThrottlingException))),
+        Err(_) => (
+            operation_of(&headers),
+            Err(ApiError::of(ErrorCode::ThrottlingException)),
+        ),
     };
     state.metrics.in_flight.dec();
     let operation_name = operation.map_or("unknown", Operation::name);
@@ -54,12 +57,17 @@ pub async fn handle(
     state
         .metrics
         .requests
-        .get_or_create(&RequestLabels { operation: operation_name, outcome })
+        .get_or_create(&RequestLabels {
+            operation: operation_name,
+            outcome,
+        })
         .inc();
     state
         .metrics
         .latency
-        .get_or_create(&OperationLabels { operation: operation_name })
+        .get_or_create(&OperationLabels {
+            operation: operation_name,
+        })
         .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(body) => {
@@ -74,7 +82,10 @@ pub async fn handle(
 }
 
 fn operation_of(headers: &HeaderMap) -> Option<Operation> {
-    headers.get("x-amz-target").and_then(|v| v.to_str().ok()).and_then(Operation::from_target)
+    headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(Operation::from_target)
 }
 
 async fn serve(
@@ -100,8 +111,13 @@ async fn serve(
             ));
         }
         let tenant = caller.tenant;
-        if !state.quotas.try_acquire(tenant.as_str(), state.clock.now_millis()) {
-            return Err(ApiError::of(ErrorCode::ProvisionedThroughputExceededException));
+        if !state
+            .quotas
+            .try_acquire(tenant.as_str(), state.clock.now_millis())
+        {
+            return Err(ApiError::of(
+                ErrorCode::ProvisionedThroughputExceededException,
+            ));
         }
         match operation {
             Operation::CreateFaceLivenessSession => create(state, &tenant, &body).await,
@@ -134,7 +150,10 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
             if is_limit {
                 Err(too_large())
             } else {
-                Err(ApiError::new(ErrorCode::SerializationException, "Request body could not be read"))
+                Err(ApiError::new(
+                    ErrorCode::SerializationException,
+                    "Request body could not be read",
+                ))
             }
         }
     }
@@ -163,13 +182,24 @@ fn authenticate(
         authority: uri.authority().map(|authority| authority.as_str()),
         payload_hash: &payload_hash,
     };
-    match verify_header_auth(&request, state.credentials.as_ref(), SERVICE, state.clock.now()) {
+    match verify_header_auth(
+        &request,
+        state.credentials.as_ref(),
+        SERVICE,
+        state.clock.now(),
+    ) {
         Ok(principal) => {
             tracing::Span::current().record("tenant", principal.tenant.as_str());
-            Ok(Caller { tenant: principal.tenant.clone(), principal: Some(principal) })
+            Ok(Caller {
+                tenant: principal.tenant.clone(),
+                principal: Some(principal),
+            })
         }
         Err(AuthError::Missing) => match &state.config.anonymous_tenant {
-            Some(tenant) => Ok(Caller { tenant: tenant.clone(), principal: None }),
+            Some(tenant) => Ok(Caller {
+                tenant: tenant.clone(),
+                principal: None,
+            }),
             None => Err(ApiError::of(ErrorCode::MissingAuthenticationTokenException)),
         },
         Err(error) => Err(auth_error(error)),
@@ -180,16 +210,23 @@ fn authenticate(
 pub fn auth_error(error: AuthError) -> ApiError {
     match error {
         AuthError::Missing => ApiError::of(ErrorCode::MissingAuthenticationTokenException),
-        AuthError::Incomplete(message) => ApiError::new(ErrorCode::IncompleteSignatureException, message),
+        AuthError::Incomplete(message) => {
+            ApiError::new(ErrorCode::IncompleteSignatureException, message)
+        }
         AuthError::UnrecognizedClient => ApiError::of(ErrorCode::UnrecognizedClientException),
-        AuthError::InvalidSignature(message) => ApiError::new(ErrorCode::InvalidSignatureException, message),
+        AuthError::InvalidSignature(message) => {
+            ApiError::new(ErrorCode::InvalidSignatureException, message)
+        }
         AuthError::ExpiredToken => ApiError::of(ErrorCode::ExpiredTokenException),
     }
 }
 
 fn unknown_operation(headers: &HeaderMap) -> ApiError {
     match headers.get("x-amz-target") {
-        None => ApiError::new(ErrorCode::UnknownOperationException, "Missing X-Amz-Target header"),
+        None => ApiError::new(
+            ErrorCode::UnknownOperationException,
+            "Missing X-Amz-Target header",
+        ),
         Some(_) => ApiError::of(ErrorCode::UnknownOperationException),
     }
 }
@@ -218,16 +255,21 @@ async fn create(state: &AppState, tenant: &TenantId, body: &[u8]) -> Result<Vec<
         state.metrics.sessions_created.inc();
         tracing::info!(session_id = %created.id, "session created");
     }
-    Ok(protocol::encode(&CreateFaceLivenessSessionResponse { session_id: created.id.to_string() }))
+    Ok(protocol::encode(&CreateFaceLivenessSessionResponse {
+        session_id: created.id.to_string(),
+    }))
 }
 
 async fn get(state: &AppState, tenant: &TenantId, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let request: GetFaceLivenessSessionResultsRequest = protocol::decode(body)?;
     let id = protocol::validate_get(&request)?;
-    let lookup =
-        state.store.get(tenant.as_str(), id, state.clock.now_millis()).await.map_err(internal)?;
+    let lookup = state
+        .store
+        .get(tenant.as_str(), id, state.clock.now_millis())
+        .await
+        .map_err(internal)?;
     let response = match lookup {
-        Lookup::Found(record) => results_of(record),
+        Lookup::Found(record) => results_of(*record),
         Lookup::Expired => GetFaceLivenessSessionResultsResponse {
             session_id: id.to_string(),
             status: LivenessSessionStatus::Expired,
@@ -248,13 +290,17 @@ async fn get(state: &AppState, tenant: &TenantId, body: &[u8]) -> Result<Vec<u8>
 
 /// What `GetFaceLivenessSessionResults` shows of a live session.
 fn results_of(record: SessionRecord) -> GetFaceLivenessSessionResultsResponse {
-    let result = record.result.filter(|_| record.status == LivenessSessionStatus::Succeeded);
+    let result = record
+        .result
+        .filter(|_| record.status == LivenessSessionStatus::Succeeded);
     GetFaceLivenessSessionResultsResponse {
         session_id: record.id.to_string(),
         status: record.status,
         confidence: result.as_ref().and_then(|result| result.confidence),
         challenge: result.as_ref().and_then(|result| result.challenge.clone()),
-        reference_image: result.as_ref().and_then(|result| result.reference_image.clone()),
+        reference_image: result
+            .as_ref()
+            .and_then(|result| result.reference_image.clone()),
         audit_images: result.map(|result| result.audit_images),
     }
 }
@@ -265,7 +311,10 @@ fn millis(duration: std::time::Duration) -> u64 {
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = (status, body).into_response();
-    response.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(AWS_JSON));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static(AWS_JSON),
+    );
     response
 }
 
@@ -273,8 +322,9 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 pub fn error_response(error: &ApiError, request_id: &RequestId) -> Response {
     let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = json_response(status, error.to_json_body(&request_id.0));
-    response
-        .headers_mut()
-        .insert("x-amzn-errortype", HeaderValue::from_static(error.code.name()));
+    response.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static(error.code.name()),
+    );
     response
 }

@@ -52,9 +52,20 @@ impl AppState {
         credentials: Arc<dyn CredentialStore>,
         clock: Arc<dyn Clock>,
     ) -> AppState {
-        let quotas = Quotas::new(config.limits.tenant_requests_per_second, config.limits.tenant_burst);
+        let quotas = Quotas::new(
+            config.limits.tenant_requests_per_second,
+            config.limits.tenant_burst,
+        );
         let in_flight = Arc::new(Semaphore::new(config.limits.max_in_flight.max(1)));
-        AppState { config, store, credentials, clock, metrics: Metrics::new(), quotas, in_flight }
+        AppState {
+            config,
+            store,
+            credentials,
+            clock,
+            metrics: Metrics::new(),
+            quotas,
+            in_flight,
+        }
     }
 }
 
@@ -96,7 +107,11 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if state.store.ready().await {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session store unavailable\n",
+        )
+            .into_response()
     }
 }
 
@@ -110,7 +125,11 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn not_found(request: Request) -> Response {
-    let request_id = request.extensions().get::<RequestId>().cloned().unwrap_or(RequestId(String::new()));
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or(RequestId(String::new()));
     let error = ApiError::new(ErrorCode::UnknownOperationException, "No such resource");
     let mut response = control::error_response(&error, &request_id);
     *response.status_mut() = StatusCode::NOT_FOUND;
@@ -124,7 +143,11 @@ pub async fn sweep_once(state: &AppState) -> Result<(), StoreError> {
         let swept = state.store.sweep(state.clock.now_millis(), BATCH).await?;
         state.metrics.sessions_expired.inc_by(swept.expired as u64);
         if swept.expired + swept.purged > 0 {
-            tracing::debug!(expired = swept.expired, purged = swept.purged, "swept sessions");
+            tracing::debug!(
+                expired = swept.expired,
+                purged = swept.purged,
+                "swept sessions"
+            );
         }
         if !swept.more {
             return Ok(());
@@ -151,7 +174,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(run_sweeper(Arc::clone(&state)));
-    let result = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
     sweeper.abort();
     result
 }

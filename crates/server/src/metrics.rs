@@ -34,7 +34,11 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("openliveness");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("requests", "Control-plane requests by operation and outcome", requests.clone());
+        registry.register(
+            "requests",
+            "Control-plane requests by operation and outcome",
+            requests.clone(),
+        );
         let latency = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
             // 50 µs to about 1.6 s.
             Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
@@ -45,7 +49,11 @@ impl Metrics {
             latency.clone(),
         );
         let sessions_created = Counter::default();
-        registry.register("sessions_created", "Sessions created", sessions_created.clone());
+        registry.register(
+            "sessions_created",
+            "Sessions created",
+            sessions_created.clone(),
+        );
         let sessions_expired = Counter::default();
         registry.register(
             "sessions_expired",
@@ -53,8 +61,19 @@ impl Metrics {
             sessions_expired.clone(),
         );
         let in_flight = Gauge::default();
-        registry.register("requests_in_flight", "Control-plane requests being served", in_flight.clone());
-        Metrics { registry, requests, latency, sessions_created, sessions_expired, in_flight }
+        registry.register(
+            "requests_in_flight",
+            "Control-plane requests being served",
+            in_flight.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            sessions_created,
+            sessions_expired,
+            in_flight,
+        }
     }
 
     /// The Prometheus text exposition.

@@ -18,7 +18,11 @@ struct Bucket {
 impl Quotas {
     /// `rate` 0 disables quotas.
     pub fn new(rate: f64, burst: f64) -> Quotas {
-        Quotas { rate, burst: burst.max(1.0), buckets: Mutex::new(HashMap::new()) }
+        Quotas {
+            rate,
+            burst: burst.max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one token for `tenant` at `now_millis`; false when the tenant is over its quota.
@@ -26,10 +30,14 @@ impl Quotas {
         if self.rate <= 0.0 {
             return true;
         }
-        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let bucket = buckets
-            .entry(tenant.to_owned())
-            .or_insert(Bucket { tokens: self.burst, updated_millis: now_millis });
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let bucket = buckets.entry(tenant.to_owned()).or_insert(Bucket {
+            tokens: self.burst,
+            updated_millis: now_millis,
+        });
         let elapsed = now_millis.saturating_sub(bucket.updated_millis) as f64 / 1000.0;
         bucket.tokens = (bucket.tokens + elapsed * self.rate).min(self.burst);
         bucket.updated_millis = bucket.updated_millis.max(now_millis);

@@ -1,6 +1,8 @@
 //! The server in process, with an injected clock: expiry without waiting, and the faults a real
 //! part cannot be made to show on demand (a failing store, every request slot taken).
 
+#![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -25,7 +27,10 @@ const KEY: &str = "AKIDINPROCESS";
 const SECRET: &str = "in-process-secret";
 
 fn config(data_dir: &std::path::Path) -> Config {
-    let overrides = Overrides { data_dir: Some(data_dir.to_owned()), ..Overrides::default() };
+    let overrides = Overrides {
+        data_dir: Some(data_dir.to_owned()),
+        ..Overrides::default()
+    };
     let mut config = Config::resolve(FileConfig::default(), overrides).unwrap();
     config.credentials.push(Credential {
         access_key_id: KEY.to_owned(),
@@ -62,18 +67,33 @@ async fn start(store: Option<Arc<dyn SessionStore>>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
     let store = store.unwrap_or_else(|| {
-        Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap()) as Arc<dyn SessionStore>
+        Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap())
+            as Arc<dyn SessionStore>
     });
-    let clock = Arc::new(ManualClock::starting_at(SystemTime::UNIX_EPOCH + Duration::from_secs(START)));
+    let clock = Arc::new(ManualClock::starting_at(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(START),
+    ));
     let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
-    let state = Arc::new(AppState::new(config, store, credentials, Arc::clone(&clock) as Arc<dyn Clock>));
+    let state = Arc::new(AppState::new(
+        config,
+        store,
+        credentials,
+        Arc::clone(&clock) as Arc<dyn Clock>,
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = openliveness_server::local_url(listener.local_addr().unwrap());
     let served = Arc::clone(&state);
     tokio::spawn(async move {
-        openliveness_server::serve(listener, served, std::future::pending()).await.unwrap();
+        openliveness_server::serve(listener, served, std::future::pending())
+            .await
+            .unwrap();
     });
-    Harness { state, clock, url, _dir: dir }
+    Harness {
+        state,
+        clock,
+        url,
+        _dir: dir,
+    }
 }
 
 impl Harness {
@@ -89,7 +109,9 @@ fn client(url: &str, clock: &Arc<ManualClock>) -> aws_sdk_rekognition::Client {
         .behavior_version(aws_sdk_rekognition::config::BehaviorVersion::latest())
         .endpoint_url(url)
         .region(aws_sdk_rekognition::config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(KEY, SECRET, None, None, "test"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            KEY, SECRET, None, None, "test",
+        ))
         .retry_config(aws_sdk_rekognition::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_rekognition::Client::from_conf(config)
@@ -99,36 +121,95 @@ fn client(url: &str, clock: &Arc<ManualClock>) -> aws_sdk_rekognition::Client {
 async fn sessions_expire_after_three_minutes_and_are_then_forgotten() {
     let harness = start(None).await;
     let client = harness.client();
-    let id = client.create_face_liveness_session().client_request_token("t").send().await.unwrap().session_id;
+    let id = client
+        .create_face_liveness_session()
+        .client_request_token("t")
+        .send()
+        .await
+        .unwrap()
+        .session_id;
     let status = |client: aws_sdk_rekognition::Client, id: String| async move {
-        client.get_face_liveness_session_results().session_id(id).send().await.map(|r| r.status)
+        client
+            .get_face_liveness_session_results()
+            .session_id(id)
+            .send()
+            .await
+            .map(|r| r.status)
     };
 
     harness.clock.advance(Duration::from_millis(179_999));
-    assert_eq!(status(client.clone(), id.clone()).await.unwrap(), LivenessSessionStatus::Created);
+    assert_eq!(
+        status(client.clone(), id.clone()).await.unwrap(),
+        LivenessSessionStatus::Created
+    );
 
     harness.clock.advance(Duration::from_millis(1));
-    assert_eq!(status(client.clone(), id.clone()).await.unwrap(), LivenessSessionStatus::Expired);
+    assert_eq!(
+        status(client.clone(), id.clone()).await.unwrap(),
+        LivenessSessionStatus::Expired
+    );
     // The token is free again: the same token now makes a new session.
-    let again = client.create_face_liveness_session().client_request_token("t").send().await.unwrap().session_id;
+    let again = client
+        .create_face_liveness_session()
+        .client_request_token("t")
+        .send()
+        .await
+        .unwrap()
+        .session_id;
     assert_ne!(again, id);
 
     // The sweep deletes the session's data; the caller still sees EXPIRED for an hour.
-    openliveness_server::sweep_once(&harness.state).await.unwrap();
+    openliveness_server::sweep_once(&harness.state)
+        .await
+        .unwrap();
     let session = SessionId::parse(&id).unwrap();
     let now = harness.clock.now_millis();
-    assert_eq!(harness.state.store.get("111111111111", session, now).await.unwrap(), Lookup::Expired);
-    assert_eq!(status(client.clone(), id.clone()).await.unwrap(), LivenessSessionStatus::Expired);
-    assert!(harness.state.metrics.render().contains("openliveness_sessions_expired_total 1"));
+    assert_eq!(
+        harness
+            .state
+            .store
+            .get("111111111111", session, now)
+            .await
+            .unwrap(),
+        Lookup::Expired
+    );
+    assert_eq!(
+        status(client.clone(), id.clone()).await.unwrap(),
+        LivenessSessionStatus::Expired
+    );
+    assert!(harness
+        .state
+        .metrics
+        .render()
+        .contains("openliveness_sessions_expired_total 1"));
 
     // After the retention the session is forgotten altogether.
     harness.clock.advance(Duration::from_secs(3600));
-    let error = status(client.clone(), id.clone()).await.unwrap_err().into_service_error();
-    assert!(matches!(error, GetFaceLivenessSessionResultsError::SessionNotFoundException(_)), "{error:?}");
-    let swept = harness.state.store.sweep(harness.clock.now_millis(), 100).await.unwrap();
+    let error = status(client.clone(), id.clone())
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(
+            error,
+            GetFaceLivenessSessionResultsError::SessionNotFoundException(_)
+        ),
+        "{error:?}"
+    );
+    let swept = harness
+        .state
+        .store
+        .sweep(harness.clock.now_millis(), 100)
+        .await
+        .unwrap();
     assert_eq!(swept.purged, 1);
     assert_eq!(
-        harness.state.store.get("111111111111", session, harness.clock.now_millis()).await.unwrap(),
+        harness
+            .state
+            .store
+            .get("111111111111", session, harness.clock.now_millis())
+            .await
+            .unwrap(),
         Lookup::NotFound
     );
 }
@@ -137,9 +218,24 @@ async fn sessions_expire_after_three_minutes_and_are_then_forgotten() {
 async fn every_request_slot_taken_gives_throttling_exception() {
     let harness = start(None).await;
     let permits = harness.state.config.limits.max_in_flight as u32;
-    let _held = Arc::clone(&harness.state.in_flight).acquire_many_owned(permits).await.unwrap();
-    let error = harness.client().create_face_liveness_session().send().await.unwrap_err().into_service_error();
-    assert!(matches!(error, CreateFaceLivenessSessionError::ThrottlingException(_)), "{error:?}");
+    let _held = Arc::clone(&harness.state.in_flight)
+        .acquire_many_owned(permits)
+        .await
+        .unwrap();
+    let error = harness
+        .client()
+        .create_face_liveness_session()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(
+            error,
+            CreateFaceLivenessSessionError::ThrottlingException(_)
+        ),
+        "{error:?}"
+    );
 }
 
 /// A store that has lost its backend: the one fault a real embedded store cannot be made to show.
@@ -156,7 +252,13 @@ impl SessionStore for BrokenStore {
     async fn claim(&self, _: &str, _: SessionId, _: UnixMillis) -> Result<Claim, StoreError> {
         Err(StoreError::Unavailable("disk gone".into()))
     }
-    async fn finish(&self, _: &str, _: SessionId, _: Finish, _: UnixMillis) -> Result<Finished, StoreError> {
+    async fn finish(
+        &self,
+        _: &str,
+        _: SessionId,
+        _: Finish,
+        _: UnixMillis,
+    ) -> Result<Finished, StoreError> {
         Err(StoreError::Unavailable("disk gone".into()))
     }
     async fn sweep(&self, _: UnixMillis, _: usize) -> Result<Swept, StoreError> {
@@ -171,8 +273,19 @@ impl SessionStore for BrokenStore {
 async fn a_failing_store_gives_internal_server_error_and_not_ready() {
     let harness = start(Some(Arc::new(BrokenStore))).await;
     let client = harness.client();
-    let error = client.create_face_liveness_session().send().await.unwrap_err().into_service_error();
-    assert!(matches!(error, CreateFaceLivenessSessionError::InternalServerError(_)), "{error:?}");
+    let error = client
+        .create_face_liveness_session()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(
+            error,
+            CreateFaceLivenessSessionError::InternalServerError(_)
+        ),
+        "{error:?}"
+    );
     let error = client
         .get_face_liveness_session_results()
         .session_id(SessionId::random().to_string())
@@ -180,7 +293,13 @@ async fn a_failing_store_gives_internal_server_error_and_not_ready() {
         .await
         .unwrap_err()
         .into_service_error();
-    assert!(matches!(error, GetFaceLivenessSessionResultsError::InternalServerError(_)), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            GetFaceLivenessSessionResultsError::InternalServerError(_)
+        ),
+        "{error:?}"
+    );
     // Internal details stay in the log.
     assert!(!format!("{error:?}").contains("disk gone"));
 
@@ -194,20 +313,49 @@ async fn a_failing_store_gives_internal_server_error_and_not_ready() {
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let harness = start(None).await;
-    harness.client().create_face_liveness_session().send().await.unwrap();
+    harness
+        .client()
+        .create_face_liveness_session()
+        .send()
+        .await
+        .unwrap();
     let app = openliveness_server::app(Arc::clone(&harness.state));
-    for (path, status) in [("/healthz", StatusCode::OK), ("/readyz", StatusCode::OK), ("/nowhere", StatusCode::NOT_FOUND)] {
-        let response = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    for (path, status) in [
+        ("/healthz", StatusCode::OK),
+        ("/readyz", StatusCode::OK),
+        ("/nowhere", StatusCode::NOT_FOUND),
+    ] {
+        let response = app
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(response.status(), status, "{path}");
-        assert!(response.headers().contains_key("x-amzn-requestid"), "{path}");
+        assert!(
+            response.headers().contains_key("x-amzn-requestid"),
+            "{path}"
+        );
     }
-    let response = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let response = app
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
     let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(
-        text.contains(r#"openliveness_requests_total{operation="CreateFaceLivenessSession",outcome="ok"} 1"#),
+        text.contains(
+            r#"openliveness_requests_total{operation="CreateFaceLivenessSession",outcome="ok"} 1"#
+        ),
         "{text}"
     );
-    assert!(text.contains("openliveness_request_duration_seconds_bucket"), "{text}");
-    assert!(text.contains("openliveness_sessions_created_total 1"), "{text}");
+    assert!(
+        text.contains("openliveness_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains("openliveness_sessions_created_total 1"),
+        "{text}"
+    );
 }

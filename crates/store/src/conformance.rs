@@ -11,6 +11,10 @@
 //! });
 //! ```
 
+// This module is test code that ships in the library so that every store can run it; a
+// failed step must stop the test where it failed.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -31,7 +35,10 @@ pub fn new_session(tenant: &str, token: Option<&str>, at: UnixMillis) -> NewSess
         id: SessionId::random(),
         tenant: tenant.to_owned(),
         client_request_token: token.map(str::to_owned),
-        settings: SessionSettings { audit_images_limit: 2, ..SessionSettings::default() },
+        settings: SessionSettings {
+            audit_images_limit: 2,
+            ..SessionSettings::default()
+        },
         created_at: at,
         expires_at: at + TTL,
         purge_at: at + TTL + RETENTION,
@@ -66,31 +73,55 @@ pub async fn create_then_get(store: Arc<dyn SessionStore>) {
 }
 
 pub async fn same_token_same_tenant_is_idempotent(store: Arc<dyn SessionStore>) {
-    let first = store.create(new_session("A", Some("t1"), T0)).await.unwrap();
-    let again = store.create(new_session("A", Some("t1"), T0 + 10)).await.unwrap();
+    let first = store
+        .create(new_session("A", Some("t1"), T0))
+        .await
+        .unwrap();
+    let again = store
+        .create(new_session("A", Some("t1"), T0 + 10))
+        .await
+        .unwrap();
     assert_eq!(again.id, first.id);
     assert!(!again.is_new);
-    let other_token = store.create(new_session("A", Some("t2"), T0 + 20)).await.unwrap();
+    let other_token = store
+        .create(new_session("A", Some("t2"), T0 + 20))
+        .await
+        .unwrap();
     assert_ne!(other_token.id, first.id);
     let no_token = store.create(new_session("A", None, T0 + 30)).await.unwrap();
     assert_ne!(no_token.id, first.id);
 }
 
 pub async fn same_token_other_tenant_is_another_session(store: Arc<dyn SessionStore>) {
-    let a = store.create(new_session("A", Some("t1"), T0)).await.unwrap();
-    let b = store.create(new_session("B", Some("t1"), T0)).await.unwrap();
+    let a = store
+        .create(new_session("A", Some("t1"), T0))
+        .await
+        .unwrap();
+    let b = store
+        .create(new_session("B", Some("t1"), T0))
+        .await
+        .unwrap();
     assert_ne!(a.id, b.id);
     assert!(b.is_new);
 }
 
 pub async fn token_is_free_again_after_expiry(store: Arc<dyn SessionStore>) {
-    let first = store.create(new_session("A", Some("t1"), T0)).await.unwrap();
-    let later = store.create(new_session("A", Some("t1"), T0 + TTL)).await.unwrap();
+    let first = store
+        .create(new_session("A", Some("t1"), T0))
+        .await
+        .unwrap();
+    let later = store
+        .create(new_session("A", Some("t1"), T0 + TTL))
+        .await
+        .unwrap();
     assert!(later.is_new);
     assert_ne!(later.id, first.id);
     // Sweeping the first session must not take the token from the second.
     store.sweep(T0 + TTL, 100).await.unwrap();
-    let again = store.create(new_session("A", Some("t1"), T0 + TTL + 1)).await.unwrap();
+    let again = store
+        .create(new_session("A", Some("t1"), T0 + TTL + 1))
+        .await
+        .unwrap();
     assert_eq!(again.id, later.id);
 }
 
@@ -98,7 +129,12 @@ pub async fn concurrent_creates_with_one_token_make_one_session(store: Arc<dyn S
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move { store.create(new_session("A", Some("race"), T0)).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .create(new_session("A", Some("race"), T0))
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut ids = HashSet::new();
@@ -115,29 +151,64 @@ pub async fn concurrent_creates_with_one_token_make_one_session(store: Arc<dyn S
 pub async fn other_tenant_and_unknown_ids_are_not_found(store: Arc<dyn SessionStore>) {
     let session = new_session("A", None, T0);
     store.create(session.clone()).await.unwrap();
-    assert_eq!(store.get("B", session.id, T0).await.unwrap(), Lookup::NotFound);
-    assert_eq!(store.get("A", SessionId::random(), T0).await.unwrap(), Lookup::NotFound);
-    assert_eq!(store.claim("B", session.id, T0).await.unwrap(), Claim::NotFound);
-    assert_eq!(store.finish("B", session.id, succeeded(), T0).await.unwrap(), Finished::NotFound);
+    assert_eq!(
+        store.get("B", session.id, T0).await.unwrap(),
+        Lookup::NotFound
+    );
+    assert_eq!(
+        store.get("A", SessionId::random(), T0).await.unwrap(),
+        Lookup::NotFound
+    );
+    assert_eq!(
+        store.claim("B", session.id, T0).await.unwrap(),
+        Claim::NotFound
+    );
+    assert_eq!(
+        store
+            .finish("B", session.id, succeeded(), T0)
+            .await
+            .unwrap(),
+        Finished::NotFound
+    );
     // The other tenant's attempts changed nothing.
-    let Lookup::Found(record) = store.get("A", session.id, T0).await.unwrap() else { panic!() };
+    let Lookup::Found(record) = store.get("A", session.id, T0).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(record.status, LivenessSessionStatus::Created);
 }
 
 pub async fn expired_sessions_answer_expired_then_not_found(store: Arc<dyn SessionStore>) {
     let session = new_session("A", None, T0);
     store.create(session.clone()).await.unwrap();
-    assert!(matches!(store.get("A", session.id, T0 + TTL - 1).await.unwrap(), Lookup::Found(_)));
+    assert!(matches!(
+        store.get("A", session.id, T0 + TTL - 1).await.unwrap(),
+        Lookup::Found(_)
+    ));
     // Expired before any sweep ran.
-    assert_eq!(store.get("A", session.id, T0 + TTL).await.unwrap(), Lookup::Expired);
-    assert_eq!(store.get("B", session.id, T0 + TTL).await.unwrap(), Lookup::NotFound);
-    assert_eq!(store.claim("A", session.id, T0 + TTL).await.unwrap(), Claim::Expired);
+    assert_eq!(
+        store.get("A", session.id, T0 + TTL).await.unwrap(),
+        Lookup::Expired
+    );
+    assert_eq!(
+        store.get("B", session.id, T0 + TTL).await.unwrap(),
+        Lookup::NotFound
+    );
+    assert_eq!(
+        store.claim("A", session.id, T0 + TTL).await.unwrap(),
+        Claim::Expired
+    );
     // And after it.
     let swept = store.sweep(T0 + TTL, 100).await.unwrap();
     assert_eq!((swept.expired, swept.purged, swept.more), (1, 0, false));
-    assert_eq!(store.get("A", session.id, T0 + TTL + 1).await.unwrap(), Lookup::Expired);
+    assert_eq!(
+        store.get("A", session.id, T0 + TTL + 1).await.unwrap(),
+        Lookup::Expired
+    );
     let purge = T0 + TTL + RETENTION;
-    assert_eq!(store.get("A", session.id, purge).await.unwrap(), Lookup::NotFound);
+    assert_eq!(
+        store.get("A", session.id, purge).await.unwrap(),
+        Lookup::NotFound
+    );
     let swept = store.sweep(purge, 100).await.unwrap();
     assert_eq!((swept.expired, swept.purged), (0, 1));
     assert_eq!(store.sweep(purge, 100).await.unwrap().purged, 0);
@@ -146,11 +217,23 @@ pub async fn expired_sessions_answer_expired_then_not_found(store: Arc<dyn Sessi
 pub async fn sweep_deletes_results_of_expired_sessions(store: Arc<dyn SessionStore>) {
     let session = new_session("A", None, T0);
     store.create(session.clone()).await.unwrap();
-    assert!(matches!(store.claim("A", session.id, T0).await.unwrap(), Claim::Claimed(_)));
-    assert_eq!(store.finish("A", session.id, succeeded(), T0).await.unwrap(), Finished::Done);
+    assert!(matches!(
+        store.claim("A", session.id, T0).await.unwrap(),
+        Claim::Claimed(_)
+    ));
+    assert_eq!(
+        store
+            .finish("A", session.id, succeeded(), T0)
+            .await
+            .unwrap(),
+        Finished::Done
+    );
     store.sweep(T0 + TTL, 100).await.unwrap();
     // Nothing of the session is readable, even by asking as if it were still live.
-    assert_eq!(store.get("A", session.id, T0).await.unwrap(), Lookup::Expired);
+    assert_eq!(
+        store.get("A", session.id, T0).await.unwrap(),
+        Lookup::Expired
+    );
 }
 
 pub async fn sweep_works_in_batches(store: Arc<dyn SessionStore>) {
@@ -175,7 +258,10 @@ pub async fn claim_is_single_use(store: Arc<dyn SessionStore>) {
         store.claim("A", session.id, T0 + 2).await.unwrap(),
         Claim::AlreadyStarted(LivenessSessionStatus::InProgress)
     );
-    store.finish("A", session.id, succeeded(), T0 + 3).await.unwrap();
+    store
+        .finish("A", session.id, succeeded(), T0 + 3)
+        .await
+        .unwrap();
     assert_eq!(
         store.claim("A", session.id, T0 + 4).await.unwrap(),
         Claim::AlreadyStarted(LivenessSessionStatus::Succeeded)
@@ -206,16 +292,30 @@ pub async fn finish_records_the_result_once(store: Arc<dyn SessionStore>) {
     let session = new_session("A", None, T0);
     store.create(session.clone()).await.unwrap();
     assert_eq!(
-        store.finish("A", session.id, succeeded(), T0).await.unwrap(),
+        store
+            .finish("A", session.id, succeeded(), T0)
+            .await
+            .unwrap(),
         Finished::NotInProgress(LivenessSessionStatus::Created)
     );
     store.claim("A", session.id, T0).await.unwrap();
-    assert_eq!(store.finish("A", session.id, succeeded(), T0).await.unwrap(), Finished::Done);
-    let Lookup::Found(record) = store.get("A", session.id, T0).await.unwrap() else { panic!() };
+    assert_eq!(
+        store
+            .finish("A", session.id, succeeded(), T0)
+            .await
+            .unwrap(),
+        Finished::Done
+    );
+    let Lookup::Found(record) = store.get("A", session.id, T0).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(record.status, LivenessSessionStatus::Succeeded);
     assert_eq!(record.result, Some(succeeded().result));
     assert_eq!(
-        store.finish("A", session.id, succeeded(), T0).await.unwrap(),
+        store
+            .finish("A", session.id, succeeded(), T0)
+            .await
+            .unwrap(),
         Finished::NotInProgress(LivenessSessionStatus::Succeeded)
     );
 }

@@ -14,7 +14,9 @@ pub mod conformance;
 mod redb_store;
 
 use async_trait::async_trait;
-use openliveness_protocol::{AuditImage, Challenge, LivenessSessionStatus, SessionId, SessionSettings};
+use openliveness_protocol::{
+    AuditImage, Challenge, LivenessSessionStatus, SessionId, SessionSettings,
+};
 use serde::{Deserialize, Serialize};
 
 pub use redb_store::{RedbStore, RedbStoreConfig};
@@ -72,7 +74,7 @@ pub struct Created {
 /// The outcome of [`SessionStore::get`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lookup {
-    Found(SessionRecord),
+    Found(Box<SessionRecord>),
     /// The session existed for this tenant and has expired; its data is gone.
     Expired,
     /// No such session for this tenant (it never existed, belongs to another tenant, or was purged).
@@ -83,7 +85,7 @@ pub enum Lookup {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// The session was `CREATED` and is now `IN_PROGRESS`; the caller owns its stream.
-    Claimed(SessionRecord),
+    Claimed(Box<SessionRecord>),
     /// The session was started before (sessions are single-use).
     AlreadyStarted(LivenessSessionStatus),
     Expired,
@@ -141,10 +143,16 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn create(&self, session: NewSession) -> Result<Created, StoreError>;
 
     /// Reads a session of `tenant`.
-    async fn get(&self, tenant: &str, id: SessionId, now: UnixMillis) -> Result<Lookup, StoreError>;
+    async fn get(&self, tenant: &str, id: SessionId, now: UnixMillis)
+        -> Result<Lookup, StoreError>;
 
     /// Moves a `CREATED` session of `tenant` to `IN_PROGRESS`, at most once in its life.
-    async fn claim(&self, tenant: &str, id: SessionId, now: UnixMillis) -> Result<Claim, StoreError>;
+    async fn claim(
+        &self,
+        tenant: &str,
+        id: SessionId,
+        now: UnixMillis,
+    ) -> Result<Claim, StoreError>;
 
     /// Ends an `IN_PROGRESS` session of `tenant` with its result.
     async fn finish(

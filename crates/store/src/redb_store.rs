@@ -31,9 +31,12 @@ const DUE: TableDefinition<(u64, u128), ()> = TableDefinition::new("due");
 /// What the sessions table holds for an id.
 #[derive(Debug, Serialize, Deserialize)]
 enum Stored {
-    Live(SessionRecord),
+    Live(Box<SessionRecord>),
     /// The session expired and its data was deleted.
-    Tombstone { tenant: String, purge_at: UnixMillis },
+    Tombstone {
+        tenant: String,
+        purge_at: UnixMillis,
+    },
 }
 
 /// Settings of the embedded store.
@@ -49,11 +52,18 @@ pub struct RedbStoreConfig {
 
 impl RedbStoreConfig {
     pub fn in_dir(data_dir: &Path) -> RedbStoreConfig {
-        RedbStoreConfig { path: data_dir.join("sessions.redb"), max_batch: 512, queue_depth: 4096 }
+        RedbStoreConfig {
+            path: data_dir.join("sessions.redb"),
+            max_batch: 512,
+            queue_depth: 4096,
+        }
     }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// Answers one caller once the batch's commit is known (`Some` error when it failed).
+type Answer = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
 enum Write {
     Create(NewSession, Reply<Created>),
@@ -121,12 +131,19 @@ impl RedbStore {
             .name("redb-writer".to_owned())
             .spawn(move || run_writer(&writer_db, queue, max_batch))
             .map_err(unavailable)?;
-        Ok(RedbStore { db, writes, writer: Some(writer) })
+        Ok(RedbStore {
+            db,
+            writes,
+            writer: Some(writer),
+        })
     }
 
     async fn write<T>(&self, make: impl FnOnce(Reply<T>) -> Write) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.writes.send(make(reply)).await.map_err(|_| unavailable("writer stopped"))?;
+        self.writes
+            .send(make(reply))
+            .await
+            .map_err(|_| unavailable("writer stopped"))?;
         answer.await.map_err(|_| unavailable("writer stopped"))?
     }
 }
@@ -148,7 +165,7 @@ fn run_writer(db: &Database, mut queue: mpsc::Receiver<Write>, max_batch: usize)
 
 /// Applies a batch in one transaction; answers every caller after the commit (or with its error).
 fn commit_batch(db: &Database, batch: &mut Vec<Write>) {
-    let mut answers: Vec<Box<dyn FnOnce(Option<&StoreError>) + Send>> = Vec::with_capacity(batch.len());
+    let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
     let outcome = (|| -> Result<(), StoreError> {
         let txn = db.begin_write().map_err(unavailable)?;
         for write in batch.drain(..) {
@@ -168,11 +185,8 @@ fn commit_batch(db: &Database, batch: &mut Vec<Write>) {
 }
 
 /// Applies one write and returns how to answer its caller once the commit is known.
-fn apply(txn: &WriteTransaction, write: Write) -> Box<dyn FnOnce(Option<&StoreError>) + Send> {
-    fn answer<T: Send + 'static>(
-        reply: Reply<T>,
-        result: Result<T, StoreError>,
-    ) -> Box<dyn FnOnce(Option<&StoreError>) + Send> {
+fn apply(txn: &WriteTransaction, write: Write) -> Answer {
+    fn answer<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer {
         Box::new(move |commit_error| {
             let result = match commit_error {
                 Some(error) => Err(unavailable(error)),
@@ -192,8 +206,8 @@ fn apply(txn: &WriteTransaction, write: Write) -> Box<dyn FnOnce(Option<&StoreEr
     }
 }
 
-fn reject(write: Write) -> Box<dyn FnOnce(Option<&StoreError>) + Send> {
-    fn fail<T: Send + 'static>(reply: Reply<T>) -> Box<dyn FnOnce(Option<&StoreError>) + Send> {
+fn reject(write: Write) -> Answer {
+    fn fail<T: Send + 'static>(reply: Reply<T>) -> Answer {
         Box::new(move |_| {
             let _ = reply.send(Err(unavailable("transaction failed")));
         })
@@ -212,16 +226,27 @@ fn apply_create(txn: &WriteTransaction, session: NewSession) -> Result<Created, 
     let mut due = txn.open_table(DUE).map_err(unavailable)?;
     if let Some(token) = &session.client_request_token {
         let key = token_key(&session.tenant, token);
-        let existing = tokens.get(key.as_str()).map_err(unavailable)?.map(|guard| guard.value());
+        let existing = tokens
+            .get(key.as_str())
+            .map_err(unavailable)?
+            .map(|guard| guard.value());
         if let Some(existing) = existing {
-            let stored = sessions.get(existing).map_err(unavailable)?.map(|g| decode(g.value()));
+            let stored = sessions
+                .get(existing)
+                .map_err(unavailable)?
+                .map(|g| decode(g.value()));
             if let Some(Stored::Live(record)) = stored.transpose()? {
                 if record.expires_at > session.created_at {
-                    return Ok(Created { id: record.id, is_new: false });
+                    return Ok(Created {
+                        id: record.id,
+                        is_new: false,
+                    });
                 }
             }
         }
-        tokens.insert(key.as_str(), id_key(session.id)).map_err(unavailable)?;
+        tokens
+            .insert(key.as_str(), id_key(session.id))
+            .map_err(unavailable)?;
     }
     let record = SessionRecord {
         id: session.id,
@@ -235,9 +260,18 @@ fn apply_create(txn: &WriteTransaction, session: NewSession) -> Result<Created, 
         result: None,
     };
     let key = id_key(record.id);
-    sessions.insert(key, encode(&Stored::Live(record.clone()))?.as_slice()).map_err(unavailable)?;
-    due.insert((record.expires_at, key), ()).map_err(unavailable)?;
-    Ok(Created { id: record.id, is_new: true })
+    sessions
+        .insert(
+            key,
+            encode(&Stored::Live(Box::new(record.clone())))?.as_slice(),
+        )
+        .map_err(unavailable)?;
+    due.insert((record.expires_at, key), ())
+        .map_err(unavailable)?;
+    Ok(Created {
+        id: record.id,
+        is_new: true,
+    })
 }
 
 /// Reads a session of `tenant` for an update; `Err(lookup)` when it is not live.
@@ -246,12 +280,19 @@ fn live_record(
     tenant: &str,
     id: SessionId,
     now: UnixMillis,
-) -> Result<Result<SessionRecord, Lookup>, StoreError> {
-    let stored = sessions.get(id_key(id)).map_err(unavailable)?.map(|g| decode(g.value()));
+) -> Result<Result<Box<SessionRecord>, Lookup>, StoreError> {
+    let stored = sessions
+        .get(id_key(id))
+        .map_err(unavailable)?
+        .map(|g| decode(g.value()));
     Ok(classify(stored.transpose()?, tenant, now))
 }
 
-fn classify(stored: Option<Stored>, tenant: &str, now: UnixMillis) -> Result<SessionRecord, Lookup> {
+fn classify(
+    stored: Option<Stored>,
+    tenant: &str,
+    now: UnixMillis,
+) -> Result<Box<SessionRecord>, Lookup> {
     match stored {
         Some(Stored::Live(record)) if record.tenant == tenant => {
             if record.expires_at <= now {
@@ -264,9 +305,10 @@ fn classify(stored: Option<Stored>, tenant: &str, now: UnixMillis) -> Result<Ses
                 Ok(record)
             }
         }
-        Some(Stored::Tombstone { tenant: owner, purge_at }) if owner == tenant && purge_at > now => {
-            Err(Lookup::Expired)
-        }
+        Some(Stored::Tombstone {
+            tenant: owner,
+            purge_at,
+        }) if owner == tenant && purge_at > now => Err(Lookup::Expired),
         _ => Err(Lookup::NotFound),
     }
 }
@@ -287,7 +329,12 @@ fn apply_claim(
         return Ok(Claim::AlreadyStarted(record.status));
     }
     record.status = LivenessSessionStatus::InProgress;
-    sessions.insert(id_key(id), encode(&Stored::Live(record.clone()))?.as_slice()).map_err(unavailable)?;
+    sessions
+        .insert(
+            id_key(id),
+            encode(&Stored::Live(record.clone()))?.as_slice(),
+        )
+        .map_err(unavailable)?;
     Ok(Claim::Claimed(record))
 }
 
@@ -309,7 +356,9 @@ fn apply_finish(
     }
     record.status = finish.status;
     record.result = Some(finish.result);
-    sessions.insert(id_key(id), encode(&Stored::Live(record))?.as_slice()).map_err(unavailable)?;
+    sessions
+        .insert(id_key(id), encode(&Stored::Live(record))?.as_slice())
+        .map_err(unavailable)?;
     Ok(Finished::Done)
 }
 
@@ -319,7 +368,11 @@ fn apply_sweep(txn: &WriteTransaction, now: UnixMillis, limit: usize) -> Result<
     let mut due = txn.open_table(DUE).map_err(unavailable)?;
     let mut swept = Swept::default();
     let mut entries = Vec::new();
-    for entry in due.range(..=(now, u128::MAX)).map_err(unavailable)?.take(limit.saturating_add(1)) {
+    for entry in due
+        .range(..=(now, u128::MAX))
+        .map_err(unavailable)?
+        .take(limit.saturating_add(1))
+    {
         let (key, _) = entry.map_err(unavailable)?;
         entries.push(key.value());
     }
@@ -327,7 +380,10 @@ fn apply_sweep(txn: &WriteTransaction, now: UnixMillis, limit: usize) -> Result<
     entries.truncate(limit);
     for (at, key) in entries {
         due.remove((at, key)).map_err(unavailable)?;
-        let stored = sessions.get(key).map_err(unavailable)?.map(|g| decode(g.value()));
+        let stored = sessions
+            .get(key)
+            .map_err(unavailable)?
+            .map(|g| decode(g.value()));
         match stored.transpose()? {
             Some(Stored::Live(record)) if record.purge_at <= now => {
                 forget_token(&mut tokens, &record)?;
@@ -337,9 +393,15 @@ fn apply_sweep(txn: &WriteTransaction, now: UnixMillis, limit: usize) -> Result<
             }
             Some(Stored::Live(record)) => {
                 forget_token(&mut tokens, &record)?;
-                let tombstone = Stored::Tombstone { tenant: record.tenant, purge_at: record.purge_at };
-                sessions.insert(key, encode(&tombstone)?.as_slice()).map_err(unavailable)?;
-                due.insert((record.purge_at, key), ()).map_err(unavailable)?;
+                let tombstone = Stored::Tombstone {
+                    tenant: record.tenant,
+                    purge_at: record.purge_at,
+                };
+                sessions
+                    .insert(key, encode(&tombstone)?.as_slice())
+                    .map_err(unavailable)?;
+                due.insert((record.purge_at, key), ())
+                    .map_err(unavailable)?;
                 swept.expired += 1;
             }
             Some(Stored::Tombstone { .. }) => {
@@ -357,9 +419,14 @@ fn forget_token(
     tokens: &mut redb::Table<&str, u128>,
     record: &SessionRecord,
 ) -> Result<(), StoreError> {
-    let Some(token) = &record.client_request_token else { return Ok(()) };
+    let Some(token) = &record.client_request_token else {
+        return Ok(());
+    };
     let key = token_key(&record.tenant, token);
-    let owner = tokens.get(key.as_str()).map_err(unavailable)?.map(|guard| guard.value());
+    let owner = tokens
+        .get(key.as_str())
+        .map_err(unavailable)?
+        .map(|guard| guard.value());
     if owner == Some(id_key(record.id)) {
         tokens.remove(key.as_str()).map_err(unavailable)?;
     }
@@ -372,13 +439,21 @@ impl SessionStore for RedbStore {
         self.write(|reply| Write::Create(session, reply)).await
     }
 
-    async fn get(&self, tenant: &str, id: SessionId, now: UnixMillis) -> Result<Lookup, StoreError> {
+    async fn get(
+        &self,
+        tenant: &str,
+        id: SessionId,
+        now: UnixMillis,
+    ) -> Result<Lookup, StoreError> {
         let db = Arc::clone(&self.db);
         let tenant = tenant.to_owned();
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_read().map_err(unavailable)?;
             let sessions = txn.open_table(SESSIONS).map_err(unavailable)?;
-            let stored = sessions.get(id_key(id)).map_err(unavailable)?.map(|g| decode(g.value()));
+            let stored = sessions
+                .get(id_key(id))
+                .map_err(unavailable)?
+                .map(|g| decode(g.value()));
             Ok(match classify(stored.transpose()?, &tenant, now) {
                 Ok(record) => Lookup::Found(record),
                 Err(lookup) => lookup,
@@ -388,9 +463,15 @@ impl SessionStore for RedbStore {
         .map_err(unavailable)?
     }
 
-    async fn claim(&self, tenant: &str, id: SessionId, now: UnixMillis) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        tenant: &str,
+        id: SessionId,
+        now: UnixMillis,
+    ) -> Result<Claim, StoreError> {
         let tenant = tenant.to_owned();
-        self.write(|reply| Write::Claim(tenant, id, now, reply)).await
+        self.write(|reply| Write::Claim(tenant, id, now, reply))
+            .await
     }
 
     async fn finish(
@@ -401,7 +482,8 @@ impl SessionStore for RedbStore {
         now: UnixMillis,
     ) -> Result<Finished, StoreError> {
         let tenant = tenant.to_owned();
-        self.write(|reply| Write::Finish(tenant, id, finish, now, reply)).await
+        self.write(|reply| Write::Finish(tenant, id, finish, now, reply))
+            .await
     }
 
     async fn sweep(&self, now: UnixMillis, limit: usize) -> Result<Swept, StoreError> {

@@ -1,6 +1,8 @@
 //! The session store conformance suite against the embedded redb store, plus what only a
 //! durable store must show: data survives reopening.
 
+#![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
+
 use std::sync::Arc;
 
 use openliveness_store::conformance::{new_session, T0};
@@ -28,6 +30,9 @@ async fn sessions_survive_reopening_the_store() {
         panic!("session lost across reopen")
     };
     assert_eq!(record.settings, session.settings);
-    let again = store.create(new_session("A", Some("t1"), T0 + 1)).await.unwrap();
+    let again = store
+        .create(new_session("A", Some("t1"), T0 + 1))
+        .await
+        .unwrap();
     assert_eq!(again.id, session.id);
 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the system packages openliveness needs on Debian 12, when they are missing.
+#
+#   scripts/setup.sh          what building and running the server needs
+#   scripts/setup.sh --tests  and what the test suite needs (Python's venv for the AWS CLI)
+#
+# It never downloads anything outside Debian's archive; the Rust toolchain must already be
+# installed (https://rustup.rs). Idempotent: a second run installs nothing.
+set -euo pipefail
+
+with_tests=false
+for arg in "$@"; do
+    case "$arg" in
+        --tests) with_tests=true ;;
+        *) echo "setup: unknown argument $arg" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+command -v cargo >/dev/null 2>&1 || {
+    log "error: cargo not found; install the Rust toolchain first (rustup), then run this again"
+    exit 1
+}
+
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if $with_tests; then
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+fi
+
+if ((${#missing[@]})); then
+    sudo=()
+    [[ "$(id -u)" == 0 ]] || sudo=(sudo)
+    command -v apt-get >/dev/null 2>&1 || {
+        log "error: missing ${missing[*]} and this is not a Debian system; install them by hand"
+        exit 1
+    }
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -q
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
