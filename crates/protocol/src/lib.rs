@@ -65,6 +65,13 @@ pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     } else {
         body
     };
+    // serde's derive would read a structure from a JSON array too, its members by position.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::new(
+            ErrorCode::SerializationException,
+            "Invalid request: the body must be a JSON object, not an array",
+        ));
+    }
     serde_json::from_slice(body).map_err(|error| {
         let message = match error.classify() {
             serde_json::error::Category::Data => format!("Invalid request: {error}"),

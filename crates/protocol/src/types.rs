@@ -11,7 +11,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct CreateFaceLivenessSessionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "structure",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub settings: Option<CreateFaceLivenessSessionRequestSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_request_token: Option<String>,
@@ -21,13 +25,21 @@ pub struct CreateFaceLivenessSessionRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateFaceLivenessSessionRequestSettings {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "structure",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub output_config: Option<LivenessOutputConfig>,
     /// The model says 0 to 4; the API reference says values outside are clamped, so any integer
     /// is accepted on the wire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_images_limit: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "structures",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub challenge_preferences: Option<Vec<ChallengePreference>>,
 }
 
@@ -50,7 +62,11 @@ pub struct ChallengePreference {
     /// (`InvalidParameterException`), not a serialization error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "structure",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub versions: Option<Versions>,
 }
 
@@ -62,6 +78,45 @@ pub struct Versions {
     pub minimum: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maximum: Option<String>,
+}
+
+/// A structure member of a request. serde's derive would also read a structure from a JSON array
+/// (its members by position); awsJson structures are JSON objects only, so anything else is refused
+/// (`SerializationException`). `decode` does the same for the body itself.
+fn structure<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Option::<serde_json::Value>::deserialize(deserializer)?
+        .map(object_to)
+        .transpose()
+}
+
+/// A list of structures in a request: every item a JSON object, as for [`structure`].
+fn structures<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Option::<Vec<serde_json::Value>>::deserialize(deserializer)?
+        .map(|items| items.into_iter().map(object_to).collect())
+        .transpose()
+}
+
+fn object_to<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+    value: serde_json::Value,
+) -> Result<T, E> {
+    use serde::de::Unexpected;
+    let unexpected = match &value {
+        serde_json::Value::Object(_) => return T::deserialize(value).map_err(E::custom),
+        serde_json::Value::Null => Unexpected::Unit,
+        serde_json::Value::Bool(b) => Unexpected::Bool(*b),
+        serde_json::Value::Number(_) => Unexpected::Other("number"),
+        serde_json::Value::String(text) => Unexpected::Str(text),
+        serde_json::Value::Array(_) => Unexpected::Seq,
+    };
+    Err(E::invalid_type(unexpected, &"a structure (a JSON object)"))
 }
 
 /// `CreateFaceLivenessSessionResponse`.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+pub mod raw;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,13 +17,22 @@ pub struct Key {
     pub tenant: &'static str,
 }
 
-pub const TENANT_A: Key =
-    Key { access_key_id: "AKIDTESTTENANTA", secret: "secret-a", tenant: "111111111111" };
-pub const TENANT_B: Key =
-    Key { access_key_id: "AKIDTESTTENANTB", secret: "secret-b", tenant: "222222222222" };
+pub const TENANT_A: Key = Key {
+    access_key_id: "AKIDTESTTENANTA",
+    secret: "secret-a",
+    tenant: "111111111111",
+};
+pub const TENANT_B: Key = Key {
+    access_key_id: "AKIDTESTTENANTB",
+    secret: "secret-b",
+    tenant: "222222222222",
+};
 /// A key of tenant A that may only read results.
-pub const READ_ONLY_A: Key =
-    Key { access_key_id: "AKIDTESTREADONLY", secret: "secret-r", tenant: "111111111111" };
+pub const READ_ONLY_A: Key = Key {
+    access_key_id: "AKIDTESTREADONLY",
+    secret: "secret-r",
+    tenant: "111111111111",
+};
 
 /// How to start a server.
 #[derive(Debug, Default, Clone)]
@@ -58,7 +69,14 @@ impl Server {
         };
         let mut config = options.extra_top_level.clone();
         config.push('\n');
-        for (key, actions) in [(TENANT_A, None), (TENANT_B, None), (READ_ONLY_A, Some("rekognition:GetFaceLivenessSessionResults"))] {
+        for (key, actions) in [
+            (TENANT_A, None),
+            (TENANT_B, None),
+            (
+                READ_ONLY_A,
+                Some("rekognition:GetFaceLivenessSessionResults"),
+            ),
+        ] {
             config.push_str(&format!(
                 "[[credentials]]\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\ntenant = \"{}\"\n",
                 key.access_key_id, key.secret, key.tenant
@@ -78,7 +96,14 @@ impl Server {
 
     fn spawn(config_path: &Path, data_dir: &Path, dirs: Vec<tempfile::TempDir>) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_openliveness"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn", "--config"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log",
+                "warn",
+                "--config",
+            ])
             .arg(config_path)
             .arg("--data-dir")
             .arg(data_dir)
@@ -100,7 +125,12 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url, data_dir: data_dir.to_owned(), _dirs: dirs }
+        Server {
+            child,
+            url,
+            data_dir: data_dir.to_owned(),
+            _dirs: dirs,
+        }
     }
 
     /// `host:port` of the server.
