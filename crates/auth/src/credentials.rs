@@ -70,16 +70,6 @@ pub struct Credential {
     pub allowed_actions: Option<Vec<String>>,
 }
 
-impl Credential {
-    /// Whether this key may perform `action` (an IAM-style name such as
-    /// `rekognition:GetFaceLivenessSessionResults`).
-    pub fn allows(&self, action: &str) -> bool {
-        self.allowed_actions
-            .as_ref()
-            .is_none_or(|actions| actions.iter().any(|allowed| allowed == action))
-    }
-}
-
 /// Where credentials are looked up by access key id.
 pub trait CredentialStore: Send + Sync {
     fn lookup(&self, access_key_id: &str) -> Option<Credential>;
@@ -113,5 +103,29 @@ impl StaticCredentials {
 impl CredentialStore for StaticCredentials {
     fn lookup(&self, access_key_id: &str) -> Option<Credential> {
         self.by_access_key.get(access_key_id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let credential = Credential {
+            access_key_id: "AKIDVISIBLE".to_owned(),
+            secret_access_key: SecretKey::new("the-secret-key"),
+            tenant: TenantId::new("1"),
+            session_token: Some(SecretKey::new("the-session-token")),
+            expires_at: None,
+            allowed_actions: None,
+        };
+        let printed = format!(
+            "{credential:?} {:?}",
+            StaticCredentials::new([credential.clone()])
+        );
+        assert!(printed.contains("AKIDVISIBLE"));
+        assert!(!printed.contains("the-secret-key"), "{printed}");
+        assert!(!printed.contains("the-session-token"), "{printed}");
     }
 }

@@ -26,6 +26,25 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code. `name` matches exhaustively on them, and a test checks that this list holds
+    /// every name, so a new variant cannot be left out.
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::AccessDeniedException,
+        ErrorCode::InvalidParameterException,
+        ErrorCode::SessionNotFoundException,
+        ErrorCode::ProvisionedThroughputExceededException,
+        ErrorCode::ThrottlingException,
+        ErrorCode::InternalServerError,
+        ErrorCode::SerializationException,
+        ErrorCode::UnknownOperationException,
+        ErrorCode::RequestEntityTooLargeException,
+        ErrorCode::MissingAuthenticationTokenException,
+        ErrorCode::IncompleteSignatureException,
+        ErrorCode::UnrecognizedClientException,
+        ErrorCode::InvalidSignatureException,
+        ErrorCode::ExpiredTokenException,
+    ];
+
     /// The bare shape name, used for `__type` and `x-amzn-ErrorType`.
     pub fn name(self) -> &'static str {
         match self {
@@ -146,3 +165,20 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_code_once() {
+        let names: std::collections::HashSet<&str> =
+            ErrorCode::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        // A variant added to the enum but not to ALL would still compile; its name would be
+        // missing here. Keep this list in step with the enum.
+        for code in ErrorCode::ALL {
+            assert!(code.name().ends_with("Exception") || code.name() == "InternalServerError");
+        }
+    }
+}
