@@ -1,12 +1,13 @@
-//! Any `Authorization`, `X-Amz-Date`, path and query must end in a principal or an `AuthError`,
-//! never a panic.
+//! Any `Authorization`, `X-Amz-Date`, path and query (header-signed or presigned) must end in a
+//! principal or an `AuthError`, never a panic.
 #![no_main]
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
 use openliveness_auth::{
-    verify_header_auth, Credential, HeaderRequest, SecretKey, StaticCredentials, TenantId,
+    verify_header_auth, verify_presigned, Credential, HeaderRequest, PresignedRequest, SecretKey,
+    StaticCredentials, TenantId,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -40,4 +41,6 @@ fuzz_target!(|data: &[u8]| {
     };
     let now = UNIX_EPOCH + Duration::from_secs(1_780_000_000);
     let _ = verify_header_auth(&request, &credentials, "rekognition", now);
+    let presigned = PresignedRequest { method: "GET", raw_path: path, raw_query: query, headers: &headers, authority: None };
+    let _ = verify_presigned(&presigned, &credentials, "rekognition", now);
 });

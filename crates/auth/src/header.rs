@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 
 use crate::sigv4::{self, CredentialScope};
-use crate::{AuthError, CredentialStore, TenantId, MAX_CLOCK_SKEW};
+use crate::{AuthError, Credential, CredentialStore, TenantId, MAX_CLOCK_SKEW};
 
 /// The parts of a received request that its signature covers.
 #[derive(Debug, Clone, Copy)]
@@ -167,24 +167,9 @@ pub fn verify_header_auth(
     let authorization =
         single_header(request.headers, "authorization")?.ok_or(AuthError::Missing)?;
     let parsed = parse_authorization(authorization)?;
-    let scope = CredentialScope::parse(parsed.credential).ok_or_else(|| {
-        AuthError::Incomplete(format!(
-            "Credential must have exactly 5 slash-delimited elements, e.g. \
-             keyid/date/region/service/term, got '{}'",
-            parsed.credential.chars().take(256).collect::<String>()
-        ))
-    })?;
-    if scope.service != service {
-        return Err(AuthError::InvalidSignature(format!(
-            "Credential should be scoped to correct service: '{service}'."
-        )));
-    }
+    let scope = parse_scope(parsed.credential, service)?;
     let signed_header_names: Vec<&str> = parsed.signed_headers.split(';').collect();
-    if !signed_header_names.contains(&"host") {
-        return Err(AuthError::Incomplete(
-            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
-        ));
-    }
+    require_host(&signed_header_names)?;
     let amz_date = single_header(request.headers, "x-amz-date")?.ok_or_else(|| {
         AuthError::Incomplete(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
@@ -192,36 +177,10 @@ pub fn verify_header_auth(
         )
     })?;
     let signed_at = check_date(amz_date, &scope, now)?;
-
-    let credential = credentials
-        .lookup(&scope.access_key_id)
-        .ok_or(AuthError::UnrecognizedClient)?;
     let presented_token = single_header(request.headers, "x-amz-security-token")?;
-    match (&credential.session_token, presented_token) {
-        (None, None) => {}
-        (Some(expected), Some(presented))
-            if sigv4::signatures_match(expected.expose(), presented) => {}
-        _ => return Err(AuthError::UnrecognizedClient),
-    }
-    if credential.expires_at.is_some_and(|expiry| expiry <= now) {
-        return Err(AuthError::ExpiredToken);
-    }
-
-    let mut canonical_headers = Vec::with_capacity(signed_header_names.len());
-    for name in &signed_header_names {
-        let values: Vec<&str> = request
-            .headers
-            .get_all(*name)
-            .iter()
-            .map(|value| value.to_str().map_err(|_| mismatch()))
-            .collect::<Result<_, _>>()?;
-        let value = match (values.is_empty(), *name, request.authority) {
-            (false, _, _) => sigv4::canonical_header_value(values),
-            (true, "host", Some(authority)) => authority.to_owned(),
-            (true, _, _) => return Err(mismatch()),
-        };
-        canonical_headers.push(((*name).to_owned(), value));
-    }
+    let credential = authorize_credential(credentials, &scope, presented_token, now)?;
+    let canonical_headers =
+        canonical_headers(request.headers, &signed_header_names, request.authority)?;
     let canonical_request = sigv4::canonical_request(
         request.method,
         &sigv4::canonical_uri(request.raw_path),
@@ -230,14 +189,7 @@ pub fn verify_header_auth(
         parsed.signed_headers,
         request.payload_hash,
     );
-    let string_to_sign = sigv4::string_to_sign(amz_date, &scope.scope(), &canonical_request);
-    let key = sigv4::signing_key(
-        credential.secret_access_key.expose(),
-        signed_at,
-        &scope.region,
-        &scope.service,
-    );
-    let expected = sigv4::signature(&key, &string_to_sign);
+    let expected = expected_signature(&credential, &scope, amz_date, signed_at, &canonical_request);
     if !sigv4::signatures_match(&expected, parsed.signature) {
         return Err(mismatch());
     }
@@ -251,7 +203,97 @@ pub fn verify_header_auth(
     })
 }
 
-fn mismatch() -> AuthError {
+/// Parses a credential scope and checks it names `service`.
+pub(crate) fn parse_scope(credential: &str, service: &str) -> Result<CredentialScope, AuthError> {
+    let scope = CredentialScope::parse(credential).ok_or_else(|| {
+        AuthError::Incomplete(format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. \
+             keyid/date/region/service/term, got '{}'",
+            credential.chars().take(256).collect::<String>()
+        ))
+    })?;
+    if scope.service != service {
+        return Err(AuthError::InvalidSignature(format!(
+            "Credential should be scoped to correct service: '{service}'."
+        )));
+    }
+    Ok(scope)
+}
+
+pub(crate) fn require_host(signed_header_names: &[&str]) -> Result<(), AuthError> {
+    if signed_header_names.contains(&"host") {
+        Ok(())
+    } else {
+        Err(AuthError::Incomplete(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
+        ))
+    }
+}
+
+/// Looks the key up and checks its session token and expiry.
+pub(crate) fn authorize_credential(
+    credentials: &dyn CredentialStore,
+    scope: &CredentialScope,
+    presented_token: Option<&str>,
+    now: SystemTime,
+) -> Result<Credential, AuthError> {
+    let credential = credentials
+        .lookup(&scope.access_key_id)
+        .ok_or(AuthError::UnrecognizedClient)?;
+    match (&credential.session_token, presented_token) {
+        (None, None) => {}
+        (Some(expected), Some(presented))
+            if sigv4::signatures_match(expected.expose(), presented) => {}
+        _ => return Err(AuthError::UnrecognizedClient),
+    }
+    if credential.expires_at.is_some_and(|expiry| expiry <= now) {
+        return Err(AuthError::ExpiredToken);
+    }
+    Ok(credential)
+}
+
+/// The canonical `(name, value)` of each signed header; `host` falls back to the authority.
+pub(crate) fn canonical_headers(
+    headers: &HeaderMap,
+    signed_header_names: &[&str],
+    authority: Option<&str>,
+) -> Result<Vec<(String, String)>, AuthError> {
+    let mut canonical = Vec::with_capacity(signed_header_names.len());
+    for name in signed_header_names {
+        let values: Vec<&str> = headers
+            .get_all(*name)
+            .iter()
+            .map(|value| value.to_str().map_err(|_| mismatch()))
+            .collect::<Result<_, _>>()?;
+        let value = match (values.is_empty(), *name, authority) {
+            (false, _, _) => sigv4::canonical_header_value(values),
+            (true, "host", Some(authority)) => authority.to_owned(),
+            (true, _, _) => return Err(mismatch()),
+        };
+        canonical.push(((*name).to_owned(), value));
+    }
+    Ok(canonical)
+}
+
+/// The signature the key's secret gives a canonical request.
+pub(crate) fn expected_signature(
+    credential: &Credential,
+    scope: &CredentialScope,
+    amz_date: &str,
+    signed_at: SystemTime,
+    canonical_request: &str,
+) -> String {
+    let string_to_sign = sigv4::string_to_sign(amz_date, &scope.scope(), canonical_request);
+    let key = sigv4::signing_key(
+        credential.secret_access_key.expose(),
+        signed_at,
+        &scope.region,
+        &scope.service,
+    );
+    sigv4::signature(&key, &string_to_sign)
+}
+
+pub(crate) fn mismatch() -> AuthError {
     AuthError::InvalidSignature(
         "The request signature we calculated does not match the signature you provided. \
          Check your AWS Secret Access Key and signing method. \

@@ -12,11 +12,15 @@
 //! Nothing here logs a secret: [`SecretKey`] has a redacted `Debug` and is zeroed on drop.
 
 mod credentials;
+pub mod events;
 mod header;
+mod presigned;
 pub mod sigv4;
 
 pub use credentials::{Credential, CredentialStore, SecretKey, StaticCredentials, TenantId};
+pub use events::ChainVerifier;
 pub use header::{verify_header_auth, HeaderRequest, Principal};
+pub use presigned::{is_presigned, verify_presigned, PresignedRequest, MAX_EXPIRES_SECS};
 
 /// Why a request was not authenticated, in the terms of AWS's front door.
 #[derive(Debug, Clone, PartialEq, Eq)]

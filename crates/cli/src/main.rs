@@ -32,7 +32,8 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
     /// A TOML configuration file (listen, data_dir, session_ttl_secs, expired_retention_secs,
-    /// sweep_interval_secs, [limits], [[credentials]], [anonymous]); see the README.
+    /// sweep_interval_secs, tls_cert, tls_key, dev_tls, [limits], [[credentials]], [anonymous]);
+    /// see the README.
     #[arg(long, env = "OPENLIVENESS_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -75,6 +76,35 @@ struct ServeArgs {
     /// The tenant (account) of --access-key-id.
     #[arg(long, env = "OPENLIVENESS_TENANT", requires = "access_key_id")]
     tenant: Option<String>,
+
+    /// Serve TLS with this certificate chain (PEM), with --tls-key. The port then answers HTTPS
+    /// (HTTP/2 or HTTP/1.1 by ALPN) and, on the same port, plain HTTP and h2c.
+    #[arg(
+        long,
+        env = "OPENLIVENESS_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(
+        long,
+        env = "OPENLIVENESS_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+
+    /// Serve TLS with a self-signed certificate for localhost, 127.0.0.1 and ::1, generated once
+    /// into <data_dir>/tls/ and reused (renewed when it nears expiry). Its path is printed at
+    /// start-up: make clients trust that file. For development only.
+    #[arg(
+        long,
+        env = "OPENLIVENESS_DEV_TLS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    dev_tls: bool,
 
     /// Log format.
     #[arg(long, env = "OPENLIVENESS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -133,6 +163,9 @@ fn serve(args: ServeArgs) -> ExitCode {
             )),
             _ => None,
         },
+        tls_cert: args.tls_cert.clone(),
+        tls_key: args.tls_key.clone(),
+        dev_tls: args.dev_tls.then_some(true),
     };
     let config = match Config::resolve(file, overrides) {
         Ok(config) => config,
@@ -152,6 +185,10 @@ fn serve(args: ServeArgs) -> ExitCode {
                 Ok(prepared) => prepared,
                 Err(error) => return fail(&error),
             };
+        let tls = match openliveness_server::listener::configured_tls(&state.config) {
+            Ok(tls) => tls,
+            Err(error) => return fail(&error),
+        };
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(listener) => listener,
             Err(error) => return fail(&format!("cannot listen on {listen}: {error}")),
@@ -163,12 +200,27 @@ fn serve(args: ServeArgs) -> ExitCode {
         for line in notice.0 {
             println!("{line}");
         }
-        println!(
-            "openliveness listening on {}",
-            openliveness_server::local_url(address)
-        );
-        tracing::info!(%address, "listening");
-        match openliveness_server::serve(listener, state, shutdown_signal()).await {
+        let plain_url = openliveness_server::local_url(address);
+        let server_config = match tls {
+            None => {
+                println!("openliveness listening on {plain_url}");
+                None
+            }
+            Some(tls) => {
+                if let Some((path, generated)) = &tls.dev_certificate {
+                    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                    if *generated {
+                        tracing::info!(path = %path.display(), "generated a dev TLS certificate");
+                    }
+                    println!("openliveness dev TLS certificate: {}", path.display());
+                }
+                println!("openliveness listening on https://{address}");
+                println!("openliveness also serving plain HTTP on {plain_url}");
+                Some(tls.server_config)
+            }
+        };
+        tracing::info!(%address, tls = server_config.is_some(), "listening");
+        match openliveness_server::serve(listener, state, server_config, shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!("stopped");
                 ExitCode::SUCCESS

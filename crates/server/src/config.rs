@@ -19,10 +19,19 @@ pub struct Config {
     pub expired_retention: Duration,
     /// How often expired sessions are swept.
     pub sweep_interval: Duration,
+    /// A stream with no data from the client for this long is ended (`ValidationException`,
+    /// WebSocket close 4001).
+    pub stream_idle_timeout: Duration,
     pub limits: Limits,
     pub credentials: Vec<Credential>,
     /// Unsigned requests are served for this tenant; `None` refuses them (the default).
     pub anonymous_tenant: Option<TenantId>,
+    /// TLS: the certificate chain (PEM); with `tls_key`. The port serves plain HTTP too.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS: the private key (PEM) of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// TLS with a self-signed certificate generated in `<data_dir>/tls/`.
+    pub dev_tls: bool,
 }
 
 /// Request limits.
@@ -54,6 +63,7 @@ pub const DEFAULT_DATA_DIR: &str = "./openliveness-data";
 pub const DEFAULT_SESSION_TTL_SECS: u64 = 180;
 pub const DEFAULT_EXPIRED_RETENTION_SECS: u64 = 3600;
 pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 5;
+pub const DEFAULT_STREAM_IDLE_TIMEOUT_MS: u64 = 15_000;
 
 /// The configuration file, as written. Every member is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -64,11 +74,15 @@ pub struct FileConfig {
     pub session_ttl_secs: Option<u64>,
     pub expired_retention_secs: Option<u64>,
     pub sweep_interval_secs: Option<u64>,
+    pub stream_idle_timeout_ms: Option<u64>,
     #[serde(default)]
     pub limits: FileLimits,
     #[serde(default)]
     pub credentials: Vec<FileCredential>,
     pub anonymous: Option<FileAnonymous>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub dev_tls: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,6 +127,9 @@ pub struct Overrides {
     pub anonymous_tenant: Option<String>,
     /// One credential given on the command line or in the environment.
     pub credential: Option<(String, SecretKey, String)>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub dev_tls: Option<bool>,
 }
 
 /// Why a configuration cannot be used.
@@ -219,6 +236,29 @@ impl Config {
                 )));
             }
         }
+        // TLS set by flags or the environment replaces the file's TLS settings as a whole.
+        let (tls_cert, tls_key, dev_tls) = if overrides.tls_cert.is_some()
+            || overrides.tls_key.is_some()
+            || overrides.dev_tls.is_some()
+        {
+            (
+                overrides.tls_cert,
+                overrides.tls_key,
+                overrides.dev_tls.unwrap_or(false),
+            )
+        } else {
+            (file.tls_cert, file.tls_key, file.dev_tls.unwrap_or(false))
+        };
+        if tls_cert.is_some() != tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key go together".into(),
+            ));
+        }
+        if dev_tls && tls_cert.is_some() {
+            return Err(ConfigError::Invalid(
+                "dev_tls and tls_cert/tls_key exclude each other".into(),
+            ));
+        }
         Ok(Config {
             listen: overrides.listen.or(file.listen).unwrap_or(default_listen),
             data_dir: overrides
@@ -235,12 +275,20 @@ impl Config {
                     .unwrap_or(DEFAULT_SWEEP_INTERVAL_SECS)
                     .max(1),
             ),
+            stream_idle_timeout: Duration::from_millis(
+                file.stream_idle_timeout_ms
+                    .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT_MS)
+                    .max(1),
+            ),
             limits,
             credentials,
             anonymous_tenant: overrides
                 .anonymous_tenant
                 .or(file.anonymous.map(|anonymous| anonymous.tenant))
                 .map(TenantId::new),
+            tls_cert,
+            tls_key,
+            dev_tls,
         })
     }
 }
@@ -281,6 +329,43 @@ mod tests {
             !format!("{config:?}").contains("secret\""),
             "secrets must not be printed"
         );
+    }
+
+    #[test]
+    fn tls_keys_come_in_pairs_and_exclude_dev_tls() {
+        let file: FileConfig =
+            toml::from_str("tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n").unwrap();
+        let config = Config::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(config.tls_cert, Some(PathBuf::from("cert.pem")));
+        assert_eq!(config.tls_key, Some(PathBuf::from("key.pem")));
+        assert!(!config.dev_tls);
+
+        let file: FileConfig = toml::from_str("tls_cert = \"cert.pem\"\n").unwrap();
+        assert!(matches!(
+            Config::resolve(file, Overrides::default()),
+            Err(ConfigError::Invalid(_))
+        ));
+
+        let file: FileConfig =
+            toml::from_str("tls_cert = \"a.pem\"\ntls_key = \"b.pem\"\ndev_tls = true\n").unwrap();
+        assert!(matches!(
+            Config::resolve(file, Overrides::default()),
+            Err(ConfigError::Invalid(_))
+        ));
+
+        // --dev-tls replaces the file's certificate.
+        let file: FileConfig =
+            toml::from_str("tls_cert = \"a.pem\"\ntls_key = \"b.pem\"\n").unwrap();
+        let overrides = Overrides {
+            dev_tls: Some(true),
+            ..Overrides::default()
+        };
+        let config = Config::resolve(file, overrides).unwrap();
+        assert!(config.dev_tls);
+        assert_eq!(config.tls_cert, None);
+
+        let file: FileConfig = toml::from_str("dev_tls = true").unwrap();
+        assert!(Config::resolve(file, Overrides::default()).unwrap().dev_tls);
     }
 
     #[test]

@@ -7,12 +7,16 @@
 //! Everything a handler needs comes in one [`AppState`], built once, with the clock injected, so
 //! that [`app`] can be served in process by tests with a [`clock::ManualClock`].
 
+pub mod analysis;
 pub mod bootstrap;
+pub mod challenge;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod listener;
 pub mod metrics;
 pub mod quota;
+pub mod streaming;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,11 +28,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use openliveness_auth::CredentialStore;
+use openliveness_protocol::streaming as streaming_protocol;
 use openliveness_protocol::{ApiError, ErrorCode};
-use openliveness_store::{SessionStore, StoreError};
+use openliveness_store::{EvidenceStore, LocalEvidenceStore, SessionStore, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::analysis::{Analyzer, EngineUnavailable};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -43,6 +49,10 @@ pub struct AppState {
     pub metrics: Metrics,
     pub quotas: Quotas,
     pub in_flight: Arc<Semaphore>,
+    /// Where stream evidence is kept until the session expires.
+    pub evidence: Arc<dyn EvidenceStore>,
+    /// What decides a session once its stream ended.
+    pub analyzer: Arc<dyn Analyzer>,
 }
 
 impl AppState {
@@ -57,6 +67,7 @@ impl AppState {
             config.limits.tenant_burst,
         );
         let in_flight = Arc::new(Semaphore::new(config.limits.max_in_flight.max(1)));
+        let evidence = Arc::new(LocalEvidenceStore::new(config.data_dir.join("evidence")));
         AppState {
             config,
             store,
@@ -65,7 +76,15 @@ impl AppState {
             metrics: Metrics::new(),
             quotas,
             in_flight,
+            evidence,
+            analyzer: Arc::new(EngineUnavailable),
         }
+    }
+
+    /// The same state with another analyzer.
+    pub fn with_analyzer(mut self, analyzer: Arc<dyn Analyzer>) -> AppState {
+        self.analyzer = analyzer;
+        self
     }
 }
 
@@ -77,6 +96,11 @@ pub struct RequestId(pub String);
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", post(control::handle))
+        .route(streaming_protocol::START_PATH, post(streaming::start_http))
+        .route(
+            streaming_protocol::START_WEBSOCKET_PATH,
+            get(streaming::start_websocket),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -142,6 +166,9 @@ pub async fn sweep_once(state: &AppState) -> Result<(), StoreError> {
     loop {
         let swept = state.store.sweep(state.clock.now_millis(), BATCH).await?;
         state.metrics.sessions_expired.inc_by(swept.expired as u64);
+        for id in &swept.expired_ids {
+            state.evidence.delete(*id).await?;
+        }
         if swept.expired + swept.purged > 0 {
             tracing::debug!(
                 expired = swept.expired,
@@ -167,16 +194,16 @@ pub async fn run_sweeper(state: Arc<AppState>) {
     }
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, with the sweeper running.
+/// Serves `state` on `listener` until `shutdown` completes, with the sweeper running: plain
+/// HTTP/1.1 and h2c, and TLS on the same port when `tls` is given (see [`listener`]).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(run_sweeper(Arc::clone(&state)));
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = listener::serve_connections(listener, app(state), tls, shutdown).await;
     sweeper.abort();
     result
 }

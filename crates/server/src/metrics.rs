@@ -16,6 +16,13 @@ pub struct RequestLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// How a stream ended: `succeeded`, `analysis_failed`, `refused`, `idle_timeout`,
+    /// `session_expired`, `client_gone`.
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OperationLabels {
     pub operation: &'static str,
 }
@@ -28,6 +35,10 @@ pub struct Metrics {
     pub sessions_created: Counter,
     pub sessions_expired: Counter,
     pub in_flight: Gauge,
+    pub streams_started: Counter,
+    pub streams_active: Gauge,
+    pub stream_bytes_received: Counter,
+    pub stream_outcomes: Family<OutcomeLabels, Counter>,
 }
 
 impl Metrics {
@@ -66,6 +77,30 @@ impl Metrics {
             "Control-plane requests being served",
             in_flight.clone(),
         );
+        let streams_started = Counter::default();
+        registry.register(
+            "streams_started",
+            "Liveness streams accepted",
+            streams_started.clone(),
+        );
+        let streams_active = Gauge::default();
+        registry.register(
+            "streams_active",
+            "Liveness streams open now",
+            streams_active.clone(),
+        );
+        let stream_bytes_received = Counter::default();
+        registry.register(
+            "stream_received_bytes",
+            "Bytes received on liveness streams",
+            stream_bytes_received.clone(),
+        );
+        let stream_outcomes = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "stream_outcomes",
+            "Liveness streams ended, by outcome",
+            stream_outcomes.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -73,6 +108,10 @@ impl Metrics {
             sessions_created,
             sessions_expired,
             in_flight,
+            streams_started,
+            streams_active,
+            stream_bytes_received,
+            stream_outcomes,
         }
     }
 

@@ -84,7 +84,7 @@ async fn start(store: Option<Arc<dyn SessionStore>>) -> Harness {
     let url = openliveness_server::local_url(listener.local_addr().unwrap());
     let served = Arc::clone(&state);
     tokio::spawn(async move {
-        openliveness_server::serve(listener, served, std::future::pending())
+        openliveness_server::serve(listener, served, None, std::future::pending())
             .await
             .unwrap();
     });

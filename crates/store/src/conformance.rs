@@ -200,6 +200,7 @@ pub async fn expired_sessions_answer_expired_then_not_found(store: Arc<dyn Sessi
     // And after it.
     let swept = store.sweep(T0 + TTL, 100).await.unwrap();
     assert_eq!((swept.expired, swept.purged, swept.more), (1, 0, false));
+    assert_eq!(swept.expired_ids, vec![session.id]);
     assert_eq!(
         store.get("A", session.id, T0 + TTL + 1).await.unwrap(),
         Lookup::Expired

@@ -11,6 +11,7 @@
 //!   stays so that `GetFaceLivenessSessionResults` can answer `EXPIRED` until it is purged.
 
 pub mod conformance;
+pub mod evidence;
 mod redb_store;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use openliveness_protocol::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use evidence::{Evidence, EvidenceStore, LocalEvidenceStore, ReceivedEvent};
 pub use redb_store::{RedbStore, RedbStoreConfig};
 
 /// Milliseconds since the Unix epoch.
@@ -111,10 +113,12 @@ pub enum Finished {
 }
 
 /// What one [`SessionStore::sweep`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Swept {
     /// Sessions whose data was deleted because they expired.
     pub expired: usize,
+    /// Their ids, so that data kept elsewhere (evidence, images) can be deleted too.
+    pub expired_ids: Vec<SessionId>,
     /// Tombstones removed because their purge time passed.
     pub purged: usize,
     /// True when the sweep stopped at its batch limit and there is more to do now.

@@ -389,12 +389,13 @@ fn apply_sweep(txn: &WriteTransaction, now: UnixMillis, limit: usize) -> Result<
                 forget_token(&mut tokens, &record)?;
                 sessions.remove(key).map_err(unavailable)?;
                 swept.expired += 1;
+                swept.expired_ids.push(record.id);
                 swept.purged += 1;
             }
             Some(Stored::Live(record)) => {
                 forget_token(&mut tokens, &record)?;
                 let tombstone = Stored::Tombstone {
-                    tenant: record.tenant,
+                    tenant: record.tenant.clone(),
                     purge_at: record.purge_at,
                 };
                 sessions
@@ -403,6 +404,7 @@ fn apply_sweep(txn: &WriteTransaction, now: UnixMillis, limit: usize) -> Result<
                 due.insert((record.purge_at, key), ())
                     .map_err(unavailable)?;
                 swept.expired += 1;
+                swept.expired_ids.push(record.id);
             }
             Some(Stored::Tombstone { .. }) => {
                 sessions.remove(key).map_err(unavailable)?;

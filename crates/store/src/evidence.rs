@@ -1,0 +1,159 @@
+//! A session's evidence: the challenge issued, every client event with its arrival time, and the
+//! video bytes as received; and where it is kept until the session expires.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use openliveness_protocol::SessionId;
+use serde::{Deserialize, Serialize};
+
+use crate::{StoreError, UnixMillis};
+
+/// One client event, as received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceivedEvent {
+    /// When the server received it.
+    pub arrived_at: UnixMillis,
+    /// `:event-type`: `VideoEvent` or `ClientSessionInformationEvent`.
+    pub event_type: String,
+    /// The event's JSON payload; for a `VideoEvent` the chunk is replaced by its place in
+    /// [`Evidence::video`] (`{"Offset": .., "Length": .., "TimestampMillis": ..}`).
+    pub payload: serde_json::Value,
+}
+
+/// Everything the analysis gets to decide one session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub session_id: SessionId,
+    pub tenant: String,
+    /// The issued challenge (type, version, oval, colours), as JSON.
+    pub challenge: serde_json::Value,
+    pub events: Vec<ReceivedEvent>,
+    /// The video chunks, concatenated in arrival order.
+    #[serde(skip)]
+    pub video: Vec<u8>,
+}
+
+/// Where evidence is kept.
+#[async_trait]
+pub trait EvidenceStore: Send + Sync + 'static {
+    /// Stores a session's evidence durably (replacing any earlier evidence of that session).
+    async fn put(&self, evidence: &Evidence) -> Result<(), StoreError>;
+    /// Reads a session's evidence.
+    async fn get(&self, id: SessionId) -> Result<Option<Evidence>, StoreError>;
+    /// Deletes a session's evidence; deleting what is not there is not an error.
+    async fn delete(&self, id: SessionId) -> Result<(), StoreError>;
+}
+
+/// Evidence as files in a directory: `<dir>/<session-id>/{evidence.json,video.bin}`.
+///
+/// A session's files are written to a temporary directory, synced, then renamed into place, so a
+/// reader sees all of a session's evidence or none of it.
+#[derive(Debug, Clone)]
+pub struct LocalEvidenceStore {
+    dir: PathBuf,
+}
+
+impl LocalEvidenceStore {
+    pub fn new(dir: impl Into<PathBuf>) -> LocalEvidenceStore {
+        LocalEvidenceStore { dir: dir.into() }
+    }
+
+    fn session_dir(&self, id: SessionId) -> PathBuf {
+        self.dir.join(id.to_string())
+    }
+}
+
+fn io(error: std::io::Error) -> StoreError {
+    StoreError::Unavailable(format!("evidence: {error}"))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[async_trait]
+impl EvidenceStore for LocalEvidenceStore {
+    async fn put(&self, evidence: &Evidence) -> Result<(), StoreError> {
+        let final_dir = self.session_dir(evidence.session_id);
+        let staging = self.dir.join(format!(".{}.tmp", evidence.session_id));
+        let json =
+            serde_json::to_vec(evidence).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let video = evidence.video.clone();
+        let root = self.dir.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::create_dir_all(&root)?;
+            let _ = std::fs::remove_dir_all(&staging);
+            std::fs::create_dir_all(&staging)?;
+            write_synced(&staging.join("evidence.json"), &json)?;
+            write_synced(&staging.join("video.bin"), &video)?;
+            let _ = std::fs::remove_dir_all(&final_dir);
+            std::fs::rename(&staging, &final_dir)?;
+            std::fs::File::open(&root)?.sync_all()
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(error.to_string()))?
+        .map_err(io)
+    }
+
+    async fn get(&self, id: SessionId) -> Result<Option<Evidence>, StoreError> {
+        let dir = self.session_dir(id);
+        tokio::task::spawn_blocking(move || -> Result<Option<Evidence>, StoreError> {
+            let json = match std::fs::read(dir.join("evidence.json")) {
+                Ok(json) => json,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(error) => return Err(io(error)),
+            };
+            let mut evidence: Evidence = serde_json::from_slice(&json)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            evidence.video = std::fs::read(dir.join("video.bin")).map_err(io)?;
+            Ok(Some(evidence))
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(error.to_string()))?
+    }
+
+    async fn delete(&self, id: SessionId) -> Result<(), StoreError> {
+        let dir = self.session_dir(id);
+        tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(io(error)),
+            _ => Ok(()),
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(error.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn evidence_round_trips_and_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalEvidenceStore::new(dir.path().join("evidence"));
+        let evidence = Evidence {
+            session_id: SessionId::random(),
+            tenant: "A".to_owned(),
+            challenge: serde_json::json!({"Type": "FaceMovementChallenge"}),
+            events: vec![ReceivedEvent {
+                arrived_at: 5,
+                event_type: "VideoEvent".to_owned(),
+                payload: serde_json::json!({"Offset": 0, "Length": 3}),
+            }],
+            video: vec![1, 2, 3],
+        };
+        assert_eq!(store.get(evidence.session_id).await.unwrap(), None);
+        store.put(&evidence).await.unwrap();
+        assert_eq!(
+            store.get(evidence.session_id).await.unwrap(),
+            Some(evidence.clone())
+        );
+        store.delete(evidence.session_id).await.unwrap();
+        assert_eq!(store.get(evidence.session_id).await.unwrap(), None);
+        store.delete(evidence.session_id).await.unwrap();
+    }
+}
