@@ -221,7 +221,8 @@ pub(crate) fn parse_scope(credential: &str, service: &str) -> Result<CredentialS
 }
 
 pub(crate) fn require_host(signed_header_names: &[&str]) -> Result<(), AuthError> {
-    if signed_header_names.contains(&"host") {
+    // HTTP/2 clients (the JS SDK's NodeHttp2Handler) sign the `:authority` pseudo-header instead.
+    if signed_header_names.iter().any(|name| *name == "host" || *name == ":authority") {
         Ok(())
     } else {
         Err(AuthError::Incomplete(
@@ -260,6 +261,10 @@ pub(crate) fn canonical_headers(
 ) -> Result<Vec<(String, String)>, AuthError> {
     let mut canonical = Vec::with_capacity(signed_header_names.len());
     for name in signed_header_names {
+        if *name == ":authority" {
+            canonical.push((":authority".to_owned(), authority.ok_or_else(mismatch)?.to_owned()));
+            continue;
+        }
         let values: Vec<&str> = headers
             .get_all(*name)
             .iter()

@@ -44,12 +44,19 @@ pub struct Options {
     pub extra_top_level: String,
     /// Reuse this data directory (for restarts) instead of a fresh one.
     pub data_dir: Option<PathBuf>,
+    /// Serve TLS with a generated development certificate (`--dev-tls`).
+    pub dev_tls: bool,
 }
 
 /// A running server process; killed when dropped.
 pub struct Server {
     child: Child,
+    /// The first URL the server prints: `https://` with TLS, else `http://`.
     pub url: String,
+    /// `http://` on the same port (the server answers plain HTTP next to TLS).
+    pub plain_url: String,
+    /// The development certificate, with `dev_tls`.
+    pub certificate: Option<PathBuf>,
     pub data_dir: PathBuf,
     _dirs: Vec<tempfile::TempDir>,
 }
@@ -91,19 +98,22 @@ impl Server {
         let config_path = config_dir.path().join("openliveness.toml");
         std::fs::write(&config_path, config).expect("write config");
         dirs.push(config_dir);
-        Server::spawn(&config_path, &data_dir, dirs)
+        Server::spawn(&config_path, &data_dir, dirs, options.dev_tls)
     }
 
-    fn spawn(config_path: &Path, data_dir: &Path, dirs: Vec<tempfile::TempDir>) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_openliveness"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--log",
-                "warn",
-                "--config",
-            ])
+    fn spawn(
+        config_path: &Path,
+        data_dir: &Path,
+        dirs: Vec<tempfile::TempDir>,
+        dev_tls: bool,
+    ) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_openliveness"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"]);
+        if dev_tls {
+            command.arg("--dev-tls");
+        }
+        let mut child = command
+            .arg("--config")
             .arg(config_path)
             .arg("--data-dir")
             .arg(data_dir)
@@ -114,20 +124,38 @@ impl Server {
             .expect("start openliveness");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
+        let mut next_line = || {
+            lines
                 .next()
                 .expect("openliveness exited before listening")
-                .expect("read openliveness stdout");
+                .expect("read openliveness stdout")
+        };
+        let mut certificate = None;
+        let url = loop {
+            let line = next_line();
+            if let Some(path) = line.strip_prefix("openliveness dev TLS certificate: ") {
+                certificate = Some(PathBuf::from(path.trim()));
+            }
             if let Some(url) = line.strip_prefix("openliveness listening on ") {
                 break url.trim().to_owned();
             }
+        };
+        let plain_url = if url.starts_with("https://") {
+            let line = next_line();
+            line.strip_prefix("openliveness also serving plain HTTP on ")
+                .expect("plain HTTP line")
+                .trim()
+                .to_owned()
+        } else {
+            url.clone()
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         Server {
             child,
             url,
+            plain_url,
+            certificate,
             data_dir: data_dir.to_owned(),
             _dirs: dirs,
         }
@@ -135,7 +163,7 @@ impl Server {
 
     /// `host:port` of the server.
     pub fn authority(&self) -> &str {
-        self.url.trim_start_matches("http://")
+        self.plain_url.trim_start_matches("http://")
     }
 
     /// Kills the process at once (SIGKILL): nothing gets a chance to flush.
@@ -162,7 +190,7 @@ pub fn sdk_client(server: &Server, key: Key) -> aws_sdk_rekognition::Client {
         aws_credential_types::Credentials::new(key.access_key_id, key.secret, None, None, "test");
     let config = aws_sdk_rekognition::Config::builder()
         .behavior_version(aws_sdk_rekognition::config::BehaviorVersion::latest())
-        .endpoint_url(&server.url)
+        .endpoint_url(&server.plain_url)
         .region(aws_sdk_rekognition::config::Region::new("us-east-1"))
         .credentials_provider(credentials)
         .retry_config(aws_sdk_rekognition::config::retry::RetryConfig::disabled())
