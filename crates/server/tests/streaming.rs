@@ -660,3 +660,118 @@ async fn expiry_deletes_the_evidence() {
         .unwrap();
     assert_eq!(harness.state.evidence.get(session).await.unwrap(), None);
 }
+
+/// Sends a header-signed `POST /start-face-liveness-session` (HTTP/1.1) and returns the status
+/// and `x-amzn-ErrorType` of the answer, which comes before any event is read.
+async fn post_start(
+    harness: &Harness,
+    session: SessionId,
+    key: &str,
+    secret: &str,
+    streaming: bool,
+) -> (u16, String) {
+    let identity = Credentials::new(key, secret, None, None, "test").into();
+    let params = SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("rekognition")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let url = format!("http://{}/start-face-liveness-session", harness.address);
+    let payload = if streaming {
+        "STREAMING-AWS4-HMAC-SHA256-EVENTS"
+    } else {
+        "UNSIGNED-PAYLOAD"
+    };
+    let session = session.to_string();
+    let headers = [
+        ("host", harness.address.as_str()),
+        ("content-type", "application/vnd.amazon.eventstream"),
+        ("x-amz-content-sha256", payload),
+        (
+            "x-amz-rekognition-streaming-liveness-session-id",
+            session.as_str(),
+        ),
+        ("x-amz-rekognition-streaming-liveness-video-width", "640"),
+        ("x-amz-rekognition-streaming-liveness-video-height", "480"),
+        (
+            "x-amz-rekognition-streaming-liveness-challenge-versions",
+            VERSIONS,
+        ),
+    ];
+    let signable = SignableRequest::new(
+        "POST",
+        &url,
+        headers.into_iter(),
+        SignableBody::Precomputed(payload.to_owned()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri("/start-face-liveness-session");
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let mut request = builder
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+    let stream = tokio::net::TcpStream::connect(&harness.address)
+        .await
+        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.unwrap();
+    let code = response
+        .headers()
+        .get("x-amzn-errortype")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (response.status().as_u16(), code)
+}
+
+#[tokio::test]
+async fn http_starts_are_refused_with_aws_errors_before_the_response() {
+    let harness = start(Arc::new(SystemClock), None).await;
+    let session = create_session(&harness.state).await;
+    assert_eq!(
+        post_start(&harness, session, KEY, "wrong", true).await,
+        (403, "InvalidSignatureException".to_owned())
+    );
+    assert_eq!(
+        post_start(&harness, session, "AKIDNOBODY", SECRET, true).await,
+        (403, "UnrecognizedClientException".to_owned())
+    );
+    assert_eq!(
+        post_start(&harness, session, KEY, SECRET, false).await,
+        (400, "ValidationException".to_owned())
+    );
+    assert_eq!(
+        post_start(&harness, SessionId::random(), KEY, SECRET, true).await,
+        (400, "SessionNotFoundException".to_owned())
+    );
+    assert_eq!(
+        post_start(&harness, session, OTHER_KEY, OTHER_SECRET, true).await,
+        (400, "SessionNotFoundException".to_owned())
+    );
+    assert_eq!(
+        status(&harness, session).await.0,
+        LivenessSessionStatus::Created
+    );
+    // The first valid start claims the session; a second is refused.
+    assert_eq!(
+        post_start(&harness, session, KEY, SECRET, true).await.0,
+        200
+    );
+    assert_eq!(
+        post_start(&harness, session, KEY, SECRET, true).await,
+        (400, "ValidationException".to_owned())
+    );
+}
