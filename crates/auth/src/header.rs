@@ -144,6 +144,16 @@ pub(crate) fn check_date(
             sigv4::format_amz_date(now)
         )));
     }
+    check_not_in_future(amz_date, signed_at, now)?;
+    Ok(signed_at)
+}
+
+/// Refuses a signature made more than the allowed skew ahead of the server's clock.
+pub(crate) fn check_not_in_future(
+    amz_date: &str,
+    signed_at: SystemTime,
+    now: SystemTime,
+) -> Result<(), AuthError> {
     if signed_at
         .duration_since(now)
         .is_ok_and(|ahead| ahead > MAX_CLOCK_SKEW)
@@ -154,7 +164,7 @@ pub(crate) fn check_date(
             sigv4::format_amz_date(now)
         )));
     }
-    Ok(signed_at)
+    Ok(())
 }
 
 /// Verifies a request signed in its `Authorization` header for `service`.
@@ -222,7 +232,10 @@ pub(crate) fn parse_scope(credential: &str, service: &str) -> Result<CredentialS
 
 pub(crate) fn require_host(signed_header_names: &[&str]) -> Result<(), AuthError> {
     // HTTP/2 clients (the JS SDK's NodeHttp2Handler) sign the `:authority` pseudo-header instead.
-    if signed_header_names.iter().any(|name| *name == "host" || *name == ":authority") {
+    if signed_header_names
+        .iter()
+        .any(|name| *name == "host" || *name == ":authority")
+    {
         Ok(())
     } else {
         Err(AuthError::Incomplete(
@@ -262,7 +275,10 @@ pub(crate) fn canonical_headers(
     let mut canonical = Vec::with_capacity(signed_header_names.len());
     for name in signed_header_names {
         if *name == ":authority" {
-            canonical.push((":authority".to_owned(), authority.ok_or_else(mismatch)?.to_owned()));
+            canonical.push((
+                ":authority".to_owned(),
+                authority.ok_or_else(mismatch)?.to_owned(),
+            ));
             continue;
         }
         let values: Vec<&str> = headers

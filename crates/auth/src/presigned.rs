@@ -6,11 +6,11 @@ use std::time::{Duration, SystemTime};
 use http::HeaderMap;
 
 use crate::header::{
-    authorize_credential, canonical_headers, expected_signature, mismatch, parse_scope,
-    require_host, Principal,
+    authorize_credential, canonical_headers, check_not_in_future, expected_signature, mismatch,
+    parse_scope, require_host, Principal,
 };
 use crate::sigv4;
-use crate::{AuthError, CredentialStore, MAX_CLOCK_SKEW};
+use crate::{AuthError, CredentialStore};
 
 /// The longest `X-Amz-Expires` SigV4 allows (7 days).
 pub const MAX_EXPIRES_SECS: u64 = 604_800;
@@ -97,16 +97,7 @@ pub fn verify_presigned(
             "Signature expired: the URL signed at {amz_date} was valid for {expires} seconds."
         )));
     }
-    if signed_at
-        .duration_since(now)
-        .is_ok_and(|ahead| ahead > MAX_CLOCK_SKEW)
-    {
-        return Err(AuthError::InvalidSignature(format!(
-            "Signature not yet current: {amz_date} is still later than {} ({} + 5 min.)",
-            sigv4::format_amz_date(now + MAX_CLOCK_SKEW),
-            sigv4::format_amz_date(now)
-        )));
-    }
+    check_not_in_future(amz_date, signed_at, now)?;
     let signed_headers = required("X-Amz-SignedHeaders")?;
     let signed_header_names: Vec<&str> = signed_headers.split(';').collect();
     require_host(&signed_header_names)?;
