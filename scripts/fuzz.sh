@@ -24,9 +24,17 @@ targets=("$@")
 target_dir="${CARGO_TARGET_DIR:-$root/target}/fuzz"
 for target in "${targets[@]}"; do
     echo "fuzz: $target for ${seconds}s"
+    log="$(mktemp)"
+    status=0
     RUSTC_BOOTSTRAP=1 cargo fuzz run --target-dir "$target_dir" "$target" -- \
-        -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 \
-        | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY|Done)' || true
-    # grep hides libFuzzer's progress lines; the pipeline's status is cargo fuzz's.
-    [[ "${PIPESTATUS[0]}" == 0 ]] || { echo "fuzz: $target failed, see fuzz/artifacts/$target" >&2; exit 1; }
+        -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 >"$log" 2>&1 || status=$?
+    # Only the summary: libFuzzer's progress lines are long and many.
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY|Done)' "$log" || true
+    if [[ "$status" != 0 ]]; then
+        tail -n 40 "$log" >&2
+        rm -f "$log"
+        echo "fuzz: $target failed (exit $status), see fuzz/artifacts/$target" >&2
+        exit 1
+    fi
+    rm -f "$log"
 done

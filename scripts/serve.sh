@@ -9,5 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
+# FFmpeg's libraries, libclang and the face model: the server links the video decoder.
+bash scripts/setup-vision.sh --no-testdata
 cargo build --release --locked -p openliveness-cli
 exec "${CARGO_TARGET_DIR:-$root/target}/release/openliveness" serve "$@"

@@ -2,7 +2,8 @@
 # Installs the system packages openliveness needs on Debian 12, when they are missing.
 #
 #   scripts/setup.sh          what building and running the server needs
-#   scripts/setup.sh --tests  and what the test suite needs (Python's venv for the AWS CLI)
+#   scripts/setup.sh --tests  and what the test suite needs (Python's venv for the AWS CLI,
+#                             redis-server for the scale-out tests)
 #
 # It never downloads anything outside Debian's archive; the Rust toolchain must already be
 # installed (https://rustup.rs). Idempotent: a second run installs nothing.
@@ -29,6 +30,9 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if $with_tests; then
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+    # A real Redis for the scale-out tests (crates/store/tests/redis_conformance.rs,
+    # crates/cli/tests/scale_out.rs); the tests start their own on free loopback ports.
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 fi
 
 if ((${#missing[@]})); then

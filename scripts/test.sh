@@ -11,6 +11,7 @@ cd "$root"
 bash scripts/setup.sh --tests
 bash scripts/setup-python.sh
 bash scripts/setup-node.sh
+bash scripts/setup-vision.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo test --workspace --locked

@@ -24,16 +24,20 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // Parsed once per process.
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Print what the face detector sees in a video, frame by frame (JSON lines), and
+    /// optionally draw it on a contact sheet.
+    Inspect(InspectArgs),
 }
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
     /// A TOML configuration file (listen, data_dir, session_ttl_secs, expired_retention_secs,
-    /// sweep_interval_secs, tls_cert, tls_key, dev_tls, [limits], [[credentials]], [anonymous]);
-    /// see the README.
+    /// sweep_interval_secs, tls_cert, tls_key, dev_tls, [limits], [[credentials]], [anonymous],
+    /// [store]); see the README.
     #[arg(long, env = "OPENLIVENESS_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -106,6 +110,17 @@ struct ServeArgs {
     )]
     dev_tls: bool,
 
+    /// Keep sessions in Redis at this URL (`redis://[user:password@]host:port/db`), shared by
+    /// every server behind a load balancer, instead of the embedded store in the data directory.
+    /// Same as `[store] kind = "redis"` with `redis_url` in the file.
+    #[arg(
+        long,
+        env = "OPENLIVENESS_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    store_redis_url: Option<String>,
+
     /// Log format.
     #[arg(long, env = "OPENLIVENESS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -125,6 +140,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Inspect(args) => inspect(args),
     }
 }
 
@@ -166,6 +182,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         tls_cert: args.tls_cert.clone(),
         tls_key: args.tls_key.clone(),
         dev_tls: args.dev_tls.then_some(true),
+        store_redis_url: args
+            .store_redis_url
+            .clone()
+            .map(openliveness_server::config::RedisUrl::new),
     };
     let config = match Config::resolve(file, overrides) {
         Ok(config) => config,
@@ -254,5 +274,67 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {},
         () = terminate => {},
+    }
+}
+
+// --- `openliveness inspect` (crates/vision) ---------------------------------------------------
+
+#[derive(Debug, clap::Args)]
+struct InspectArgs {
+    /// The video file: WebM (VP8 or VP9) or MP4 (H.264), as a browser records it.
+    #[arg(value_name = "VIDEO")]
+    video: PathBuf,
+
+    /// The BlazeFace model. Default: $OPENLIVENESS_BLAZEFACE_MODEL, else
+    /// models/face_detection_front_128x128_barracuda.onnx (scripts/setup-vision.sh installs it).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+
+    /// Run the detector on every n-th frame; the face is carried in between.
+    #[arg(long, default_value_t = std::num::NonZeroU32::MIN, value_name = "N")]
+    detect_every: std::num::NonZeroU32,
+
+    /// Also draw frames spread over the video, with their face boxes (green: detected, yellow:
+    /// carried) and keypoints, into this PNG file.
+    #[arg(long, value_name = "PNG")]
+    contact_sheet: Option<PathBuf>,
+
+    /// How many frames the contact sheet shows at most.
+    #[arg(long, default_value_t = 24, value_name = "N")]
+    sheet_frames: u32,
+}
+
+fn inspect(args: InspectArgs) -> ExitCode {
+    use openliveness_vision::detect::{default_model_path, BlazeFace, DetectorConfig};
+    use openliveness_vision::inspect::{inspect, ContactSheetOptions, InspectOptions};
+    use std::io::Write;
+
+    let video = match std::fs::read(&args.video) {
+        Ok(video) => video,
+        Err(error) => return fail(&format!("cannot read {}: {error}", args.video.display())),
+    };
+    let model = args.model.unwrap_or_else(default_model_path);
+    let detector = match BlazeFace::load(&model, DetectorConfig::default()) {
+        Ok(detector) => detector,
+        Err(error) => return fail(&error),
+    };
+    let mut options = InspectOptions {
+        detect_every: args.detect_every,
+        contact_sheet: args.contact_sheet.map(|path| ContactSheetOptions {
+            max_frames: args.sheet_frames,
+            ..ContactSheetOptions::new(path)
+        }),
+        ..InspectOptions::default()
+    };
+    // A local file of the user's own: the server's input size limit does not apply.
+    let length = u64::try_from(video.len()).unwrap_or(u64::MAX);
+    options.decode.limits.max_input_bytes = options.decode.limits.max_input_bytes.max(length);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let result = inspect(&video, &detector, &options, &mut out);
+    let flushed = out.flush();
+    match (result, flushed) {
+        (Ok(_), Ok(())) => ExitCode::SUCCESS,
+        (Err(error), _) => fail(&error),
+        (_, Err(error)) => fail(&error),
     }
 }

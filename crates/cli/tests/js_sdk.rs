@@ -10,84 +10,70 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use aws_sdk_rekognition::types::LivenessSessionStatus;
+use common::node::{event_types, node, test_video};
 use common::{sdk_client, Options, Server, TENANT_A};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn require_node_setup() {
-    assert!(
-        repo().join("tests/node/node_modules/@aws-sdk/client-rekognitionstreaming").exists(),
-        "the JavaScript clients are not installed: run scripts/setup-node.sh first"
-    );
-}
-
-/// A 3-second 640x480 VP8 WebM, made by FFmpeg (deterministic flags).
-fn test_video(dir: &Path) -> Vec<u8> {
-    let path = dir.join("test.webm");
-    let status = Command::new("bash")
-        .arg(repo().join("scripts/make-test-video.sh"))
-        .arg(&path)
-        .arg("3")
-        .status()
-        .expect("run scripts/make-test-video.sh (needs ffmpeg: scripts/setup-node.sh installs it)");
-    assert!(status.success());
-    std::fs::read(&path).unwrap()
-}
-
-/// Runs one of the Node clients; returns its JSON report.
-fn node(script: &str, server: &Server, endpoint: &str, session_id: &str, video: &Path, extra: &[&str]) -> serde_json::Value {
-    require_node_setup();
-    let mut command = Command::new("node");
-    command
-        .arg(repo().join("tests/node").join(script))
-        .args(["--endpoint", endpoint, "--session-id", session_id])
-        .args(["--access-key-id", TENANT_A.access_key_id, "--secret-access-key", TENANT_A.secret])
-        .arg("--video")
-        .arg(video)
-        .args(extra);
-    if let Some(certificate) = &server.certificate {
-        command.arg("--ca").arg(certificate);
-    }
-    let output = command.output().expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|error| {
-        panic!("{script}: no JSON report ({error}); stdout: {stdout}; stderr: {}", String::from_utf8_lossy(&output.stderr))
-    });
-    report
-}
-
-fn event_types(report: &serde_json::Value) -> Vec<String> {
-    report["events"].as_array().unwrap().iter().map(|event| event["type"].as_str().unwrap().to_owned()).collect()
-}
 
 /// Streams one session and checks what every transport must show.
 async fn complete_session(transport_args: &[&str], script: &str, tls: bool) {
-    let server = Server::start(Options { dev_tls: tls, ..Options::default() });
+    let server = Server::start(Options {
+        dev_tls: tls,
+        ..Options::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let video = test_video(dir.path());
     std::fs::write(dir.path().join("sent.webm"), &video).unwrap();
     let client = sdk_client(&server, TENANT_A);
-    let session_id = client.create_face_liveness_session().send().await.unwrap().session_id;
-    let endpoint = if tls { server.url.clone() } else { server.plain_url.clone() };
-    let report = node(script, &server, &endpoint, &session_id, &dir.path().join("sent.webm"), transport_args);
+    let session_id = client
+        .create_face_liveness_session()
+        .send()
+        .await
+        .unwrap()
+        .session_id;
+    let endpoint = if tls {
+        server.url.clone()
+    } else {
+        server.plain_url.clone()
+    };
+    let report = node(
+        script,
+        &server,
+        &endpoint,
+        &session_id,
+        &dir.path().join("sent.webm"),
+        transport_args,
+    );
     assert_eq!(report["ok"], true, "{report}");
     let types = event_types(&report);
-    assert!(types.contains(&"ServerSessionInformationEvent".to_owned()), "{types:?}");
-    assert_eq!(types.last().map(String::as_str), Some("DisconnectionEvent"), "{types:?}");
+    assert!(
+        types.contains(&"ServerSessionInformationEvent".to_owned()),
+        "{types:?}"
+    );
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some("DisconnectionEvent"),
+        "{types:?}"
+    );
 
     // The stored evidence is byte-identical to what was sent.
-    let stored = std::fs::read(server.data_dir.join("evidence").join(&session_id).join("video.bin")).unwrap();
+    let stored = std::fs::read(
+        server
+            .data_dir
+            .join("evidence")
+            .join(&session_id)
+            .join("video.bin"),
+    )
+    .unwrap();
     assert_eq!(stored.len(), video.len());
     assert!(stored == video, "stored video differs from the file sent");
 
     // Until the engine lands, the session ends FAILED (never a made-up confidence).
-    let results = client.get_face_liveness_session_results().session_id(&session_id).send().await.unwrap();
+    let results = client
+        .get_face_liveness_session_results()
+        .session_id(&session_id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(results.status, LivenessSessionStatus::Failed);
     assert_eq!(results.confidence, None);
 }
@@ -111,61 +97,151 @@ async fn the_js_sdk_http2_handler_over_tls_completes_a_session() {
 async fn the_js_sdk_websocket_handler_over_wss_completes_a_session() {
     // The SDK closes its socket right after its end frame; like Amplify, keep it open until the
     // server has answered.
-    complete_session(&["--transport", "websocket", "--no-end-frame"], "start-session.mjs", true).await;
+    complete_session(
+        &["--transport", "websocket", "--no-end-frame"],
+        "start-session.mjs",
+        true,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_amplify_built_websocket_session_completes_and_the_server_closes_with_1000() {
-    let server = Server::start(Options { dev_tls: true, ..Options::default() });
+    let server = Server::start(Options {
+        dev_tls: true,
+        ..Options::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("sent.webm");
     std::fs::write(&video, test_video(dir.path())).unwrap();
-    let session_id = sdk_client(&server, TENANT_A).create_face_liveness_session().send().await.unwrap().session_id;
-    let report = node("amplify-websocket.mjs", &server, &server.url, &session_id, &video, &[]);
+    let session_id = sdk_client(&server, TENANT_A)
+        .create_face_liveness_session()
+        .send()
+        .await
+        .unwrap()
+        .session_id;
+    let report = node(
+        "amplify-websocket.mjs",
+        &server,
+        &server.url,
+        &session_id,
+        &video,
+        &[],
+    );
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["closeCode"], 1000, "{report}");
     assert_eq!(report["closedBy"], "server", "{report}");
     let url = report["url"].as_str().unwrap();
-    for key in ["X-Amz-Expires=299", "attempt-count=", "precheck-view-enabled=", "x-amz-user-agent=", "X-Amz-SignedHeaders=host"] {
+    for key in [
+        "X-Amz-Expires=299",
+        "attempt-count=",
+        "precheck-view-enabled=",
+        "x-amz-user-agent=",
+        "X-Amz-SignedHeaders=host",
+    ] {
         assert!(url.contains(key), "{key} missing from {url}");
     }
-    assert_eq!(event_types(&report).last().map(String::as_str), Some("DisconnectionEvent"));
+    assert_eq!(
+        event_types(&report).last().map(String::as_str),
+        Some("DisconnectionEvent")
+    );
 }
 
 #[tokio::test]
 async fn amplify_negative_cases_get_the_right_errors() {
-    let server = Server::start(Options { dev_tls: true, ..Options::default() });
+    let server = Server::start(Options {
+        dev_tls: true,
+        ..Options::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("sent.webm");
     std::fs::write(&video, test_video(dir.path())).unwrap();
     let client = sdk_client(&server, TENANT_A);
-    let new_session = || async { client.create_face_liveness_session().send().await.unwrap().session_id };
+    let new_session = || async {
+        client
+            .create_face_liveness_session()
+            .send()
+            .await
+            .unwrap()
+            .session_id
+    };
 
     // A tampered chunk signature mid-stream: a ValidationException event.
     let tampered = new_session().await;
-    let report = node("amplify-websocket.mjs", &server, &server.url, &tampered, &video, &["--tamper-signature", "3"]);
+    let report = node(
+        "amplify-websocket.mjs",
+        &server,
+        &server.url,
+        &tampered,
+        &video,
+        &["--tamper-signature", "3"],
+    );
     assert_eq!(report["ok"], false, "{report}");
-    assert!(report.to_string().contains("ValidationException"), "{report}");
+    assert!(
+        report.to_string().contains("ValidationException"),
+        "{report}"
+    );
 
     // A replayed envelope.
     let replayed = new_session().await;
-    let report = node("amplify-websocket.mjs", &server, &server.url, &replayed, &video, &["--replay", "2"]);
-    assert!(report.to_string().contains("ValidationException"), "{report}");
+    let report = node(
+        "amplify-websocket.mjs",
+        &server,
+        &server.url,
+        &replayed,
+        &video,
+        &["--replay", "2"],
+    );
+    assert!(
+        report.to_string().contains("ValidationException"),
+        "{report}"
+    );
 
     // A user cancel (close 4003) fails the session.
     let cancelled = new_session().await;
-    node("amplify-websocket.mjs", &server, &server.url, &cancelled, &video, &["--close-with", "4003"]);
-    let results = client.get_face_liveness_session_results().session_id(&cancelled).send().await.unwrap();
+    node(
+        "amplify-websocket.mjs",
+        &server,
+        &server.url,
+        &cancelled,
+        &video,
+        &["--close-with", "4003"],
+    );
+    let results = client
+        .get_face_liveness_session_results()
+        .session_id(&cancelled)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(results.status, LivenessSessionStatus::Failed);
 
     // An expired presigned URL is refused before the upgrade; the session can still be used.
     let later = new_session().await;
-    let report = node("amplify-websocket.mjs", &server, &server.url, &later, &video, &["--clock-offset-ms=-600000"]);
+    let report = node(
+        "amplify-websocket.mjs",
+        &server,
+        &server.url,
+        &later,
+        &video,
+        &["--clock-offset-ms=-600000"],
+    );
     assert_eq!(report["ok"], false, "{report}");
-    let results = client.get_face_liveness_session_results().session_id(&later).send().await.unwrap();
+    let results = client
+        .get_face_liveness_session_results()
+        .session_id(&later)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(results.status, LivenessSessionStatus::Created);
 
     // A second start of a used session is refused.
-    let report = node("amplify-websocket.mjs", &server, &server.url, &tampered, &video, &[]);
+    let report = node(
+        "amplify-websocket.mjs",
+        &server,
+        &server.url,
+        &tampered,
+        &video,
+        &[],
+    );
     assert_eq!(report["ok"], false, "{report}");
 }

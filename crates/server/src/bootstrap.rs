@@ -1,15 +1,15 @@
-//! Start-up: the embedded store in the data directory, and a first-run credential pair when the
-//! configuration names none.
+//! Start-up: the session store (embedded in the data directory, or Redis), and a first-run
+//! credential pair when the configuration names none.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use openliveness_auth::{Credential, StaticCredentials};
-use openliveness_store::{RedbStore, RedbStoreConfig};
+use openliveness_store::{RedbStore, RedbStoreConfig, RedisStore, RedisStoreConfig, SessionStore};
 
 use crate::clock::Clock;
-use crate::config::{Config, FileConfig};
+use crate::config::{Config, FileConfig, StoreConfig};
 use crate::AppState;
 
 /// The file in the data directory that holds generated credentials.
@@ -50,10 +50,25 @@ pub fn prepare(
         config.credentials.push(credential);
         notice.0.extend(lines);
     }
-    let store = RedbStore::open(RedbStoreConfig::in_dir(&data_dir))?;
+    let store = open_store(&config.store, &data_dir)?;
     let credentials = StaticCredentials::new(config.credentials.iter().cloned());
-    let state = AppState::new(config, Arc::new(store), Arc::new(credentials), clock);
+    let state = AppState::new(config, store, Arc::new(credentials), clock);
     Ok((Arc::new(state), notice))
+}
+
+/// Opens the configured session store. Redis is connected to lazily: the server starts while
+/// Redis is down, reports not ready (`/readyz`) and answers 5xx until it is back.
+fn open_store(store: &StoreConfig, data_dir: &Path) -> Result<Arc<dyn SessionStore>, StartError> {
+    Ok(match store {
+        StoreConfig::Embedded => Arc::new(RedbStore::open(RedbStoreConfig::in_dir(data_dir))?),
+        StoreConfig::Redis { url, key_prefix } => {
+            tracing::info!(url = %url.redacted(), %key_prefix, "session store: Redis");
+            Arc::new(RedisStore::open(RedisStoreConfig {
+                key_prefix: key_prefix.clone(),
+                ..RedisStoreConfig::new(url.expose())
+            })?)
+        }
+    })
 }
 
 /// Reads the generated credentials from the data directory, or generates them on first run.

@@ -32,7 +32,113 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// TLS with a self-signed certificate generated in `<data_dir>/tls/`.
     pub dev_tls: bool,
+    /// Where sessions are kept.
+    pub store: StoreConfig,
 }
+
+// --- Session store selection (scale-out with Redis) ---
+
+/// Where sessions are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// The embedded store in the data directory: one server.
+    Embedded,
+    /// Redis, shared by every server behind a load balancer.
+    Redis {
+        url: RedisUrl,
+        /// Every key starts with `<key_prefix>:`.
+        key_prefix: String,
+    },
+}
+
+/// `[store] kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Embedded,
+    Redis,
+}
+
+/// A Redis URL; it may hold a password, so `Debug` shows only its scheme and host.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    pub fn new(url: impl Into<String>) -> RedisUrl {
+        RedisUrl(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL without its user and password.
+    pub fn redacted(&self) -> String {
+        match self.0.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://<redacted>@{host}"),
+                None => self.0.clone(),
+            },
+            None => "<redacted>".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+pub const DEFAULT_REDIS_KEY_PREFIX: &str = "ol";
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStore {
+    /// `embedded` (the default) or `redis`.
+    pub kind: Option<StoreKind>,
+    /// `redis://[user:password@]host:port/db`, for `kind = "redis"`.
+    pub redis_url: Option<RedisUrl>,
+    /// Every Redis key starts with `<prefix>:` (default `ol`).
+    pub redis_key_prefix: Option<String>,
+}
+
+impl StoreConfig {
+    /// The flag or environment variable's URL selects Redis; else the file's `kind`.
+    fn resolve(
+        file: FileStore,
+        url_override: Option<RedisUrl>,
+    ) -> Result<StoreConfig, ConfigError> {
+        let kind = if url_override.is_some() {
+            StoreKind::Redis
+        } else {
+            file.kind.unwrap_or(StoreKind::Embedded)
+        };
+        match kind {
+            StoreKind::Embedded => Ok(StoreConfig::Embedded),
+            StoreKind::Redis => {
+                let url = url_override.or(file.redis_url).ok_or_else(|| {
+                    ConfigError::Invalid(
+                        "[store] kind = \"redis\" needs redis_url (or --store-redis-url)".into(),
+                    )
+                })?;
+                let key_prefix = file
+                    .redis_key_prefix
+                    .unwrap_or_else(|| DEFAULT_REDIS_KEY_PREFIX.to_owned());
+                if key_prefix.is_empty() || key_prefix.contains(['{', '}']) {
+                    return Err(ConfigError::Invalid(
+                        "[store] redis_key_prefix must be non-empty and without { or }".into(),
+                    ));
+                }
+                Ok(StoreConfig::Redis { url, key_prefix })
+            }
+        }
+    }
+}
+
+// --- End of session store selection ---
 
 /// Request limits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,6 +189,8 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub dev_tls: Option<bool>,
+    #[serde(default)]
+    pub store: FileStore,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,6 +238,8 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub dev_tls: Option<bool>,
+    /// Keep sessions in Redis at this URL (`--store-redis-url`, `OPENLIVENESS_REDIS_URL`).
+    pub store_redis_url: Option<RedisUrl>,
 }
 
 /// Why a configuration cannot be used.
@@ -259,6 +369,7 @@ impl Config {
                 "dev_tls and tls_cert/tls_key exclude each other".into(),
             ));
         }
+        let store = StoreConfig::resolve(file.store, overrides.store_redis_url)?;
         Ok(Config {
             listen: overrides.listen.or(file.listen).unwrap_or(default_listen),
             data_dir: overrides
@@ -289,6 +400,7 @@ impl Config {
             tls_cert,
             tls_key,
             dev_tls,
+            store,
         })
     }
 }
@@ -366,6 +478,53 @@ mod tests {
 
         let file: FileConfig = toml::from_str("dev_tls = true").unwrap();
         assert!(Config::resolve(file, Overrides::default()).unwrap().dev_tls);
+    }
+
+    #[test]
+    fn the_store_is_embedded_unless_redis_is_asked_for() {
+        let resolve = |text: &str, flag: Option<&str>| {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            let overrides = Overrides {
+                store_redis_url: flag.map(RedisUrl::new),
+                ..Overrides::default()
+            };
+            Config::resolve(file, overrides).map(|config| config.store)
+        };
+        assert_eq!(resolve("", None).unwrap(), StoreConfig::Embedded);
+        let redis = |url: &str, prefix: &str| StoreConfig::Redis {
+            url: RedisUrl::new(url),
+            key_prefix: prefix.to_owned(),
+        };
+        assert_eq!(
+            resolve(
+                "[store]\nkind = \"redis\"\nredis_url = \"redis://r:6379/0\"\n",
+                None
+            )
+            .unwrap(),
+            redis("redis://r:6379/0", "ol")
+        );
+        // The flag (or OPENLIVENESS_REDIS_URL) selects Redis and wins over the file.
+        assert_eq!(
+            resolve(
+                "[store]\nkind = \"embedded\"\nredis_key_prefix = \"a\"\n",
+                Some("redis://f/1")
+            )
+            .unwrap(),
+            redis("redis://f/1", "a")
+        );
+        assert!(resolve("[store]\nkind = \"redis\"\n", None).is_err());
+        assert!(resolve(
+            "[store]\nkind = \"redis\"\nredis_url = \"redis://r\"\nredis_key_prefix = \"{x}\"\n",
+            None
+        )
+        .is_err());
+        assert!(toml::from_str::<FileConfig>("[store]\nkind = \"etcd\"\n").is_err());
+        // A password in the URL is never printed.
+        let url = RedisUrl::new("redis://user:hunter2@redis.internal:6379/0");
+        assert_eq!(
+            format!("{url:?}"),
+            "redis://<redacted>@redis.internal:6379/0"
+        );
     }
 
     #[test]

@@ -160,11 +160,14 @@ async fn not_found(request: Request) -> Response {
     response
 }
 
-/// Deletes the data of expired sessions and forgets old ones, until nothing is due now.
+/// Deletes the data of expired sessions and forgets old ones, until nothing is due now; then
+/// the evidence written more than a session lifetime ago, which only expired sessions have (the
+/// one way to find it when the store expires sessions by itself and names none, as Redis does).
 pub async fn sweep_once(state: &AppState) -> Result<(), StoreError> {
     const BATCH: usize = 1000;
+    let now = state.clock.now_millis();
     loop {
-        let swept = state.store.sweep(state.clock.now_millis(), BATCH).await?;
+        let swept = state.store.sweep(now, BATCH).await?;
         state.metrics.sessions_expired.inc_by(swept.expired as u64);
         for id in &swept.expired_ids {
             state.evidence.delete(*id).await?;
@@ -177,9 +180,18 @@ pub async fn sweep_once(state: &AppState) -> Result<(), StoreError> {
             );
         }
         if !swept.more {
-            return Ok(());
+            break;
         }
     }
+    let lifetime = u64::try_from(state.config.session_ttl.as_millis()).unwrap_or(u64::MAX);
+    let deleted = state
+        .evidence
+        .delete_written_before(now.saturating_sub(lifetime))
+        .await?;
+    if deleted > 0 {
+        tracing::debug!(deleted, "deleted the evidence of expired sessions");
+    }
+    Ok(())
 }
 
 /// Runs [`sweep_once`] every `sweep_interval`, for ever.

@@ -223,7 +223,7 @@ async fn serve_websocket(state: Arc<AppState>, context: StreamContext, socket: W
     let (mut sink, mut source) = socket.split();
     let (inbound_tx, inbound_rx) = mpsc::channel(16);
     let (outbound_tx, mut outbound_rx) = mpsc::channel::<Outbound>(16);
-    let reader = tokio::spawn(async move {
+    let mut reader = tokio::spawn(async move {
         while let Some(message) = source.next().await {
             let item = match message {
                 Ok(WsMessage::Binary(bytes)) => Inbound::Bytes(bytes),
@@ -234,8 +234,12 @@ async fn serve_websocket(state: Arc<AppState>, context: StreamContext, socket: W
                 Ok(WsMessage::Ping(_) | WsMessage::Pong(_)) => continue,
                 Err(error) => Inbound::Failed(error.to_string()),
             };
-            let last = !matches!(item, Inbound::Bytes(_));
-            if inbound_tx.send(item).await.is_err() || last {
+            let closed = matches!(item, Inbound::Closed(_));
+            // Once the session has ended nobody listens: keep reading anyway until the client's
+            // close, so that the closing handshake completes and the client reads everything
+            // the server sent (closing with unread data would reset the connection).
+            let _ = inbound_tx.send(item).await;
+            if closed {
                 return;
             }
         }
@@ -260,8 +264,17 @@ async fn serve_websocket(state: Arc<AppState>, context: StreamContext, socket: W
         }
     }
     let _ = session.await;
-    reader.abort();
+    // Wait (bounded) for the client to answer the close before the socket is dropped.
+    if tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, &mut reader)
+        .await
+        .is_err()
+    {
+        reader.abort();
+    }
 }
+
+/// How long the server waits for a client's close frame after its own.
+const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything checked before the stream starts; claims the session (single use).
 async fn prepare(

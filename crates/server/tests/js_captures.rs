@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use openliveness_auth::{
-    verify_header_auth, verify_presigned, ChainVerifier, Credential, HeaderRequest, PresignedRequest,
-    SecretKey, StaticCredentials, TenantId,
+    verify_header_auth, verify_presigned, ChainVerifier, Credential, HeaderRequest,
+    PresignedRequest, SecretKey, StaticCredentials, TenantId,
 };
 use openliveness_protocol::eventstream::{self, Decoder, HeaderValue as EventHeader, Limits};
 use openliveness_protocol::streaming::STREAMING_PAYLOAD;
@@ -51,18 +51,31 @@ fn verify_chain(seed: &str, frames: &[Bytes]) -> Result<Vec<String>, String> {
     for frame in frames {
         decoder.push(frame);
         while let Some(envelope) = decoder.next_message().map_err(|e| e.to_string())? {
-            let Some(EventHeader::Timestamp(date)) = eventstream::header(&envelope, ":date") else { panic!("no :date") };
-            let Some(EventHeader::ByteArray(signature)) = eventstream::header(&envelope, ":chunk-signature") else {
+            let Some(EventHeader::Timestamp(date)) = eventstream::header(&envelope, ":date") else {
+                panic!("no :date")
+            };
+            let Some(EventHeader::ByteArray(signature)) =
+                eventstream::header(&envelope, ":chunk-signature")
+            else {
                 panic!("no :chunk-signature")
             };
             chain
-                .verify(date.to_millis().unwrap(), signature, envelope.payload(), captured_at())
+                .verify(
+                    date.to_millis().unwrap(),
+                    signature,
+                    envelope.payload(),
+                    captured_at(),
+                )
                 .map_err(|e| format!("{e:?}"))?;
             if envelope.payload().is_empty() {
                 kinds.push("END".to_owned());
             } else {
                 let inner = eventstream::decode_message(envelope.payload().clone()).unwrap();
-                kinds.push(eventstream::string_header(&inner, ":event-type").unwrap().to_owned());
+                kinds.push(
+                    eventstream::string_header(&inner, ":event-type")
+                        .unwrap()
+                        .to_owned(),
+                );
             }
         }
     }
@@ -71,8 +84,10 @@ fn verify_chain(seed: &str, frames: &[Bytes]) -> Result<Vec<String>, String> {
 
 /// Verifies a captured header-signed request (HTTP/1.1 or HTTP/2) and its envelopes.
 fn verify_header_capture(name: &str) -> Vec<String> {
-    let request: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(capture_dir().join(format!("{name}-request.json"))).unwrap()).unwrap();
+    let request: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(capture_dir().join(format!("{name}-request.json"))).unwrap(),
+    )
+    .unwrap();
     let mut headers = HeaderMap::new();
     let mut authority = None;
     for pair in request["rawHeaders"].as_array().unwrap() {
@@ -80,7 +95,10 @@ fn verify_header_capture(name: &str) -> Vec<String> {
         if key == ":authority" {
             authority = Some(value.to_owned());
         } else if !key.starts_with(':') {
-            headers.append(HeaderName::from_bytes(key.to_lowercase().as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
+            headers.append(
+                HeaderName::from_bytes(key.to_lowercase().as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
     }
     let body = std::fs::read(capture_dir().join(format!("{name}-body.bin"))).unwrap();
@@ -92,10 +110,18 @@ fn verify_header_capture(name: &str) -> Vec<String> {
         authority: authority.as_deref(),
         payload_hash: STREAMING_PAYLOAD,
     };
-    let principal = verify_header_auth(&signed, &credentials(), "rekognition", captured_at()).unwrap();
-    assert_eq!(principal.signature, manifest()[name]["seedSignature"].as_str().unwrap());
+    let principal =
+        verify_header_auth(&signed, &credentials(), "rekognition", captured_at()).unwrap();
+    assert_eq!(
+        principal.signature,
+        manifest()[name]["seedSignature"].as_str().unwrap()
+    );
     // The body arrives in pieces of any size; split it in two odd places.
-    let frames = [Bytes::copy_from_slice(&body[..7]), Bytes::copy_from_slice(&body[7..500]), Bytes::copy_from_slice(&body[500..])];
+    let frames = [
+        Bytes::copy_from_slice(&body[..7]),
+        Bytes::copy_from_slice(&body[7..500]),
+        Bytes::copy_from_slice(&body[500..]),
+    ];
     let kinds = verify_chain(&principal.signature, &frames).unwrap();
     let mut tampered = body.clone();
     let middle = tampered.len() / 2;
@@ -107,7 +133,10 @@ fn verify_header_capture(name: &str) -> Vec<String> {
 #[test]
 fn the_js_sdk_http1_request_and_envelopes_verify() {
     let kinds = verify_header_capture("http1");
-    assert_eq!(kinds.first().map(String::as_str), Some("ClientSessionInformationEvent"));
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("ClientSessionInformationEvent")
+    );
     assert!(kinds.iter().any(|kind| kind == "VideoEvent"));
     assert_eq!(kinds.last().map(String::as_str), Some("END"));
 }
@@ -132,10 +161,14 @@ fn the_js_sdk_presigned_websocket_url_and_frames_verify() {
         headers: &headers,
         authority: None,
     };
-    let principal = verify_presigned(&request, &credentials(), "rekognition", captured_at()).unwrap();
+    let principal =
+        verify_presigned(&request, &credentials(), "rekognition", captured_at()).unwrap();
     assert!(query.contains(&format!("X-Amz-Signature={}", principal.signature)));
     let changed = query.replace("video-width=640", "video-width=641");
-    let request = PresignedRequest { raw_query: &changed, ..request };
+    let request = PresignedRequest {
+        raw_query: &changed,
+        ..request
+    };
     assert!(verify_presigned(&request, &credentials(), "rekognition", captured_at()).is_err());
 
     let bytes = std::fs::read(capture_dir().join("websocket-frames.bin")).unwrap();

@@ -10,6 +10,8 @@
 //!     (std::sync::Arc::new(store) as std::sync::Arc<dyn SessionStore>, dir)
 //! });
 //! ```
+//!
+//! A store whose engine deletes expired data by itself adds `expiry = ByEngine` (see [`Expiry`]).
 
 // This module is test code that ships in the library so that every store can run it; a
 // failed step must stop the test where it failed.
@@ -20,14 +22,32 @@ use std::sync::Arc;
 
 use openliveness_protocol::{LivenessSessionStatus, SessionId, SessionSettings};
 
-use crate::{Claim, Finish, Finished, Lookup, NewSession, SessionResult, SessionStore, UnixMillis};
+use crate::{
+    Claim, Finish, Finished, Lookup, NewSession, SessionResult, SessionStore, Swept, UnixMillis,
+};
 
 /// Session lifetime used by the suite.
 pub const TTL: UnixMillis = 180_000;
 /// Time a tombstone stays after expiry.
 pub const RETENTION: UnixMillis = 3_600_000;
-/// The suite's "now" at creation.
-pub const T0: UnixMillis = 1_780_000_000_000;
+/// The suite's "now" at creation: 2100-01-01. It is in the future of every real clock, so a store
+/// whose engine deletes keys at the absolute times it is given (Redis) keeps the suite's
+/// sessions while the suite runs, and only the `now` passed in decides the answers.
+pub const T0: UnixMillis = 4_102_444_800_000;
+
+/// Who deletes the data of expired sessions and forgets purged ones. The contract is the same
+/// for both (from `expires_at` a session answers `EXPIRED` and none of its data is readable;
+/// from `purge_at` it is not found); what differs is who deletes the bytes, and so what
+/// [`SessionStore::sweep`] has to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// `sweep` deletes them and reports each one (the embedded store).
+    BySweep,
+    /// The engine deletes them by itself at the times given at creation, on its own clock
+    /// (Redis key expiry); `sweep` has nothing to do and reports nothing. The suite cannot move
+    /// the engine's clock: the store's own tests show the deletion with times in its past.
+    ByEngine,
+}
 
 /// A new session of `tenant` created at `at`.
 pub fn new_session(tenant: &str, token: Option<&str>, at: UnixMillis) -> NewSession {
@@ -177,7 +197,10 @@ pub async fn other_tenant_and_unknown_ids_are_not_found(store: Arc<dyn SessionSt
     assert_eq!(record.status, LivenessSessionStatus::Created);
 }
 
-pub async fn expired_sessions_answer_expired_then_not_found(store: Arc<dyn SessionStore>) {
+pub async fn expired_sessions_answer_expired_then_not_found(
+    store: Arc<dyn SessionStore>,
+    expiry: Expiry,
+) {
     let session = new_session("A", None, T0);
     store.create(session.clone()).await.unwrap();
     assert!(matches!(
@@ -199,8 +222,13 @@ pub async fn expired_sessions_answer_expired_then_not_found(store: Arc<dyn Sessi
     );
     // And after it.
     let swept = store.sweep(T0 + TTL, 100).await.unwrap();
-    assert_eq!((swept.expired, swept.purged, swept.more), (1, 0, false));
-    assert_eq!(swept.expired_ids, vec![session.id]);
+    match expiry {
+        Expiry::BySweep => {
+            assert_eq!((swept.expired, swept.purged, swept.more), (1, 0, false));
+            assert_eq!(swept.expired_ids, vec![session.id]);
+        }
+        Expiry::ByEngine => assert_eq!(swept, Swept::default()),
+    }
     assert_eq!(
         store.get("A", session.id, T0 + TTL + 1).await.unwrap(),
         Lookup::Expired
@@ -211,8 +239,16 @@ pub async fn expired_sessions_answer_expired_then_not_found(store: Arc<dyn Sessi
         Lookup::NotFound
     );
     let swept = store.sweep(purge, 100).await.unwrap();
-    assert_eq!((swept.expired, swept.purged), (0, 1));
+    let purged = match expiry {
+        Expiry::BySweep => 1,
+        Expiry::ByEngine => 0,
+    };
+    assert_eq!((swept.expired, swept.purged), (0, purged));
     assert_eq!(store.sweep(purge, 100).await.unwrap().purged, 0);
+    assert_eq!(
+        store.get("A", session.id, purge).await.unwrap(),
+        Lookup::NotFound
+    );
 }
 
 pub async fn sweep_deletes_results_of_expired_sessions(store: Arc<dyn SessionStore>) {
@@ -326,10 +362,18 @@ pub async fn is_ready(store: Arc<dyn SessionStore>) {
 }
 
 /// Generates one `#[tokio::test]` per conformance case for a store made by `$make`, an async
-/// expression that yields `(Arc<dyn SessionStore>, guard)`.
+/// expression that yields `(Arc<dyn SessionStore>, guard)`; with `expiry = ByEngine` for a store
+/// whose engine deletes expired data by itself (see [`Expiry`]).
 #[macro_export]
 macro_rules! session_store_conformance {
     ($make:expr) => {
+        $crate::session_store_conformance!($make, expiry = BySweep);
+        $crate::session_store_conformance!(@cases $make;
+            sweep_deletes_results_of_expired_sessions,
+            sweep_works_in_batches,
+        );
+    };
+    ($make:expr, expiry = $expiry:ident) => {
         $crate::session_store_conformance!(@cases $make;
             create_then_get,
             same_token_same_tenant_is_idempotent,
@@ -337,14 +381,20 @@ macro_rules! session_store_conformance {
             token_is_free_again_after_expiry,
             concurrent_creates_with_one_token_make_one_session,
             other_tenant_and_unknown_ids_are_not_found,
-            expired_sessions_answer_expired_then_not_found,
-            sweep_deletes_results_of_expired_sessions,
-            sweep_works_in_batches,
             claim_is_single_use,
             concurrent_claims_have_one_winner,
             finish_records_the_result_once,
             is_ready,
         );
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn expired_sessions_answer_expired_then_not_found() {
+            let (store, _guard) = $make.await;
+            $crate::conformance::expired_sessions_answer_expired_then_not_found(
+                store,
+                $crate::conformance::Expiry::$expiry,
+            )
+            .await;
+        }
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(

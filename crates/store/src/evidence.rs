@@ -43,6 +43,11 @@ pub trait EvidenceStore: Send + Sync + 'static {
     async fn get(&self, id: SessionId) -> Result<Option<Evidence>, StoreError>;
     /// Deletes a session's evidence; deleting what is not there is not an error.
     async fn delete(&self, id: SessionId) -> Result<(), StoreError>;
+    /// Deletes all evidence written before `cutoff` (ms since the Unix epoch), whatever its
+    /// session; returns how many sessions' evidence went. For stores that do not report the ids
+    /// of expired sessions (Redis expires them by itself): evidence is written after its session
+    /// was created, so with `cutoff = now - session TTL` only expired sessions' evidence goes.
+    async fn delete_written_before(&self, cutoff: UnixMillis) -> Result<usize, StoreError>;
 }
 
 /// Evidence as files in a directory: `<dir>/<session-id>/{evidence.json,video.bin}`.
@@ -125,6 +130,37 @@ impl EvidenceStore for LocalEvidenceStore {
         .await
         .map_err(|error| StoreError::Unavailable(error.to_string()))?
     }
+
+    /// By the modification time of each session's directory (set when it was renamed into
+    /// place); left-over staging directories of a crashed write go too.
+    async fn delete_written_before(&self, cutoff: UnixMillis) -> Result<usize, StoreError> {
+        let root = self.dir.clone();
+        let cutoff = std::time::UNIX_EPOCH + std::time::Duration::from_millis(cutoff);
+        tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+            let entries = match std::fs::read_dir(&root) {
+                Ok(entries) => entries,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(error) => return Err(error),
+            };
+            let mut deleted = 0;
+            for entry in entries {
+                let entry = entry?;
+                let metadata = entry.metadata()?;
+                if !metadata.is_dir() || metadata.modified()? >= cutoff {
+                    continue;
+                }
+                match std::fs::remove_dir_all(entry.path()) {
+                    Ok(()) => deleted += 1,
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(deleted)
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(error.to_string()))?
+        .map_err(io)
+    }
 }
 
 #[cfg(test)]
@@ -155,5 +191,32 @@ mod tests {
         store.delete(evidence.session_id).await.unwrap();
         assert_eq!(store.get(evidence.session_id).await.unwrap(), None);
         store.delete(evidence.session_id).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn evidence_written_before_the_cutoff_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalEvidenceStore::new(dir.path().join("evidence"));
+        assert_eq!(store.delete_written_before(u64::MAX).await.unwrap(), 0);
+        let evidence = |id| Evidence {
+            session_id: id,
+            tenant: "A".to_owned(),
+            challenge: serde_json::json!({}),
+            events: Vec::new(),
+            video: vec![1],
+        };
+        let (old, new) = (SessionId::random(), SessionId::random());
+        store.put(&evidence(old)).await.unwrap();
+        store.put(&evidence(new)).await.unwrap();
+        // Make `old` look written in 2001, `new` stays written now.
+        let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::open(dir.path().join("evidence").join(old.to_string()))
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        let cutoff = 1_000_000_000_000 + 1;
+        assert_eq!(store.delete_written_before(cutoff).await.unwrap(), 1);
+        assert_eq!(store.get(old).await.unwrap(), None);
+        assert!(store.get(new).await.unwrap().is_some());
     }
 }

@@ -1,5 +1,6 @@
-//! Where sessions live: the [`SessionStore`] trait, the embedded durable store ([`RedbStore`])
-//! and the conformance suite every store must pass ([`conformance`]).
+//! Where sessions live: the [`SessionStore`] trait, the embedded durable store ([`RedbStore`]),
+//! the scale-out store in Redis (`RedisStore`, feature `redis`) and the conformance suite every
+//! store must pass ([`conformance`]).
 //!
 //! The key decisions:
 //! - The store holds no policy and reads no clock. The caller passes `now` and the times a
@@ -13,6 +14,8 @@
 pub mod conformance;
 pub mod evidence;
 mod redb_store;
+#[cfg(feature = "redis")]
+mod redis_store;
 
 use async_trait::async_trait;
 use openliveness_protocol::{
@@ -22,6 +25,8 @@ use serde::{Deserialize, Serialize};
 
 pub use evidence::{Evidence, EvidenceStore, LocalEvidenceStore, ReceivedEvent};
 pub use redb_store::{RedbStore, RedbStoreConfig};
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisStore, RedisStoreConfig};
 
 /// Milliseconds since the Unix epoch.
 pub type UnixMillis = u64;
@@ -136,7 +141,8 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// The session store. Implementations: [`RedbStore`] (embedded, durable); Redis (scale-out).
+/// The session store. Implementations: [`RedbStore`] (embedded, durable); `RedisStore` (scale-out,
+/// feature `redis`).
 ///
 /// Every method is one atomic step; every method that depends on time takes `now`.
 /// A session of another tenant is indistinguishable from one that does not exist.
@@ -168,7 +174,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<Finished, StoreError>;
 
     /// Deletes the data of sessions that expired by `now` and forgets those whose purge time
-    /// passed, at most `limit` of each.
+    /// passed, at most `limit` of each. A store whose engine deletes them by itself at the
+    /// times given at creation (Redis) has nothing to do and reports nothing.
     async fn sweep(&self, now: UnixMillis, limit: usize) -> Result<Swept, StoreError>;
 
     /// Whether the store can serve requests now.

@@ -3,7 +3,10 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+pub mod node;
 pub mod raw;
+#[path = "../../../store/tests/support/redis_server.rs"]
+pub mod redis_server;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

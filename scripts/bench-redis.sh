@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Control-plane throughput with the session store in Redis against the embedded store, in one
+# run on one machine (BENCHMARKS.md, "Redis vs embedded"): builds the release server and load
+# generator, starts a redis-server on a free loopback port, then for each store below starts
+# `openliveness serve` on 127.0.0.1, runs the same two scenarios with openliveness-loadgen
+# (fully SigV4-signed requests on keep-alive HTTP/1.1 connections) and stops it.
+#
+#   embedded         the embedded redb store (group commit, one fdatasync per batch)
+#   redis-always     Redis, append-only file with appendfsync always (durable like embedded)
+#   redis-everysec   Redis, appendfsync everysec (Redis's usual setting: up to 1 s of writes
+#                    can be lost if Redis crashes)
+#
+#   create-max   CreateFaceLivenessSession, closed loop (max throughput)
+#   get-max      GetFaceLivenessSessionResults over 1000 sessions, closed loop
+#
+# The load generator, the server and Redis share the machine's CPUs. Loopback only; every run
+# is bounded (the load generator stops by itself after warm-up + duration).
+#
+# Environment (all optional):
+#   BENCH_DURATION       measured seconds per scenario (default 10, at most 120)
+#   BENCH_WARMUP         warm-up seconds per scenario, not measured (default 2)
+#   BENCH_CONCURRENCY    connections of the load generator (default 64)
+#   BENCH_STORES         which of the stores above to run (default: all three)
+#   BENCH_NO_BUILD=1     use the binaries already built
+#   BENCH_RESULTS        keep the JSON reports and logs in this directory
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+duration="${BENCH_DURATION:-10}"
+warmup="${BENCH_WARMUP:-2}"
+concurrency="${BENCH_CONCURRENCY:-64}"
+stores="${BENCH_STORES:-embedded redis-always redis-everysec}"
+
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
+    echo "bench-redis.sh: redis-server is not installed: run scripts/setup.sh --tests" >&2
+    exit 1
+}
+
+if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then
+    case "$CARGO_TARGET_DIR" in
+        /*) target_dir="$CARGO_TARGET_DIR" ;;
+        *) target_dir="$PWD/$CARGO_TARGET_DIR" ;;
+    esac
+else
+    target_dir="$root/target"
+fi
+
+if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
+    cargo build --release -p openliveness-cli -p openliveness-bench
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/openliveness-bench-redis.XXXXXX")"
+server_pid=""
+drain_pid=""
+redis_pid=""
+stop_server() {
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    server_pid=""
+    if [[ -n "$drain_pid" ]]; then
+        wait "$drain_pid" 2>/dev/null || true
+    fi
+    drain_pid=""
+}
+cleanup() {
+    stop_server
+    if [[ -n "$redis_pid" ]] && kill -0 "$redis_pid" 2>/dev/null; then
+        kill -TERM "$redis_pid" 2>/dev/null || true
+        wait "$redis_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A private copy of the binaries: the shared target directory may be rebuilt during the run.
+cp "$target_dir/release/openliveness" "$target_dir/release/openliveness-loadgen" "$work/"
+server="$work/openliveness"
+loadgen="$work/openliveness-loadgen"
+results="${BENCH_RESULTS:-$work/results}"
+mkdir -p "$results"
+
+# A free loopback port for Redis: bind port 0 and read what the kernel chose.
+redis_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+mkdir -p "$work/redis"
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work/redis" --save "" \
+    --appendonly yes --appendfsync always --maxmemory-policy noeviction \
+    --daemonize no --logfile "$results/redis.log" &
+redis_pid=$!
+for _ in $(seq 100); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+done
+redis-cli -p "$redis_port" ping >/dev/null || {
+    echo "bench-redis.sh: redis-server did not start; its log:" >&2
+    cat "$results/redis.log" >&2
+    exit 1
+}
+redis_url="redis://127.0.0.1:$redis_port/0"
+
+echo "== machine"
+echo "nproc: $(nproc)"
+lscpu 2>/dev/null | grep 'Model name' || true
+grep MemTotal /proc/meminfo || true
+echo "kernel: $(uname -r)"
+echo "work dir: $work ($(df -T "$work" | awk 'NR == 2 { print $2 " on " $1 }'))"
+echo "redis: $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$redis_port"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+
+# Starts the server with config file $1 and data directory $2; sets server_pid and endpoint.
+start_server() {
+    local config="$1" data_dir="$2" name="$3"
+    rm -f "$work/server.out"
+    mkfifo "$work/server.out"
+    "$server" serve --listen 127.0.0.1:0 --data-dir "$data_dir" --config "$config" --log warn \
+        >"$work/server.out" 2>"$results/server-$name.log" &
+    server_pid=$!
+    exec 3<"$work/server.out"
+    endpoint=""
+    while IFS= read -r -t 30 line <&3; do
+        case "$line" in
+            "openliveness listening on "*)
+                endpoint="${line#openliveness listening on }"
+                break
+                ;;
+        esac
+    done
+    if [[ -z "$endpoint" ]]; then
+        echo "bench-redis.sh: the server did not start; its log:" >&2
+        cat "$results/server-$name.log" >&2
+        exit 1
+    fi
+    cat <&3 >/dev/null &
+    drain_pid=$!
+    exec 3<&-
+}
+
+# CPU time (clock ticks, user + system) a process has used.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+ticks_per_second="$(getconf CLK_TCK)"
+
+summaries=()
+server_cpu=()
+redis_cpu=()
+run() {
+    local name="$1"
+    shift
+    echo
+    local before
+    before="$(cpu_ticks "$redis_pid")"
+    "$loadgen" --endpoint "$endpoint" --duration-secs "$duration" --warmup-secs "$warmup" \
+        --server-pid "$server_pid" --label "$name" --json-out "$results/$name.json" "$@" \
+        | tee "$results/$name.txt"
+    summaries+=("$(grep '^SUMMARY ' "$results/$name.txt")")
+    server_cpu+=("$(sed -n 's/^server CPU .*, \([0-9.]*\) µs\/request)$/\1/p' "$results/$name.txt")")
+    # Redis's CPU over the whole run (warm-up and pool included), per request sent.
+    local ticks sent
+    ticks=$(($(cpu_ticks "$redis_pid") - before))
+    sent="$(sed -n 's/^sent in the whole run, warm-up included: create \([0-9]*\), get \([0-9]*\).*/\1 \2/p' "$results/$name.txt" \
+        | awk '{ print $1 + $2 }')"
+    local per_request
+    per_request="$(awk -v t="$ticks" -v hz="$ticks_per_second" -v n="${sent:-0}" \
+        'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }')"
+    if [[ "$name" == redis-* ]]; then
+        echo "redis CPU $(awk -v t="$ticks" -v hz="$ticks_per_second" 'BEGIN { printf "%.2f", t / hz }') s over the whole run: $per_request µs/request"
+        redis_cpu+=("$per_request")
+    else
+        redis_cpu+=("-")
+    fi
+}
+
+credentials='[[credentials]]
+access_key_id = "AKIDBENCH"
+secret_access_key = "bench-secret"
+tenant = "123456789012"'
+
+for store in $stores; do
+    echo
+    echo "== store: $store"
+    data_dir="$work/data-$store"
+    mkdir -p "$data_dir"
+    case "$store" in
+        embedded)
+            printf '%s\n' "$credentials" >"$work/$store.toml"
+            ;;
+        redis-always | redis-everysec)
+            redis-cli -p "$redis_port" flushall >/dev/null
+            redis-cli -p "$redis_port" config set appendfsync "${store#redis-}" >/dev/null
+            printf '[store]\nkind = "redis"\nredis_url = "%s"\n%s\n' "$redis_url" "$credentials" \
+                >"$work/$store.toml"
+            ;;
+        *)
+            echo "bench-redis.sh: unknown store $store" >&2
+            exit 2
+            ;;
+    esac
+    start_server "$work/$store.toml" "$data_dir" "$store"
+    echo "server: pid $server_pid, $endpoint"
+    run "$store-create-max" --operation create --concurrency "$concurrency"
+    run "$store-get-max" --operation get --concurrency "$concurrency"
+    stop_server
+    if [[ "$store" == redis-* ]]; then
+        echo "redis: $(redis-cli -p "$redis_port" dbsize) keys, used_memory $(redis-cli -p "$redis_port" info memory | sed -n 's/^used_memory_human:\(.*\)\r$/\1/p')"
+    fi
+done
+
+echo
+echo "== summary (closed loop, concurrency $concurrency, latency in ms)"
+echo "(CPU per request: the server's in the measured window, Redis's over the whole run)"
+printf '%-26s %8s %7s %7s %7s %7s %8s %12s %12s\n' scenario "req/s" errors p50 p90 p99 max "server µs" "redis µs"
+for i in "${!summaries[@]}"; do
+    # SUMMARY name rps=… ok=… errors=… p50_ms=… p90_ms=… p99_ms=… max_ms=…
+    awk -v server="${server_cpu[$i]:--}" -v redis="${redis_cpu[$i]}" '{
+        for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        printf "%-26s %8s %7s %7s %7s %7s %8s %12s %12s\n", $2, v["rps"], v["errors"], v["p50_ms"], v["p90_ms"], v["p99_ms"], v["max_ms"], server, redis
+    }' <<<"${summaries[$i]}"
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ -n "${BENCH_RESULTS:-}" ]]; then
+    echo "reports in $results"
+fi

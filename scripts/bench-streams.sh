@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Streaming benchmark: how many StartFaceLivenessSession streams at real-time rate (one 125 KB
+# chunk a second: 1 Mbit/s) one server holds, and its CPU per stream. For each count in
+# BENCH_STREAMS it starts a fresh `openliveness serve` (release, embedded store, plain WebSocket
+# on loopback) and runs `openliveness-streamgen`: every stream creates a session, opens the
+# presigned WebSocket, streams BENCH_SECONDS signed chunks on schedule, ends with the empty
+# VideoEvent and waits for DisconnectionEvent. One JSON line per count.
+#
+#   scripts/bench-streams.sh                      # 100 250 500 1000 streams, 10 s each
+#   BENCH_STREAMS="50 200" BENCH_SECONDS=20 scripts/bench-streams.sh
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+cargo build --release -p openliveness-cli -p openliveness-bench >&2
+bin="$CARGO_TARGET_DIR/release"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work="$(mktemp -d)"
+server=""
+cleanup() { [[ -n "$server" ]] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+printf '[[credentials]]\naccess_key_id = "AKIDBENCH"\nsecret_access_key = "bench-secret"\ntenant = "123456789012"\n' > "$work/config.toml"
+
+for streams in ${BENCH_STREAMS:-100 250 500 1000}; do
+    rm -rf "$work/data"
+    coproc SERVER { exec "$bin/openliveness" serve --listen 127.0.0.1:0 --data-dir "$work/data" --config "$work/config.toml" --log warn; }
+    server="$SERVER_PID"
+    url=""
+    while read -r line <&"${SERVER[0]}"; do
+        if [[ "$line" == "openliveness listening on "* ]]; then url="${line#openliveness listening on }"; break; fi
+    done
+    [[ -n "$url" ]] || { echo "bench-streams: the server did not start" >&2; exit 1; }
+    "$bin/openliveness-streamgen" --endpoint "$url" --streams "$streams" --seconds "${BENCH_SECONDS:-10}" \
+        --server-pid "$server" --label "streams-$streams" || true
+    kill "$server"; wait "$server" 2>/dev/null || true; server=""
+done
