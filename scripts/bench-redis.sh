@@ -112,32 +112,8 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
 
 # Starts the server with config file $1 and data directory $2; sets server_pid and endpoint.
-start_server() {
-    local config="$1" data_dir="$2" name="$3"
-    rm -f "$work/server.out"
-    mkfifo "$work/server.out"
-    "$server" serve --listen 127.0.0.1:0 --data-dir "$data_dir" --config "$config" --log warn \
-        >"$work/server.out" 2>"$results/server-$name.log" &
-    server_pid=$!
-    exec 3<"$work/server.out"
-    endpoint=""
-    while IFS= read -r -t 30 line <&3; do
-        case "$line" in
-            "openliveness listening on "*)
-                endpoint="${line#openliveness listening on }"
-                break
-                ;;
-        esac
-    done
-    if [[ -z "$endpoint" ]]; then
-        echo "bench-redis.sh: the server did not start; its log:" >&2
-        cat "$results/server-$name.log" >&2
-        exit 1
-    fi
-    cat <&3 >/dev/null &
-    drain_pid=$!
-    exec 3<&-
-}
+# shellcheck source=scripts/lib/server.sh
+source "$root/scripts/lib/server.sh"
 
 # CPU time (clock ticks, user + system) a process has used.
 cpu_ticks() {
@@ -200,7 +176,7 @@ for store in $stores; do
             exit 2
             ;;
     esac
-    start_server "$work/$store.toml" "$data_dir" "$store"
+    start_server "$server" "$work/$store.toml" "$data_dir" "$results/server-$store.log"
     echo "server: pid $server_pid, $endpoint"
     run "$store-create-max" --operation create --concurrency "$concurrency"
     run "$store-get-max" --operation get --concurrency "$concurrency"

@@ -18,6 +18,8 @@ bin="$CARGO_TARGET_DIR/release"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 work="$(mktemp -d)"
+# shellcheck source=scripts/lib/server.sh
+source "$root/scripts/lib/server.sh"
 server=""
 cleanup() { [[ -n "$server" ]] && kill "$server" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
@@ -25,14 +27,11 @@ printf '[[credentials]]\naccess_key_id = "AKIDBENCH"\nsecret_access_key = "bench
 
 for streams in ${BENCH_STREAMS:-100 250 500 1000}; do
     rm -rf "$work/data"
-    coproc SERVER { exec "$bin/openliveness" serve --listen 127.0.0.1:0 --data-dir "$work/data" --config "$work/config.toml" --log warn; }
-    server="$SERVER_PID"
-    url=""
-    while read -r line <&"${SERVER[0]}"; do
-        if [[ "$line" == "openliveness listening on "* ]]; then url="${line#openliveness listening on }"; break; fi
-    done
-    [[ -n "$url" ]] || { echo "bench-streams: the server did not start" >&2; exit 1; }
+    start_server "$bin/openliveness" "$work/config.toml" "$work/data" "$work/server.log"
+    server="$server_pid"
+    url="$endpoint"
     "$bin/openliveness-streamgen" --endpoint "$url" --streams "$streams" --seconds "${BENCH_SECONDS:-10}" \
         --server-pid "$server" --label "streams-$streams" || true
     kill "$server"; wait "$server" 2>/dev/null || true; server=""
+    kill "$drain_pid" 2>/dev/null || true
 done

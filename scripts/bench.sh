@@ -90,29 +90,9 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
 
 # Start the server and wait for the line that says where it listens.
-mkfifo "$work/server.out"
-"$server" serve --listen 127.0.0.1:0 --data-dir "$data_dir" --config "$work/config.toml" --log "$log" \
-    >"$work/server.out" 2>"$results/server.log" &
-server_pid=$!
-exec 3<"$work/server.out"
-endpoint=""
-while IFS= read -r -t 30 line <&3; do
-    case "$line" in
-        "openliveness listening on "*)
-            endpoint="${line#openliveness listening on }"
-            break
-            ;;
-    esac
-done
-if [[ -z "$endpoint" ]]; then
-    echo "bench.sh: the server did not start; its log:" >&2
-    cat "$results/server.log" >&2
-    exit 1
-fi
-# Keep reading its standard output so that it never blocks on it.
-cat <&3 >/dev/null &
-drain_pid=$!
-exec 3<&-
+# shellcheck source=scripts/lib/server.sh
+source "$root/scripts/lib/server.sh"
+start_server "$server" "$work/config.toml" "$data_dir" "$results/server.log" "$log"
 echo "server: pid $server_pid, $endpoint, --log $log"
 
 perf_ok=""
