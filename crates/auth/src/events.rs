@@ -104,21 +104,9 @@ impl ChainVerifier {
                 sigv4::format_amz_date(now)
             )));
         }
-        let string_to_sign = event_string_to_sign(
-            date_millis,
-            &self.region,
-            &self.service,
-            &self.previous,
-            payload,
-        )
-        .ok_or_else(|| {
+        let expected = self.next_signature(date_millis, payload).ok_or_else(|| {
             AuthError::InvalidSignature("Event :date is not a valid time.".to_owned())
         })?;
-        let day = sigv4::format_amz_date(at)[..8].to_owned();
-        let key = self.keys.entry(day).or_insert_with(|| {
-            sigv4::signing_key(self.secret.expose(), at, &self.region, &self.service)
-        });
-        let expected = sigv4::signature(key, &string_to_sign);
         if !sigv4::signatures_match(&expected, &hex::encode(signature)) {
             return Err(AuthError::InvalidSignature(
                 "The event signature does not match: the envelope was changed, replayed or reordered.".to_owned(),
@@ -131,6 +119,15 @@ impl ChainVerifier {
     /// Signs a payload as the next envelope of the chain would be signed (what a client does);
     /// used by tests and load generators.
     pub fn sign_next(&mut self, date_millis: i64, payload: &[u8]) -> Option<Vec<u8>> {
+        let signature = self.next_signature(date_millis, payload)?;
+        let bytes = hex::decode(&signature).ok()?;
+        self.previous = signature;
+        Some(bytes)
+    }
+
+    /// The hex signature the next envelope of the chain must carry, with the signing key of its
+    /// day (cached: a stream may cross midnight).
+    fn next_signature(&mut self, date_millis: i64, payload: &[u8]) -> Option<String> {
         let at = millis_to_time(date_millis)?;
         let string_to_sign = event_string_to_sign(
             date_millis,
@@ -139,11 +136,11 @@ impl ChainVerifier {
             &self.previous,
             payload,
         )?;
-        let key = sigv4::signing_key(self.secret.expose(), at, &self.region, &self.service);
-        let signature = sigv4::signature(&key, &string_to_sign);
-        let bytes = hex::decode(&signature).ok()?;
-        self.previous = signature;
-        Some(bytes)
+        let day = sigv4::format_amz_date(at)[..8].to_owned();
+        let key = self.keys.entry(day).or_insert_with(|| {
+            sigv4::signing_key(self.secret.expose(), at, &self.region, &self.service)
+        });
+        Some(sigv4::signature(key, &string_to_sign))
     }
 }
 
