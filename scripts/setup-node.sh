@@ -35,21 +35,9 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 
 if ((${#missing[@]})); then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        die "missing ${missing[*]} and this is not a Debian system; install them by hand (Node.js >= $min_node_major with npm, FFmpeg)"
-    fi
-    sudo=()
-    if [[ "$(id -u)" != 0 ]]; then
-        if command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
-            sudo=(sudo -n)
-        else
-            die "missing ${missing[*]}; run this script as root (or with passwordless sudo), or install them: apt-get install -y ${missing[*]}"
-        fi
-    fi
-    log "installing ${missing[*]} from Debian"
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -q
-    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # shellcheck source=scripts/lib/apt.sh
+    source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+    apt_install "Node.js >= $min_node_major with npm, and FFmpeg" "${missing[@]}"
     major="$(node_major || true)"
 fi
 

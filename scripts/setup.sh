@@ -36,14 +36,7 @@ if $with_tests; then
 fi
 
 if ((${#missing[@]})); then
-    sudo=()
-    [[ "$(id -u)" == 0 ]] || sudo=(sudo)
-    command -v apt-get >/dev/null 2>&1 || {
-        log "error: missing ${missing[*]} and this is not a Debian system; install them by hand"
-        exit 1
-    }
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -q
-    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # shellcheck source=scripts/lib/apt.sh
+    source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+    apt_install "a C compiler, pkg-config, Python 3 with venv and redis-server" "${missing[@]}"
 fi
