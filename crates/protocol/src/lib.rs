@@ -13,6 +13,7 @@
 //! 2. `validate`: the model's length, pattern and range constraints, or `InvalidParameterException`.
 
 mod error;
+pub mod challenge;
 pub mod eventstream;
 pub mod streaming;
 mod types;

@@ -48,6 +48,8 @@ pub mod container;
 #[cfg(feature = "ffmpeg")]
 pub mod decode;
 pub mod detect;
+#[cfg(feature = "ffmpeg")]
+pub mod encode;
 pub mod image;
 #[cfg(feature = "ffmpeg")]
 pub mod inspect;

@@ -4,11 +4,11 @@
 //! Pure: the randomness comes in through [`RandomSource`]; the server passes the operating
 //! system's CSPRNG, tests a seeded generator.
 
-use openliveness_protocol::streaming::{
+use crate::streaming::{
     ChallengeConfig, ColorSequence, FaceMovementAndLightServerChallenge,
     FaceMovementServerChallenge, OvalParameters, Rgb, ServerChallenge,
 };
-use openliveness_protocol::{ChallengeKind, ChallengeVersion, ValidChallengePreference};
+use crate::{ChallengeKind, ChallengeVersion, ValidChallengePreference};
 use serde::{Deserialize, Serialize};
 
 /// The challenge versions this server implements.
@@ -247,7 +247,7 @@ mod tests {
     use super::*;
 
     fn offered(text: &str) -> Vec<(String, ChallengeVersion)> {
-        openliveness_protocol::streaming::parse_start_parameters(
+        crate::streaming::parse_start_parameters(
             Some("0f7c5ad4-5c4e-4b7a-9d0c-3b4f0d6a2e11"),
             Some("640"),
             Some("480"),

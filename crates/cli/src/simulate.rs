@@ -1,0 +1,121 @@
+//! `openliveness simulate`: render one simulated session and write it to a directory (video,
+//! chunks, the client's events, a contact sheet), or play it against a running server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use openliveness_sim::rng::Rng;
+use openliveness_sim::{ChallengeSpec, SessionSpec, Species};
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Who answers: bona-fide, printed-photo, bent-photo, screen-replay, video-injection,
+    /// static-image, delayed-colours, misses-oval, two-faces or face-swap.
+    #[arg(long, default_value = "bona-fide", value_parser = parse_species)]
+    pub species: Species,
+
+    /// The seed: the same seed gives the same session, byte for byte.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Video size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x480", value_parser = parse_size)]
+    pub size: (u32, u32),
+
+    /// Simulate a FaceMovementChallenge (no colours) instead of FaceMovementAndLightChallenge.
+    #[arg(long)]
+    pub movement_only: bool,
+
+    /// Write the session here (video.webm, chunk-NNN.webm, events.json, recording.json,
+    /// contact-sheet.png).
+    #[arg(long, value_name = "DIR", required_unless_present = "endpoint")]
+    pub out: Option<PathBuf>,
+
+    /// Play the session against this server (`http://HOST:PORT`) instead: create a session,
+    /// stream the response to the challenge it issues over the WebSocket transport, get the
+    /// results.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Access key for --endpoint.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    pub access_key_id: Option<String>,
+
+    /// Secret key for --endpoint.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: Option<String>,
+
+    /// Send the video as fast as possible instead of in real time.
+    #[arg(long)]
+    pub fast: bool,
+}
+
+pub fn parse_species(text: &str) -> Result<Species, String> {
+    Species::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = Species::ALL.iter().map(|species| species.name()).collect();
+        format!("unknown species {text:?}: one of {}", names.join(", "))
+    })
+}
+
+pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (width, height) = text
+        .split_once('x')
+        .ok_or_else(|| format!("{text:?} is not WIDTHxHEIGHT"))?;
+    let parse = |value: &str| {
+        value
+            .parse::<u32>()
+            .ok()
+            .filter(|value| (64..=1920).contains(value) && value % 2 == 0)
+            .ok_or_else(|| format!("{value:?} is not an even size from 64 to 1920"))
+    };
+    Ok((parse(width)?, parse(height)?))
+}
+
+pub fn run(args: SimulateArgs) -> ExitCode {
+    if let Some(endpoint) = &args.endpoint {
+        return crate::play::run_one(&args, endpoint);
+    }
+    let Some(out) = &args.out else {
+        return crate::fail(&"--out or --endpoint is required");
+    };
+    let (width, height) = args.size;
+    let challenge = ChallengeSpec::draw(
+        width,
+        height,
+        !args.movement_only,
+        &mut Rng::new(args.seed ^ 0xC4A1_1E46E),
+    );
+    let spec = SessionSpec {
+        species: args.species,
+        seed: args.seed,
+        challenge,
+    };
+    let recording = match openliveness_sim::simulate(&spec) {
+        Ok(recording) => recording,
+        Err(error) => return crate::fail(&error),
+    };
+    let encoded = match openliveness_sim::encode(&recording) {
+        Ok(encoded) => encoded,
+        Err(error) => return crate::fail(&error),
+    };
+    let messages = openliveness_sim::client_messages(
+        &recording,
+        &encoded,
+        1_767_225_600_000,
+        "00000000-0000-4000-8000-000000000000",
+    );
+    if let Err(error) = openliveness_sim::session::write_dir(out, &recording, &encoded, &messages)
+    {
+        return crate::fail(&format!("cannot write {}: {error}", out.display()));
+    }
+    println!(
+        "{} seed {}: {} frames, {} bytes of video in {} chunks, written to {}",
+        args.species,
+        args.seed,
+        recording.frames.len(),
+        encoded.webm.len(),
+        encoded.chunks.len(),
+        out.display()
+    );
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,18 @@
+//! Simulated liveness sessions: what a camera records while a person (or an attack) answers a
+//! challenge, rendered deterministically from a seed, encoded as a browser's MediaRecorder
+//! encodes it, with the client's event timeline; and a client that plays a session against a
+//! running server.
+//!
+//! The key decision: everything is rendered from first principles (a textured surface under a
+//! pinhole camera, lit by ambient light and the screen), so the physical signals the engine
+//! checks (perspective, reflection in time and space) come from the geometry and the light, not
+//! from numbers planted for the engine to find.
+
+pub mod face;
+pub mod render;
+pub mod rng;
+pub mod scenario;
+pub mod session;
+
+pub use scenario::{simulate, ChallengeSpec, Recording, SessionSpec, Species};
+pub use session::{client_messages, encode, ClientMessage, Encoded};

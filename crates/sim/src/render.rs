@@ -1,0 +1,472 @@
+//! The camera and the renderer: textured surfaces rasterised with a depth buffer under a pinhole
+//! camera, lit by ambient light and by the screen (Lambertian, falling off with the square of the
+//! distance), then the sensor: auto-exposure, noise, sRGB, 8 bits.
+//!
+//! World coordinates are centimetres, the camera at the origin looking along +Z, X to the
+//! image's right, Y down. The screen is a light just below the camera.
+
+use crate::face::{linear_to_srgb, Shape, Texture, TextureMap};
+use crate::rng::Rng;
+use openliveness_vision::RgbImage;
+
+/// A pinhole camera.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Camera {
+    pub width: u32,
+    pub height: u32,
+    /// Focal length in pixels.
+    pub focal: f64,
+}
+
+impl Camera {
+    /// A camera with this horizontal field of view (degrees).
+    pub fn with_fov(width: u32, height: u32, horizontal_fov_degrees: f64) -> Camera {
+        let focal = f64::from(width) / 2.0 / (horizontal_fov_degrees.to_radians() / 2.0).tan();
+        Camera {
+            width,
+            height,
+            focal,
+        }
+    }
+
+    pub fn project(&self, point: [f64; 3]) -> [f64; 2] {
+        [
+            f64::from(self.width) / 2.0 + self.focal * point[0] / point[2],
+            f64::from(self.height) / 2.0 + self.focal * point[1] / point[2],
+        ]
+    }
+
+    /// The world point at depth `z` that projects to pixel (u, v).
+    pub fn unproject(&self, u: f64, v: f64, z: f64) -> [f64; 3] {
+        [
+            (u - f64::from(self.width) / 2.0) * z / self.focal,
+            (v - f64::from(self.height) / 2.0) * z / self.focal,
+            z,
+        ]
+    }
+}
+
+/// Where an object is: the world position of its head-coordinate origin and its rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Pose {
+    pub position: [f64; 3],
+    /// Radians: turn left/right, nod, tilt.
+    pub yaw: f64,
+    pub pitch: f64,
+    pub roll: f64,
+}
+
+impl Pose {
+    fn matrix(&self) -> [[f64; 3]; 3] {
+        let (sy, cy) = self.yaw.sin_cos();
+        let (sp, cp) = self.pitch.sin_cos();
+        let (sr, cr) = self.roll.sin_cos();
+        // R = Ry(yaw) * Rx(pitch) * Rz(roll)
+        let rz = [[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]];
+        let rx = [[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]];
+        let ry = [[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]];
+        mul(mul(ry, rx), rz)
+    }
+
+    /// Head coordinates (z toward the camera) to world coordinates.
+    pub fn to_world(&self, p: [f64; 3]) -> [f64; 3] {
+        let m = self.matrix();
+        let local = [p[0], p[1], -p[2]];
+        let r = apply(m, local);
+        [
+            self.position[0] + r[0],
+            self.position[1] + r[1],
+            self.position[2] + r[2],
+        ]
+    }
+
+    fn normal_to_world(&self, n: [f64; 3]) -> [f64; 3] {
+        apply(self.matrix(), [n[0], n[1], -n[2]])
+    }
+}
+
+fn mul(a: [[f64; 3]; 3], b: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let mut out = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            out[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    out
+}
+
+fn apply(m: [[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
+    [
+        m[0][0] * v[0] + m[0][1] * v[1] + m[0][2] * v[2],
+        m[1][0] * v[0] + m[1][1] * v[1] + m[1][2] * v[2],
+        m[2][0] * v[0] + m[2][1] * v[1] + m[2][2] * v[2],
+    ]
+}
+
+fn normalize(v: [f64; 3]) -> [f64; 3] {
+    let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt().max(1e-12);
+    [v[0] / n, v[1] / n, v[2] / n]
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// The light falling on the scene at one instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lighting {
+    /// Ambient light (linear RGB), from above and in front.
+    pub ambient: [f64; 3],
+    /// The screen's colour (linear RGB, 0-1) times its brightness.
+    pub screen: [f64; 3],
+    /// The screen's position (world, cm).
+    pub screen_position: [f64; 3],
+    /// The distance at which the screen's light has gain 1.
+    pub screen_reference_cm: f64,
+}
+
+impl Lighting {
+    /// Irradiance at a point with this normal (linear RGB).
+    pub fn irradiance(&self, point: [f64; 3], normal: [f64; 3]) -> [f64; 3] {
+        let ambient_direction = normalize([0.2, -0.8, -0.6]);
+        let ambient = 0.55 + 0.45 * dot(normal, ambient_direction).max(0.0);
+        let to_screen = [
+            self.screen_position[0] - point[0],
+            self.screen_position[1] - point[1],
+            self.screen_position[2] - point[2],
+        ];
+        let distance_sq = dot(to_screen, to_screen).max(1.0);
+        let facing = dot(normal, normalize(to_screen)).max(0.0);
+        let screen = facing * self.screen_reference_cm.powi(2) / distance_sq;
+        [
+            self.ambient[0] * ambient + self.screen[0] * screen,
+            self.ambient[1] * ambient + self.screen[1] * screen,
+            self.ambient[2] * ambient + self.screen[2] * screen,
+        ]
+    }
+}
+
+/// A textured surface in the scene.
+#[derive(Debug, Clone)]
+pub struct Surface<'a> {
+    pub shape: Shape,
+    pub stretch: [f64; 2],
+    pub map: &'a TextureMap,
+    pub tone: [f32; 3],
+    pub pose: Pose,
+    /// Reflectance on top of the texture (ink on paper: a little under 1).
+    pub reflectance: f32,
+}
+
+/// Grid steps (cm) of the mesh the renderer builds for a surface.
+const MESH_STEP_CM: f64 = 0.25;
+
+/// A linear-RGB image with a depth buffer, being drawn.
+#[derive(Debug, Clone)]
+pub struct Canvas {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<[f32; 3]>,
+    pub depth: Vec<f32>,
+}
+
+impl Canvas {
+    pub fn new(width: u32, height: u32, background: &[[f32; 3]]) -> Canvas {
+        let (width, height) = (width as usize, height as usize);
+        Canvas {
+            width,
+            height,
+            pixels: background.to_vec(),
+            depth: vec![f32::INFINITY; width * height],
+        }
+    }
+
+    /// Draws a surface lit by `lighting`.
+    pub fn draw(
+        &mut self,
+        camera: &Camera,
+        texture: &Texture,
+        surface: &Surface<'_>,
+        lighting: &Lighting,
+    ) {
+        let [x0, x1, y0, y1] = surface.shape.extent(surface.stretch);
+        let columns = ((x1 - x0) / MESH_STEP_CM).ceil() as usize + 1;
+        let rows = ((y1 - y0) / MESH_STEP_CM).ceil() as usize + 1;
+        // Per vertex: screen position, depth, texture position, irradiance; None off the surface.
+        let mut vertices: Vec<Option<Vertex>> = Vec::with_capacity(columns * rows);
+        for row in 0..rows {
+            let y = y0 + (y1 - y0) * row as f64 / (rows - 1) as f64;
+            for column in 0..columns {
+                let x = x0 + (x1 - x0) * column as f64 / (columns - 1) as f64;
+                vertices.push(self.vertex(camera, surface, lighting, x, y));
+            }
+        }
+        for row in 0..rows - 1 {
+            for column in 0..columns - 1 {
+                let at = |r: usize, c: usize| vertices[r * columns + c];
+                let (a, b, c, d) = (
+                    at(row, column),
+                    at(row, column + 1),
+                    at(row + 1, column),
+                    at(row + 1, column + 1),
+                );
+                if let (Some(a), Some(b), Some(c)) = (a, b, c) {
+                    self.triangle(texture, surface, [a, b, c]);
+                }
+                if let (Some(b), Some(d), Some(c)) = (b, d, c) {
+                    self.triangle(texture, surface, [b, d, c]);
+                }
+            }
+        }
+    }
+
+    fn vertex(
+        &self,
+        camera: &Camera,
+        surface: &Surface<'_>,
+        lighting: &Lighting,
+        x: f64,
+        y: f64,
+    ) -> Option<Vertex> {
+        let shape = &surface.shape;
+        let z = shape.depth(x, y, surface.stretch)?;
+        let h = 0.05;
+        let dzdx = (shape.depth(x + h, y, surface.stretch).unwrap_or(z)
+            - shape.depth(x - h, y, surface.stretch).unwrap_or(z))
+            / (2.0 * h);
+        let dzdy = (shape.depth(x, y + h, surface.stretch).unwrap_or(z)
+            - shape.depth(x, y - h, surface.stretch).unwrap_or(z))
+            / (2.0 * h);
+        let normal = surface
+            .pose
+            .normal_to_world(normalize([-dzdx, -dzdy, 1.0]));
+        let world = surface.pose.to_world([x, y, z]);
+        if world[2] < 1.0 {
+            return None;
+        }
+        let screen = camera.project(world);
+        let light = lighting.irradiance(world, normal);
+        let texel = surface.map.pixel(x, y);
+        Some(Vertex {
+            screen,
+            inverse_depth: 1.0 / world[2],
+            texel,
+            light,
+        })
+    }
+
+    fn triangle(&mut self, texture: &Texture, surface: &Surface<'_>, v: [Vertex; 3]) {
+        let [a, b, c] = v;
+        let area = edge(a.screen, b.screen, c.screen);
+        if area.abs() < 1e-9 {
+            return;
+        }
+        let min_x = a.screen[0].min(b.screen[0]).min(c.screen[0]).floor().max(0.0) as usize;
+        let max_x = (a.screen[0].max(b.screen[0]).max(c.screen[0]).ceil() as usize)
+            .min(self.width.saturating_sub(1));
+        let min_y = a.screen[1].min(b.screen[1]).min(c.screen[1]).floor().max(0.0) as usize;
+        let max_y = (a.screen[1].max(b.screen[1]).max(c.screen[1]).ceil() as usize)
+            .min(self.height.saturating_sub(1));
+        if a.screen[0].max(b.screen[0]).max(c.screen[0]) < 0.0
+            || a.screen[1].max(b.screen[1]).max(c.screen[1]) < 0.0
+        {
+            return;
+        }
+        for py in min_y..=max_y {
+            for px in min_x..=max_x {
+                let p = [px as f64 + 0.5, py as f64 + 0.5];
+                let wa = edge(b.screen, c.screen, p) / area;
+                let wb = edge(c.screen, a.screen, p) / area;
+                let wc = edge(a.screen, b.screen, p) / area;
+                if wa < -1e-9 || wb < -1e-9 || wc < -1e-9 {
+                    continue;
+                }
+                let inverse = wa * a.inverse_depth + wb * b.inverse_depth + wc * c.inverse_depth;
+                let depth = (1.0 / inverse) as f32;
+                let index = py * self.width + px;
+                if depth >= self.depth[index] {
+                    continue;
+                }
+                // Perspective-correct interpolation.
+                let (ka, kb, kc) = (
+                    wa * a.inverse_depth / inverse,
+                    wb * b.inverse_depth / inverse,
+                    wc * c.inverse_depth / inverse,
+                );
+                let tx = ka * a.texel[0] + kb * b.texel[0] + kc * c.texel[0];
+                let ty = ka * a.texel[1] + kb * b.texel[1] + kc * c.texel[1];
+                let albedo = texture.sample(tx, ty);
+                let mut colour = [0.0f32; 3];
+                for k in 0..3 {
+                    let light = ka * a.light[k] + kb * b.light[k] + kc * c.light[k];
+                    colour[k] = albedo[k] * surface.tone[k] * surface.reflectance * light as f32;
+                }
+                self.depth[index] = depth;
+                self.pixels[index] = colour;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Vertex {
+    screen: [f64; 2],
+    inverse_depth: f64,
+    texel: [f64; 2],
+    light: [f64; 3],
+}
+
+fn edge(a: [f64; 2], b: [f64; 2], p: [f64; 2]) -> f64 {
+    (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])
+}
+
+/// A plain room behind the person: a wall with a few shapes on it (albedo, linear RGB).
+pub fn background(width: u32, height: u32, rng: &mut Rng) -> Vec<[f32; 3]> {
+    let base = [
+        rng.range(0.25, 0.6) as f32,
+        rng.range(0.25, 0.55) as f32,
+        rng.range(0.2, 0.5) as f32,
+    ];
+    let shapes: Vec<([f64; 4], [f32; 3])> = (0..4)
+        .map(|_| {
+            let x = rng.range(0.0, f64::from(width));
+            let y = rng.range(0.0, f64::from(height));
+            let w = rng.range(40.0, 200.0);
+            let h = rng.range(40.0, 250.0);
+            let colour = [
+                rng.range(0.05, 0.7) as f32,
+                rng.range(0.05, 0.7) as f32,
+                rng.range(0.05, 0.7) as f32,
+            ];
+            ([x, y, w, h], colour)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(width as usize * height as usize);
+    for y in 0..height {
+        for x in 0..width {
+            let shade = 0.85 + 0.15 * (f64::from(y) / f64::from(height)) as f32;
+            let mut colour = [base[0] * shade, base[1] * shade, base[2] * shade];
+            for ([sx, sy, sw, sh], c) in &shapes {
+                let (fx, fy) = (f64::from(x), f64::from(y));
+                if fx >= *sx && fx < sx + sw && fy >= *sy && fy < sy + sh {
+                    colour = *c;
+                }
+            }
+            out.push(colour);
+        }
+    }
+    out
+}
+
+/// Normal noise, drawn once and read from a seeded place per frame (drawing fresh normal values
+/// for every pixel of every frame would cost more than the rendering).
+#[derive(Debug)]
+pub struct NoiseTable(Vec<f32>);
+
+impl NoiseTable {
+    const LEN: usize = 1 << 20;
+
+    pub fn new(rng: &mut Rng) -> NoiseTable {
+        NoiseTable((0..Self::LEN).map(|_| rng.normal() as f32).collect())
+    }
+}
+
+/// The sensor: exposure, noise, the sRGB curve and 8-bit quantisation.
+#[derive(Debug)]
+pub struct Sensor {
+    /// Linear-light gain, adjusted frame by frame toward `target_mean`.
+    pub exposure: f64,
+    pub target_mean: f64,
+    /// How much of the way to the ideal exposure each frame goes (0: fixed exposure).
+    pub adaptation: f64,
+    /// Noise standard deviation in 8-bit levels.
+    pub noise: f32,
+    lut: Vec<u8>,
+}
+
+impl Sensor {
+    const LUT_STEPS: usize = 4096;
+
+    pub fn new(target_mean: f64, adaptation: f64, noise: f32) -> Sensor {
+        let lut = (0..=Self::LUT_STEPS)
+            .map(|i| linear_to_srgb(i as f32 / Self::LUT_STEPS as f32).round() as u8)
+            .collect();
+        Sensor {
+            exposure: 1.0,
+            target_mean,
+            adaptation,
+            noise,
+            lut,
+        }
+    }
+
+    /// Sets the exposure so that this scene comes out at the target mean.
+    pub fn settle(&mut self, scene: &[[f32; 3]]) {
+        let mean = mean_luminance(scene);
+        if mean > 1e-6 {
+            self.exposure = self.target_mean / mean;
+        }
+    }
+
+    /// Captures the scene into an image, then adapts the exposure to what it saw.
+    pub fn capture(
+        &mut self,
+        scene: &[[f32; 3]],
+        width: u32,
+        height: u32,
+        noise: &NoiseTable,
+        rng: &mut Rng,
+    ) -> RgbImage {
+        let gain = self.exposure as f32;
+        let steps = Self::LUT_STEPS as f32;
+        let mut offset = rng.between(0, NoiseTable::LEN as u64 - 1) as usize;
+        let stride = 1 + rng.between(0, 6) as usize * 2;
+        let mut data = Vec::with_capacity(scene.len() * 3);
+        for pixel in scene {
+            for channel in pixel {
+                let level = (channel * gain).clamp(0.0, 1.0) * steps;
+                let srgb = f32::from(self.lut[level as usize]);
+                offset = (offset + stride) & (NoiseTable::LEN - 1);
+                let noisy = srgb + noise.0[offset] * self.noise;
+                data.push(noisy.round().clamp(0.0, 255.0) as u8);
+            }
+        }
+        if self.adaptation > 0.0 {
+            let mean = mean_luminance(scene);
+            if mean > 1e-6 {
+                let ideal = self.target_mean / mean;
+                self.exposure += (ideal - self.exposure) * self.adaptation;
+            }
+        }
+        RgbImage::new(width, height, data).unwrap_or_else(|_| blank(width, height))
+    }
+}
+
+fn blank(width: u32, height: u32) -> RgbImage {
+    // The sizes come from the same numbers as the data; this is not reached.
+    RgbImage::new(width, height, vec![0; width as usize * height as usize * 3])
+        .unwrap_or_else(|_| unreachable_image())
+}
+
+fn unreachable_image() -> RgbImage {
+    // A 1x1 image is always valid.
+    match RgbImage::new(1, 1, vec![0; 3]) {
+        Ok(image) => image,
+        Err(error) => panic!("a 1x1 image: {error}"),
+    }
+}
+
+fn mean_luminance(scene: &[[f32; 3]]) -> f64 {
+    // Sampled: every 7th pixel is plenty for an exposure meter.
+    let mut sum = 0.0f64;
+    let mut count = 0usize;
+    for pixel in scene.iter().step_by(7) {
+        sum += f64::from(0.2126 * pixel[0] + 0.7152 * pixel[1] + 0.0722 * pixel[2]);
+        count += 1;
+    }
+    if count == 0 {
+        0.0
+    } else {
+        sum / count as f64
+    }
+}

@@ -1,0 +1,883 @@
+//! One simulated session: the challenge answered, who or what answers it (a live person or one
+//! of the attack species), the conditions (camera, light, noise, speed), the timeline the web
+//! client follows, and the frames the camera records.
+
+use std::sync::Arc;
+
+use openliveness_protocol::streaming::ServerChallenge;
+use openliveness_vision::RgbImage;
+use serde::Serialize;
+
+use crate::face::{
+    head_keypoints, srgb_to_linear, Identity, Shape, Texture, TextureError, TextureMap,
+    FACE_BOX_CENTRE_BELOW_EYES_CM, FACE_BOX_SIDE_CM,
+};
+use crate::render::{background, Camera, Canvas, Lighting, NoiseTable, Pose, Sensor, Surface};
+use crate::rng::Rng;
+
+/// Who or what answers the challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Species {
+    /// A live person.
+    BonaFide,
+    /// A printed photograph moved toward the camera.
+    PrintedPhoto,
+    /// A printed photograph bent around a cylinder.
+    BentPhoto,
+    /// A screen held up to the camera, replaying a recorded live session.
+    ScreenReplay,
+    /// A recorded live session injected instead of the camera.
+    VideoInjection,
+    /// A still picture: a print held still in the oval.
+    StaticImage,
+    /// A flat face with the challenge colours painted on afterwards, late.
+    DelayedColours,
+    /// A live person who never fills the oval.
+    MissesOval,
+    /// A live person with a second face in view.
+    TwoFaces,
+    /// A live person replaced by another face during the session.
+    FaceSwap,
+}
+
+impl Species {
+    pub const ALL: [Species; 10] = [
+        Species::BonaFide,
+        Species::PrintedPhoto,
+        Species::BentPhoto,
+        Species::ScreenReplay,
+        Species::VideoInjection,
+        Species::StaticImage,
+        Species::DelayedColours,
+        Species::MissesOval,
+        Species::TwoFaces,
+        Species::FaceSwap,
+    ];
+
+    pub const ATTACKS: [Species; 9] = [
+        Species::PrintedPhoto,
+        Species::BentPhoto,
+        Species::ScreenReplay,
+        Species::VideoInjection,
+        Species::StaticImage,
+        Species::DelayedColours,
+        Species::MissesOval,
+        Species::TwoFaces,
+        Species::FaceSwap,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Species::BonaFide => "bona-fide",
+            Species::PrintedPhoto => "printed-photo",
+            Species::BentPhoto => "bent-photo",
+            Species::ScreenReplay => "screen-replay",
+            Species::VideoInjection => "video-injection",
+            Species::StaticImage => "static-image",
+            Species::DelayedColours => "delayed-colours",
+            Species::MissesOval => "misses-oval",
+            Species::TwoFaces => "two-faces",
+            Species::FaceSwap => "face-swap",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Species> {
+        Species::ALL.into_iter().find(|species| species.name() == name)
+    }
+
+    pub fn is_attack(self) -> bool {
+        self != Species::BonaFide
+    }
+}
+
+impl std::fmt::Display for Species {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One colour of the sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Colour {
+    pub rgb: [u8; 3],
+    pub downscroll_ms: f64,
+    pub flat_ms: f64,
+}
+
+/// The challenge as the client sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChallengeSpec {
+    pub width: u32,
+    pub height: u32,
+    /// Centre x, centre y, width, height, in video pixels.
+    pub oval: [f64; 4],
+    /// Empty for FaceMovementChallenge.
+    pub colours: Vec<Colour>,
+    pub oval_iou_threshold: f64,
+}
+
+impl ChallengeSpec {
+    /// From the challenge a server issued.
+    pub fn from_server(challenge: &ServerChallenge, width: u32, height: u32) -> Option<Self> {
+        if let Some(light) = &challenge.face_movement_and_light_challenge {
+            let oval = &light.oval_parameters;
+            Some(ChallengeSpec {
+                width,
+                height,
+                oval: [oval.center_x, oval.center_y, oval.width, oval.height],
+                colours: light
+                    .color_sequences
+                    .iter()
+                    .map(|sequence| Colour {
+                        rgb: sequence.freshness_color.rgb,
+                        downscroll_ms: sequence.downscroll_duration,
+                        flat_ms: sequence.flat_display_duration,
+                    })
+                    .collect(),
+                oval_iou_threshold: light.challenge_config.oval_iou_threshold,
+            })
+        } else {
+            let movement = challenge.face_movement_challenge.as_ref()?;
+            let oval = &movement.oval_parameters;
+            Some(ChallengeSpec {
+                width,
+                height,
+                oval: [oval.center_x, oval.center_y, oval.width, oval.height],
+                colours: Vec::new(),
+                oval_iou_threshold: movement.challenge_config.oval_iou_threshold,
+            })
+        }
+    }
+
+    /// A challenge drawn as a server draws one (for the sessions an attacker recorded earlier,
+    /// and for offline evaluation).
+    pub fn draw(width: u32, height: u32, light: bool, rng: &mut Rng) -> ChallengeSpec {
+        use openliveness_protocol::challenge::{issue, SeededRandom};
+        use openliveness_protocol::{ChallengeKind, ChallengeVersion};
+        let (kind, version) = if light {
+            (
+                ChallengeKind::FaceMovementAndLightChallenge,
+                ChallengeVersion(2, 0, 0),
+            )
+        } else {
+            (ChallengeKind::FaceMovementChallenge, ChallengeVersion(1, 0, 0))
+        };
+        let mut random = SeededRandom::new(rng.next_u64());
+        let issued = issue(kind, version, width, height, &mut random);
+        // `issue` always fills the member of the kind asked for.
+        ChallengeSpec::from_server(&issued.server_challenge, width, height).unwrap_or(
+            ChallengeSpec {
+                width,
+                height,
+                oval: [
+                    f64::from(width) / 2.0,
+                    f64::from(height) / 2.0,
+                    f64::from(width) * 0.45,
+                    f64::from(width) * 0.45 * 1.618,
+                ],
+                colours: Vec::new(),
+                oval_iou_threshold: 0.55,
+            },
+        )
+    }
+}
+
+/// One stage of the colour display, as the web client runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ColourStage {
+    pub sequence_number: usize,
+    pub current: [u8; 3],
+    pub previous: [u8; 3],
+    /// Milliseconds from the start of the video.
+    pub start_ms: f64,
+    pub duration_ms: f64,
+    pub scrolling: bool,
+}
+
+/// The colour stages of a sequence starting at `start_ms` (Amplify's ColorSequenceDisplay:
+/// the first colour flat, then each colour scrolls down, then is held flat if it has a flat
+/// duration).
+pub fn colour_stages(colours: &[Colour], start_ms: f64) -> Vec<ColourStage> {
+    let mut stages = Vec::new();
+    let mut at = start_ms;
+    for (index, colour) in colours.iter().enumerate() {
+        let previous = if index == 0 {
+            colour.rgb
+        } else {
+            colours[index - 1].rgb
+        };
+        if index > 0 && colour.downscroll_ms > 0.0 {
+            stages.push(ColourStage {
+                sequence_number: index,
+                current: colour.rgb,
+                previous,
+                start_ms: at,
+                duration_ms: colour.downscroll_ms,
+                scrolling: true,
+            });
+            at += colour.downscroll_ms;
+        }
+        if colour.flat_ms > 0.0 || (index == 0 && colour.downscroll_ms <= 0.0) {
+            stages.push(ColourStage {
+                sequence_number: index,
+                current: colour.rgb,
+                previous: colour.rgb,
+                start_ms: at,
+                duration_ms: colour.flat_ms,
+                scrolling: false,
+            });
+            at += colour.flat_ms;
+        }
+    }
+    stages
+}
+
+/// The screen's light (linear RGB, 0-1) at `t_ms` for these stages: the colour stages while
+/// they run, the client's page (light grey) before and after. While a colour scrolls down, the
+/// new colour covers the top of the screen and the old one the rest: the light is their mix.
+pub fn screen_light(stages: &[ColourStage], t_ms: f64) -> [f64; 3] {
+    const PAGE: [f64; 3] = [0.55, 0.55, 0.55];
+    let linear = |rgb: [u8; 3]| rgb.map(|c| f64::from(srgb_to_linear(c)));
+    let Some(first) = stages.first() else {
+        return PAGE;
+    };
+    if t_ms < first.start_ms {
+        return PAGE;
+    }
+    for stage in stages {
+        if t_ms < stage.start_ms + stage.duration_ms {
+            let current = linear(stage.current);
+            if !stage.scrolling {
+                return current;
+            }
+            let previous = linear(stage.previous);
+            let p = ((t_ms - stage.start_ms) / stage.duration_ms).clamp(0.0, 1.0);
+            return [0, 1, 2].map(|k| p * current[k] + (1.0 - p) * previous[k]);
+        }
+    }
+    PAGE
+}
+
+/// The client's timeline, in milliseconds from the start of the video.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timeline {
+    pub initial_face_ms: f64,
+    pub approach_start_ms: f64,
+    pub approach_end_ms: f64,
+    /// When the client saw the face in the oval, and when the challenge ended.
+    pub target_start_ms: f64,
+    pub target_end_ms: f64,
+    pub stages: Vec<ColourStage>,
+    pub video_end_ms: f64,
+}
+
+/// The conditions of one session, drawn from its seed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conditions {
+    pub horizontal_fov_degrees: f64,
+    pub ambient: [f64; 3],
+    pub screen_brightness: f64,
+    pub noise: f32,
+    pub fps: f64,
+    pub capture_delay_ms: f64,
+    pub speed_cm_per_s: f64,
+    /// The face box's width at the end over the oval's width.
+    pub fill: f64,
+    /// The face box's width at the start over the frame's width.
+    pub start_ratio: f64,
+    pub exposure_adaptation: f64,
+}
+
+impl Conditions {
+    pub fn draw(rng: &mut Rng) -> Conditions {
+        let level = rng.range(0.12, 0.45);
+        let warmth = rng.range(0.85, 1.0);
+        Conditions {
+            horizontal_fov_degrees: rng.range(48.0, 60.0),
+            ambient: [level, level * warmth, level * warmth * warmth],
+            screen_brightness: rng.range(0.55, 1.0),
+            noise: rng.range(1.0, 3.0) as f32,
+            fps: [24.0, 25.0, 30.0][rng.between(0, 2) as usize],
+            capture_delay_ms: rng.range(30.0, 120.0),
+            speed_cm_per_s: rng.range(8.0, 16.0),
+            fill: rng.range(0.95, 1.05),
+            start_ratio: rng.range(0.17, 0.24),
+            exposure_adaptation: rng.range(0.0, 0.08),
+        }
+    }
+}
+
+/// Where a face is in one frame, as rendered: BlazeFace's box and keypoints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TruthFace {
+    /// Left, top, width, height in pixels.
+    pub bounding_box: [f64; 4],
+    /// Right eye, left eye, nose tip, mouth, right ear, left ear, in pixels.
+    pub keypoints: [[f64; 2]; 6],
+}
+
+/// The rendered session.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    pub species: Species,
+    pub seed: u64,
+    pub challenge: ChallengeSpec,
+    pub conditions: Conditions,
+    pub timeline: Timeline,
+    pub frames: Vec<RgbImage>,
+    /// Presentation times, milliseconds from the start.
+    pub frame_ms: Vec<u64>,
+    /// The faces in each frame, as rendered (for attacks that replay a video: the faces the
+    /// replayed video shows).
+    pub truth: Vec<Vec<TruthFace>>,
+}
+
+/// What to simulate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSpec {
+    pub species: Species,
+    pub seed: u64,
+    pub challenge: ChallengeSpec,
+}
+
+/// The head's path: where the face box's centre and width should be over time.
+#[derive(Debug, Clone)]
+struct Motion {
+    far_z: f64,
+    near_z: f64,
+    start_centre: [f64; 2],
+    end_centre: [f64; 2],
+    approach_start_ms: f64,
+    approach_end_ms: f64,
+    phases: [f64; 6],
+    frequencies: [f64; 6],
+    sway_cm: f64,
+    angle: f64,
+}
+
+impl Motion {
+    /// The eyes' depth and the face box's centre (pixels) at `t`, and the pose's angles.
+    fn at(&self, t_ms: f64) -> (f64, [f64; 2], [f64; 3], [f64; 2]) {
+        let p = ((t_ms - self.approach_start_ms) / (self.approach_end_ms - self.approach_start_ms))
+            .clamp(0.0, 1.0);
+        let s = p * p * (3.0 - 2.0 * p);
+        // Move in 1/z so that the face grows smoothly on screen.
+        let inverse = (1.0 - s) / self.far_z + s / self.near_z;
+        let z = 1.0 / inverse;
+        let centre = [
+            self.start_centre[0] + (self.end_centre[0] - self.start_centre[0]) * s,
+            self.start_centre[1] + (self.end_centre[1] - self.start_centre[1]) * s,
+        ];
+        let t = t_ms / 1000.0;
+        let wave = |i: usize| (std::f64::consts::TAU * self.frequencies[i] * t + self.phases[i]).sin();
+        let angles = [
+            self.angle * wave(0),
+            self.angle * 0.8 * wave(1),
+            self.angle * 0.6 * wave(2),
+        ];
+        let sway = [self.sway_cm * wave(3), self.sway_cm * wave(4)];
+        let breathing = 0.25 * wave(5);
+        (z + breathing, centre, angles, sway)
+    }
+}
+
+fn draw_motion(
+    rng: &mut Rng,
+    camera: &Camera,
+    challenge: &ChallengeSpec,
+    conditions: &Conditions,
+    stretch_x: f64,
+    approach_start_ms: f64,
+) -> Motion {
+    let box_cm = FACE_BOX_SIDE_CM * stretch_x;
+    let near_width = challenge.oval[2] * conditions.fill;
+    let near_z = camera.focal * box_cm / near_width;
+    let far_width = f64::from(camera.width) * conditions.start_ratio;
+    let far_z = camera.focal * box_cm / far_width;
+    let duration = (far_z - near_z).abs() / conditions.speed_cm_per_s * 1000.0;
+    let (w, h) = (f64::from(camera.width), f64::from(camera.height));
+    let start_centre = [
+        challenge.oval[0] + rng.range(-0.08, 0.08) * w,
+        challenge.oval[1] + rng.range(-0.08, 0.06) * h,
+    ];
+    let mut phases = [0.0; 6];
+    let mut frequencies = [0.0; 6];
+    for i in 0..6 {
+        phases[i] = rng.range(0.0, std::f64::consts::TAU);
+        frequencies[i] = rng.range(0.15, 0.6);
+    }
+    Motion {
+        far_z,
+        near_z,
+        start_centre,
+        end_centre: [challenge.oval[0], challenge.oval[1]],
+        approach_start_ms,
+        approach_end_ms: approach_start_ms + duration.max(600.0),
+        phases,
+        frequencies,
+        sway_cm: rng.range(0.1, 0.35),
+        angle: rng.range(0.01, 0.035),
+    }
+}
+
+/// A face-bearing object in the scene at one instant.
+#[derive(Debug, Clone)]
+struct Actor {
+    shape: Shape,
+    identity: Identity,
+    map: TextureMap,
+    pose: Pose,
+    reflectance: f32,
+    /// Whether the screen lights it (false: painted colours come separately).
+    lit_by_screen: bool,
+}
+
+impl Actor {
+    fn stretch(&self) -> [f64; 2] {
+        match self.shape {
+            Shape::Head { .. } => [self.identity.stretch_x, self.identity.stretch_y],
+            _ => [self.identity.stretch_x, self.identity.stretch_y],
+        }
+    }
+
+    /// Places the actor so that its face box (at the eyes' depth `z`) centres on `centre`.
+    fn place(
+        &mut self,
+        camera: &Camera,
+        z: f64,
+        centre: [f64; 2],
+        angles: [f64; 3],
+        sway: [f64; 2],
+    ) {
+        let stretch = self.stretch();
+        let eye_z = match self.shape {
+            Shape::Head { .. } => self.shape.eye_depth(stretch),
+            _ => 0.0,
+        };
+        let box_centre = camera.unproject(centre[0], centre[1], z);
+        self.pose = Pose {
+            position: [
+                box_centre[0] + sway[0],
+                box_centre[1] - FACE_BOX_CENTRE_BELOW_EYES_CM * stretch[1] + sway[1],
+                z + eye_z,
+            ],
+            yaw: angles[0],
+            pitch: angles[1],
+            roll: angles[2],
+        };
+    }
+
+    fn truth(&self, camera: &Camera) -> TruthFace {
+        let stretch = self.stretch();
+        let eye_z = match self.shape {
+            Shape::Head { .. } => self.shape.eye_depth(stretch),
+            _ => 0.0,
+        };
+        let centre = camera.project(self.pose.to_world([
+            0.0,
+            FACE_BOX_CENTRE_BELOW_EYES_CM * stretch[1],
+            eye_z,
+        ]));
+        let eyes = self.pose.to_world([0.0, 0.0, eye_z]);
+        let side = camera.focal * FACE_BOX_SIDE_CM * stretch[0] / eyes[2];
+        let mut keypoints = [[0.0; 2]; 6];
+        for (out, point) in keypoints.iter_mut().zip(head_keypoints()) {
+            let mut x = point[0] * stretch[0];
+            let y = point[1] * stretch[1];
+            if self.identity.mirrored {
+                x = -x;
+            }
+            let z = self.shape.depth(x, y, stretch).unwrap_or(0.0);
+            *out = camera.project(self.pose.to_world([x, y, z]));
+        }
+        if self.identity.mirrored {
+            // The person's right eye is still the one on the image's left.
+            keypoints.swap(0, 1);
+            keypoints.swap(4, 5);
+        }
+        TruthFace {
+            bounding_box: [centre[0] - side / 2.0, centre[1] - side / 2.0, side, side],
+            keypoints,
+        }
+    }
+}
+
+/// Renders one session.
+pub fn simulate(spec: &SessionSpec) -> Result<Recording, TextureError> {
+    let texture = Texture::shared()?;
+    Ok(simulate_with(spec, &texture))
+}
+
+/// The time from the first frame to the recording's start of the approach.
+const SETTLE_MS: f64 = 400.0;
+/// Amplify's "Hold still" between the face reaching the oval and the first colour.
+const HOLD_MS: f64 = 1000.0;
+
+/// Renders one session with this texture.
+pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
+    let root = Rng::new(spec.seed ^ 0x5EED_0F_11FE);
+    let mut rng = root.fork(1);
+    let conditions = Conditions::draw(&mut rng);
+    let challenge = &spec.challenge;
+    let camera = Camera::with_fov(
+        challenge.width,
+        challenge.height,
+        conditions.horizontal_fov_degrees,
+    );
+    let identity = Identity::draw(&mut root.fork(2));
+    let mut motion_rng = root.fork(3);
+    let mut motion = draw_motion(
+        &mut motion_rng,
+        &camera,
+        challenge,
+        &conditions,
+        identity.stretch_x,
+        SETTLE_MS,
+    );
+    let mut attack_rng = root.fork(4);
+    match spec.species {
+        Species::MissesOval => {
+            // Stops short, or off to one side.
+            if attack_rng.chance(0.5) {
+                let short = attack_rng.range(0.5, 0.72);
+                motion.near_z /= short;
+            } else {
+                let side = if attack_rng.chance(0.5) { 1.0 } else { -1.0 };
+                motion.end_centre[0] += side * challenge.oval[2] * attack_rng.range(0.45, 0.7);
+            }
+        }
+        Species::StaticImage => {
+            motion.far_z = motion.near_z;
+            motion.start_centre = motion.end_centre;
+            motion.sway_cm = 0.02;
+            motion.angle = 0.0;
+        }
+        _ => {}
+    }
+    let timeline = timeline(challenge, &motion, &conditions);
+    let frame_ms = frame_times(&timeline, &conditions, &mut root.fork(5));
+
+    let shape = match spec.species {
+        Species::PrintedPhoto | Species::StaticImage | Species::DelayedColours => Shape::Flat,
+        Species::BentPhoto => Shape::Cylinder {
+            radius: attack_rng.range(8.0, 14.0),
+        },
+        _ => Shape::Head {
+            nose_height: identity.nose_height,
+        },
+    };
+    let main = Actor {
+        shape,
+        map: TextureMap::new(&identity),
+        identity: identity.clone(),
+        pose: Pose::default(),
+        reflectance: if shape == Shape::Flat || matches!(shape, Shape::Cylinder { .. }) {
+            0.85
+        } else {
+            1.0
+        },
+        lit_by_screen: spec.species != Species::DelayedColours,
+    };
+    let other_identity = identity.other(&mut root.fork(6));
+    let swap_at_ms = timeline.target_start_ms
+        + attack_rng.range(0.3, 0.8) * (timeline.target_end_ms - timeline.target_start_ms);
+    let paint_delay_ms = attack_rng.range(250.0, 700.0);
+    let second = (spec.species == Species::TwoFaces).then(|| {
+        let mut actor = Actor {
+            shape: Shape::Flat,
+            map: TextureMap::new(&other_identity),
+            identity: other_identity.clone(),
+            pose: Pose::default(),
+            reflectance: 0.85,
+            lit_by_screen: true,
+        };
+        let side = if challenge.oval[0] > f64::from(camera.width) / 2.0 {
+            0.16
+        } else {
+            0.84
+        };
+        let z = camera.focal * FACE_BOX_SIDE_CM / (f64::from(camera.width) * 0.2);
+        actor.place(
+            &camera,
+            z,
+            [
+                f64::from(camera.width) * side,
+                f64::from(camera.height) * attack_rng.range(0.3, 0.5),
+            ],
+            [0.0; 3],
+            [0.0; 2],
+        );
+        actor
+    });
+
+    // Replays and injections show another live session, recorded earlier for another challenge.
+    if matches!(spec.species, Species::ScreenReplay | Species::VideoInjection) {
+        let other_spec = SessionSpec {
+            species: Species::BonaFide,
+            seed: root.fork(7).next_u64(),
+            challenge: ChallengeSpec::draw(
+                challenge.width,
+                challenge.height,
+                !challenge.colours.is_empty(),
+                &mut root.fork(8),
+            ),
+        };
+        let recorded = simulate_with(&other_spec, texture);
+        return replay(
+            spec,
+            conditions,
+            timeline,
+            frame_ms,
+            &recorded,
+            &camera,
+            &mut attack_rng,
+        );
+    }
+
+    let background_albedo = background(camera.width, camera.height, &mut root.fork(9));
+    let noise = NoiseTable::new(&mut root.fork(10));
+    let mut sensor = Sensor::new(0.18, conditions.exposure_adaptation, conditions.noise);
+    let mut frame_rng = root.fork(11);
+    let mut frames = Vec::with_capacity(frame_ms.len());
+    let mut truth = Vec::with_capacity(frame_ms.len());
+    for (index, &t) in frame_ms.iter().enumerate() {
+        let t = t as f64;
+        let light_time = t - conditions.capture_delay_ms;
+        let screen = screen_light(&timeline.stages, light_time);
+        let lighting = Lighting {
+            ambient: conditions.ambient,
+            screen: screen.map(|c| c * conditions.screen_brightness),
+            screen_position: [0.0, 8.0, 0.0],
+            screen_reference_cm: 40.0,
+        };
+        // The wall is far: the screen barely reaches it.
+        let wall = Lighting {
+            screen: screen.map(|c| c * conditions.screen_brightness * 0.05),
+            ..lighting
+        };
+        let wall_light = wall.irradiance([0.0, 0.0, 150.0], [0.0, 0.0, -1.0]);
+        let lit_background: Vec<[f32; 3]> = background_albedo
+            .iter()
+            .map(|a| [0, 1, 2].map(|k| a[k] * wall_light[k] as f32))
+            .collect();
+        let mut canvas = Canvas::new(camera.width, camera.height, &lit_background);
+
+        let (z, centre, angles, sway) = motion.at(t);
+        let mut actor = main.clone();
+        if spec.species == Species::FaceSwap && t >= swap_at_ms {
+            actor.identity = other_identity.clone();
+            actor.map = TextureMap::new(&other_identity);
+            actor.shape = Shape::Head {
+                nose_height: other_identity.nose_height,
+            };
+        }
+        actor.place(&camera, z, centre, angles, sway);
+        let actor_lighting = if actor.lit_by_screen {
+            lighting
+        } else {
+            // Painted on later: the colours arrive late, evenly over the face.
+            let painted = screen_light(&timeline.stages, light_time - paint_delay_ms);
+            Lighting {
+                screen: painted.map(|c| c * conditions.screen_brightness),
+                ..lighting
+            }
+        };
+        let mut faces = Vec::new();
+        if let Some(second) = &second {
+            canvas.draw(&camera, texture, &surface(second), &lighting);
+            faces.push(second.truth(&camera));
+        }
+        canvas.draw(&camera, texture, &surface(&actor), &actor_lighting);
+        faces.push(actor.truth(&camera));
+        if index == 0 {
+            sensor.settle(&canvas.pixels);
+        }
+        frames.push(sensor.capture(
+            &canvas.pixels,
+            camera.width,
+            camera.height,
+            &noise,
+            &mut frame_rng,
+        ));
+        truth.push(faces);
+    }
+    Recording {
+        species: spec.species,
+        seed: spec.seed,
+        challenge: challenge.clone(),
+        conditions,
+        timeline,
+        frames,
+        frame_ms,
+        truth,
+    }
+}
+
+fn surface(actor: &Actor) -> Surface<'_> {
+    Surface {
+        shape: actor.shape,
+        stretch: actor.stretch(),
+        map: &actor.map,
+        tone: actor.identity.tone,
+        pose: actor.pose,
+        reflectance: actor.reflectance,
+    }
+}
+
+fn timeline(challenge: &ChallengeSpec, motion: &Motion, conditions: &Conditions) -> Timeline {
+    let target_start_ms = motion.approach_end_ms + 150.0;
+    let stages = if challenge.colours.is_empty() {
+        Vec::new()
+    } else {
+        colour_stages(&challenge.colours, target_start_ms + HOLD_MS)
+    };
+    let target_end_ms = stages
+        .last()
+        .map(|stage| stage.start_ms + stage.duration_ms)
+        .unwrap_or(target_start_ms + 300.0);
+    Timeline {
+        initial_face_ms: 100.0 + conditions.capture_delay_ms,
+        approach_start_ms: motion.approach_start_ms,
+        approach_end_ms: motion.approach_end_ms,
+        target_start_ms,
+        target_end_ms,
+        stages,
+        video_end_ms: target_end_ms + 200.0,
+    }
+}
+
+/// Frame times: the frame rate with a little jitter, from 0 to the end of the video.
+fn frame_times(timeline: &Timeline, conditions: &Conditions, rng: &mut Rng) -> Vec<u64> {
+    let period = 1000.0 / conditions.fps;
+    let mut times = Vec::new();
+    let mut index = 0u64;
+    loop {
+        let nominal = index as f64 * period;
+        if nominal > timeline.video_end_ms {
+            break;
+        }
+        let jitter = if index == 0 { 0.0 } else { rng.range(-2.0, 2.0) };
+        let t = (nominal + jitter).round().max(0.0) as u64;
+        if times.last().is_none_or(|&last| t > last) {
+            times.push(t);
+        }
+        index += 1;
+    }
+    times
+}
+
+/// A recorded session shown again: on a screen held up to the camera (emissive, with the current
+/// screen's glare on its glass and some moire), or injected instead of the camera.
+fn replay(
+    spec: &SessionSpec,
+    conditions: Conditions,
+    timeline: Timeline,
+    frame_ms: Vec<u64>,
+    recorded: &Recording,
+    camera: &Camera,
+    rng: &mut Rng,
+) -> Recording {
+    let offset_ms = rng.range(-300.0, 300.0);
+    let pick = |t: f64| -> usize {
+        let target = (t + offset_ms).max(0.0);
+        recorded
+            .frame_ms
+            .iter()
+            .position(|&ms| ms as f64 >= target)
+            .unwrap_or(recorded.frame_ms.len() - 1)
+    };
+    let injected = spec.species == Species::VideoInjection;
+    let (w, h) = (camera.width as usize, camera.height as usize);
+    // The replaying screen: a rectangle covering most of the frame, a dark bezel around.
+    let cover = rng.range(0.82, 1.0);
+    let (screen_w, screen_h) = (w as f64 * cover, h as f64 * cover);
+    let (left, top) = (
+        (w as f64 - screen_w) / 2.0 + rng.range(-10.0, 10.0),
+        (h as f64 - screen_h) / 2.0 + rng.range(-8.0, 8.0),
+    );
+    let emissive = rng.range(0.55, 0.95) as f32;
+    let glare = rng.range(0.02, 0.06);
+    let moire = rng.range(0.0, 0.05) as f32;
+    let moire_frequency = [rng.range(0.15, 0.45), rng.range(0.1, 0.4)];
+    let background_albedo = background(camera.width, camera.height, &mut rng.fork(1));
+    let noise = NoiseTable::new(&mut rng.fork(2));
+    let mut sensor = Sensor::new(0.18, conditions.exposure_adaptation, conditions.noise);
+    let mut frame_rng = rng.fork(3);
+    let lut: Vec<f32> = (0..=255u8).map(srgb_to_linear).collect();
+    let mut frames = Vec::with_capacity(frame_ms.len());
+    let mut truth = Vec::with_capacity(frame_ms.len());
+    for (index, &t) in frame_ms.iter().enumerate() {
+        let source = pick(t as f64);
+        let shown = &recorded.frames[source];
+        if injected {
+            frames.push(shown.clone());
+            truth.push(recorded.truth[source].clone());
+            continue;
+        }
+        let screen = screen_light(&timeline.stages, t as f64 - conditions.capture_delay_ms);
+        let mut scene = Vec::with_capacity(w * h);
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f64, y as f64);
+                let inside = fx >= left && fx < left + screen_w && fy >= top && fy < top + screen_h;
+                if !inside {
+                    let a = background_albedo[y * w + x];
+                    let lit = [0, 1, 2].map(|k| a[k] * conditions.ambient[k] as f32);
+                    let bezel = fx >= left - 12.0
+                        && fx < left + screen_w + 12.0
+                        && fy >= top - 12.0
+                        && fy < top + screen_h + 12.0;
+                    scene.push(if bezel { [0.01; 3] } else { lit });
+                    continue;
+                }
+                let sx = ((fx - left) / screen_w * f64::from(shown.width())) as u32;
+                let sy = ((fy - top) / screen_h * f64::from(shown.height())) as u32;
+                let p = shown.pixel(
+                    sx.min(shown.width() - 1),
+                    sy.min(shown.height() - 1),
+                );
+                let ripple =
+                    1.0 + moire * ((fx * moire_frequency[0] + fy * moire_frequency[1]).sin() as f32);
+                scene.push([0, 1, 2].map(|k| {
+                    lut[p[k] as usize] * emissive * ripple
+                        + (glare * screen[k] * conditions.screen_brightness) as f32
+                }));
+            }
+        }
+        if index == 0 {
+            sensor.settle(&scene);
+        }
+        frames.push(sensor.capture(&scene, camera.width, camera.height, &noise, &mut frame_rng));
+        let scale = [
+            screen_w / f64::from(shown.width()),
+            screen_h / f64::from(shown.height()),
+        ];
+        truth.push(
+            recorded.truth[source]
+                .iter()
+                .map(|face| TruthFace {
+                    bounding_box: [
+                        left + face.bounding_box[0] * scale[0],
+                        top + face.bounding_box[1] * scale[1],
+                        face.bounding_box[2] * scale[0],
+                        face.bounding_box[3] * scale[1],
+                    ],
+                    keypoints: face
+                        .keypoints
+                        .map(|k| [left + k[0] * scale[0], top + k[1] * scale[1]]),
+                })
+                .collect(),
+        );
+    }
+    Recording {
+        species: spec.species,
+        seed: spec.seed,
+        challenge: spec.challenge.clone(),
+        conditions,
+        timeline,
+        frames,
+        frame_ms,
+        truth,
+    }
+}
