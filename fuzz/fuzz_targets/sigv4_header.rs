@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
         session_token: None,
         expires_at: None,
         allowed_actions: None,
+        session_id: None,
     }]);
     let request = HeaderRequest {
         method: "POST",

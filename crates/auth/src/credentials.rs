@@ -27,6 +27,15 @@ impl SecretKey {
     }
 }
 
+/// Compared in constant time.
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &SecretKey) -> bool {
+        crate::sigv4::signatures_match(self.expose(), other.expose())
+    }
+}
+
+impl Eq for SecretKey {}
+
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretKey(<redacted>)")
@@ -68,11 +77,23 @@ pub struct Credential {
     /// The actions (`rekognition:CreateFaceLivenessSession`, ...) this key may perform;
     /// `None` allows all.
     pub allowed_actions: Option<Vec<String>>,
+    /// Session-scoped client credentials: the one session this key may stream; `None` for any.
+    pub session_id: Option<String>,
 }
 
 /// Where credentials are looked up by access key id.
 pub trait CredentialStore: Send + Sync {
     fn lookup(&self, access_key_id: &str) -> Option<Credential>;
+
+    /// The credential for an access key id and the session token the request presented
+    /// (stateless credentials are read from their token).
+    fn lookup_with_token(
+        &self,
+        access_key_id: &str,
+        _session_token: Option<&str>,
+    ) -> Option<Credential> {
+        self.lookup(access_key_id)
+    }
 }
 
 /// Credentials fixed at start-up (from the configuration).
@@ -119,6 +140,7 @@ mod tests {
             session_token: Some(SecretKey::new("the-session-token")),
             expires_at: None,
             allowed_actions: None,
+            session_id: None,
         };
         let printed = format!(
             "{credential:?} {:?}",

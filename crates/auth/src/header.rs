@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 
 use crate::sigv4::{self, CredentialScope};
-use crate::{AuthError, Credential, CredentialStore, TenantId, MAX_CLOCK_SKEW};
+use crate::{AuthError, Credential, CredentialStore, SecretKey, TenantId, MAX_CLOCK_SKEW};
 
 /// The parts of a received request that its signature covers.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +36,10 @@ pub struct Principal {
     pub signed_at: SystemTime,
     /// The actions the key may perform; `None` allows all.
     pub allowed_actions: Option<Vec<String>>,
+    /// Session-scoped client credentials: the one session this caller may stream.
+    pub session_id: Option<String>,
+    /// The session token the request presented (temporary credentials), to look the key up again.
+    pub session_token: Option<SecretKey>,
 }
 
 impl Principal {
@@ -210,6 +214,8 @@ pub fn verify_header_auth(
         signature: expected,
         signed_at,
         allowed_actions: credential.allowed_actions,
+        session_id: credential.session_id,
+        session_token: credential.session_token,
     })
 }
 
@@ -252,7 +258,7 @@ pub(crate) fn authorize_credential(
     now: SystemTime,
 ) -> Result<Credential, AuthError> {
     let credential = credentials
-        .lookup(&scope.access_key_id)
+        .lookup_with_token(&scope.access_key_id, presented_token)
         .ok_or(AuthError::UnrecognizedClient)?;
     match (&credential.session_token, presented_token) {
         (None, None) => {}
@@ -350,6 +356,7 @@ mod tests {
                 session_token: None,
                 expires_at: None,
                 allowed_actions: None,
+                session_id: None,
             },
             Credential {
                 access_key_id: "ASIATEMP".to_owned(),
@@ -358,6 +365,7 @@ mod tests {
                 session_token: Some(SecretKey::new("token-t")),
                 expires_at: Some(now() + Duration::from_secs(60)),
                 allowed_actions: None,
+                session_id: None,
             },
         ])
     }

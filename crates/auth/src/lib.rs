@@ -11,12 +11,14 @@
 //! Nothing here reads a clock: the caller passes `now`.
 //! Nothing here logs a secret: [`SecretKey`] has a redacted `Debug` and is zeroed on drop.
 
+pub mod client;
 mod credentials;
 pub mod events;
 mod header;
 mod presigned;
 pub mod sigv4;
 
+pub use client::{ClientCredential, ClientCredentialKey, ClientGrant, WithClientCredentials};
 pub use credentials::{Credential, CredentialStore, SecretKey, StaticCredentials, TenantId};
 pub use events::ChainVerifier;
 pub use header::{verify_header_auth, HeaderRequest, Principal};

@@ -154,6 +154,8 @@ pub fn verify_presigned(
         signature,
         signed_at,
         allowed_actions: credential.allowed_actions,
+        session_id: credential.session_id,
+        session_token: credential.session_token,
     })
 }
 
@@ -180,6 +182,7 @@ mod tests {
             session_token: None,
             expires_at: None,
             allowed_actions: None,
+            session_id: None,
         }])
     }
 

@@ -121,6 +121,19 @@ struct ServeArgs {
     )]
     store_redis_url: Option<String>,
 
+    /// Enable the demo routes (`POST /demo/session`, unauthenticated: they create sessions and
+    /// client credentials for the first configured tenant). For trying the page at `/` only.
+    #[arg(
+        long,
+        env = "OPENLIVENESS_DEMO",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    demo: bool,
+
+    /// Serve the browser client from this directory at `/` (default: web/dist).
+    #[arg(long, env = "OPENLIVENESS_WEB_ROOT", value_name = "DIR")]
+    web_root: Option<PathBuf>,
+
     /// Log format.
     #[arg(long, env = "OPENLIVENESS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -188,6 +201,8 @@ fn serve(args: ServeArgs) -> ExitCode {
             .store_redis_url
             .clone()
             .map(openliveness_server::config::RedisUrl::new),
+        demo: args.demo.then_some(true),
+        web_root: args.web_root.clone(),
     };
     let config = match Config::resolve(file, overrides) {
         Ok(config) => config,

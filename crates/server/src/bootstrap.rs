@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use openliveness_auth::{Credential, StaticCredentials};
+use openliveness_auth::{ClientCredentialKey, Credential, StaticCredentials};
 use openliveness_store::{RedbStore, RedbStoreConfig, RedisStore, RedisStoreConfig, SessionStore};
 
 use crate::clock::Clock;
@@ -14,6 +14,8 @@ use crate::AppState;
 
 /// The file in the data directory that holds generated credentials.
 pub const GENERATED_CREDENTIALS_FILE: &str = "credentials.toml";
+/// The file in the data directory that holds the generated client-credentials key.
+pub const CLIENT_CREDENTIALS_KEY_FILE: &str = "client-credentials.key";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +53,13 @@ pub fn prepare(
         notice.0.extend(lines);
     }
     let store = open_store(&config.store, &data_dir)?;
+    let key = match config.client_credentials_key.clone() {
+        Some(key) => key,
+        None => generated_client_credentials_key(&data_dir)?,
+    };
     let credentials = StaticCredentials::new(config.credentials.iter().cloned());
-    let state = AppState::new(config, store, Arc::new(credentials), clock);
+    let state =
+        AppState::new(config, store, Arc::new(credentials), clock).with_client_credential_key(key);
     Ok((Arc::new(state), notice))
 }
 
@@ -69,6 +76,32 @@ fn open_store(store: &StoreConfig, data_dir: &Path) -> Result<Arc<dyn SessionSto
             })?)
         }
     })
+}
+
+/// Reads the client-credentials key from the data directory, or generates it on first run.
+fn generated_client_credentials_key(data_dir: &Path) -> Result<ClientCredentialKey, StartError> {
+    let path = data_dir.join(CLIENT_CREDENTIALS_KEY_FILE);
+    let io_error = |source| StartError::DataDir {
+        path: path.clone(),
+        source,
+    };
+    let invalid = || {
+        crate::config::ConfigError::Invalid(format!(
+            "{} must hold 64 hexadecimal digits",
+            path.display()
+        ))
+    };
+    if path.exists() {
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(io_error)?);
+        return Ok(ClientCredentialKey::from_hex(&text).ok_or_else(invalid)?);
+    }
+    let mut bytes = [0u8; ClientCredentialKey::LEN];
+    getrandom::fill(&mut bytes).map_err(|error| io_error(std::io::Error::other(error)))?;
+    let key = ClientCredentialKey::from_bytes(bytes);
+    bytes.fill(0);
+    let text = format!("{}\n", key.expose_hex().as_str());
+    write_private(&path, text.as_bytes()).map_err(io_error)?;
+    Ok(key)
 }
 
 /// Reads the generated credentials from the data directory, or generates them on first run.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use openliveness_auth::{Credential, SecretKey, TenantId};
+use openliveness_auth::{ClientCredentialKey, Credential, SecretKey, TenantId};
 use serde::Deserialize;
 
 /// Everything the server needs to run, resolved.
@@ -34,6 +34,30 @@ pub struct Config {
     pub dev_tls: bool,
     /// Where sessions are kept.
     pub store: StoreConfig,
+    /// The key that signs session-scoped client credentials; `None`: the one generated in
+    /// `<data_dir>/client-credentials.key`. Servers sharing Redis need the same key.
+    pub client_credentials_key: Option<ClientCredentialKey>,
+    /// The browser client and the demo routes.
+    pub web: WebConfig,
+}
+
+/// `[web]`: the browser client's files and the demo routes.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Served at `/`.
+    pub root: PathBuf,
+    /// `POST /demo/session` and its results route, unauthenticated (off by default).
+    pub demo: bool,
+}
+
+pub const DEFAULT_WEB_ROOT: &str = "web/dist";
+
+/// `[web]` in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWeb {
+    pub root: Option<PathBuf>,
+    pub demo: Option<bool>,
 }
 
 // --- Session store selection (scale-out with Redis) ---
@@ -191,6 +215,10 @@ pub struct FileConfig {
     pub dev_tls: Option<bool>,
     #[serde(default)]
     pub store: FileStore,
+    /// 64 hexadecimal digits (32 random bytes).
+    pub client_credentials_key: Option<SecretKey>,
+    #[serde(default)]
+    pub web: FileWeb,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -240,6 +268,10 @@ pub struct Overrides {
     pub dev_tls: Option<bool>,
     /// Keep sessions in Redis at this URL (`--store-redis-url`, `OPENLIVENESS_REDIS_URL`).
     pub store_redis_url: Option<RedisUrl>,
+    /// `--demo`: enable the demo routes.
+    pub demo: Option<bool>,
+    /// `--web-root DIR`: where the browser client's files are.
+    pub web_root: Option<PathBuf>,
 }
 
 /// Why a configuration cannot be used.
@@ -280,6 +312,7 @@ impl FileCredential {
                 .expires_at_unix
                 .map(|seconds| std::time::UNIX_EPOCH + Duration::from_secs(seconds)),
             allowed_actions: self.actions,
+            session_id: None,
         }
     }
 }
@@ -328,6 +361,7 @@ impl Config {
                 session_token: None,
                 expires_at: None,
                 allowed_actions: None,
+                session_id: None,
             });
         }
         let mut seen = std::collections::HashSet::new();
@@ -370,6 +404,19 @@ impl Config {
             ));
         }
         let store = StoreConfig::resolve(file.store, overrides.store_redis_url)?;
+        let client_credentials_key = match &file.client_credentials_key {
+            Some(text) => Some(ClientCredentialKey::from_hex(text.expose()).ok_or_else(|| {
+                ConfigError::Invalid("client_credentials_key must be 64 hexadecimal digits".into())
+            })?),
+            None => None,
+        };
+        let web = WebConfig {
+            root: overrides
+                .web_root
+                .or(file.web.root)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_WEB_ROOT)),
+            demo: overrides.demo.or(file.web.demo).unwrap_or(false),
+        };
         Ok(Config {
             listen: overrides.listen.or(file.listen).unwrap_or(default_listen),
             data_dir: overrides
@@ -401,6 +448,8 @@ impl Config {
             tls_key,
             dev_tls,
             store,
+            client_credentials_key,
+            web,
         })
     }
 }

@@ -128,7 +128,11 @@ async fn serve(
     (operation, result)
 }
 
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorCode::RequestEntityTooLargeException,
@@ -160,13 +164,13 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
 }
 
 /// Who is calling: a verified key, or the anonymous tenant.
-struct Caller {
-    tenant: TenantId,
+pub(crate) struct Caller {
+    pub(crate) tenant: TenantId,
     /// `None` for an anonymous caller.
-    principal: Option<Principal>,
+    pub(crate) principal: Option<Principal>,
 }
 
-fn authenticate(
+pub(crate) fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,
@@ -236,7 +240,11 @@ fn internal(error: StoreError) -> ApiError {
     ApiError::of(ErrorCode::InternalServerError)
 }
 
-async fn create(state: &AppState, tenant: &TenantId, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn create(
+    state: &AppState,
+    tenant: &TenantId,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
     let request: CreateFaceLivenessSessionRequest = protocol::decode(body)?;
     let (settings, client_request_token) = protocol::validate_create(&request)?;
     let now = state.clock.now_millis();
@@ -261,7 +269,11 @@ async fn create(state: &AppState, tenant: &TenantId, body: &[u8]) -> Result<Vec<
     }))
 }
 
-async fn get(state: &AppState, tenant: &TenantId, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn get(
+    state: &AppState,
+    tenant: &TenantId,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
     let request: GetFaceLivenessSessionResultsRequest = protocol::decode(body)?;
     let id = protocol::validate_get(&request)?;
     let lookup = state

@@ -9,7 +9,8 @@
 
 pub mod analysis;
 pub mod bootstrap;
-pub mod challenge;
+pub use openliveness_protocol::challenge;
+pub mod client_credentials;
 pub mod clock;
 pub mod config;
 pub mod control;
@@ -17,6 +18,7 @@ pub mod listener;
 pub mod metrics;
 pub mod quota;
 pub mod streaming;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use openliveness_auth::CredentialStore;
+use openliveness_auth::{ClientCredentialKey, CredentialStore, WithClientCredentials};
 use openliveness_protocol::streaming as streaming_protocol;
 use openliveness_protocol::{ApiError, ErrorCode};
 use openliveness_store::{EvidenceStore, LocalEvidenceStore, SessionStore, StoreError};
@@ -53,6 +55,8 @@ pub struct AppState {
     pub evidence: Arc<dyn EvidenceStore>,
     /// What decides a session once its stream ended.
     pub analyzer: Arc<dyn Analyzer>,
+    /// Signs session-scoped client credentials (`POST /v1/client-credentials`).
+    pub client_credential_key: Option<ClientCredentialKey>,
 }
 
 impl AppState {
@@ -78,7 +82,15 @@ impl AppState {
             in_flight,
             evidence,
             analyzer: Arc::new(EngineUnavailable),
+            client_credential_key: None,
         }
+    }
+
+    /// The same state that mints client credentials with `key` and accepts them.
+    pub fn with_client_credential_key(mut self, key: ClientCredentialKey) -> AppState {
+        self.credentials = Arc::new(WithClientCredentials::new(self.credentials, key.clone()));
+        self.client_credential_key = Some(key);
+        self
     }
 
     /// The same state with another analyzer.
@@ -95,7 +107,9 @@ pub struct RequestId(pub String);
 /// The HTTP application.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/", post(control::handle))
+        .route("/", post(control::handle).get(not_found))
+        .route(client_credentials::PATH, post(client_credentials::handle))
+        .merge(web::demo_routes(state.config.web.demo))
         .route(streaming_protocol::START_PATH, post(streaming::start_http))
         .route(
             streaming_protocol::START_WEBSOCKET_PATH,
@@ -148,7 +162,12 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     response
 }
 
-async fn not_found(request: Request) -> Response {
+async fn not_found(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(path) = web::static_path(&request) {
+        if let Some(response) = web::static_file(&state, path).await {
+            return response;
+        }
+    }
     let request_id = request
         .extensions()
         .get::<RequestId>()

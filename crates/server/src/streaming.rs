@@ -26,7 +26,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use openliveness_auth::{
     verify_header_auth, verify_presigned, AuthError, ChainVerifier, HeaderRequest,
-    PresignedRequest, Principal,
+    PresignedRequest, Principal, SecretKey,
 };
 use openliveness_protocol::eventstream::{self, Decoder, HeaderValue as EventHeaderValue, Limits};
 use openliveness_protocol::streaming::{
@@ -295,6 +295,18 @@ async fn prepare(
     let parameters = parameters?;
     let tenant = principal.tenant.as_str();
     let id = parameters.session_id;
+    // Session-scoped client credentials stream their one session only.
+    if let Some(allowed) = principal.session_id.as_deref() {
+        if allowed != id.to_string() {
+            return Err(StreamError::new(
+                StreamErrorCode::AccessDeniedException,
+                format!(
+                    "User: {} is not authorized to perform: {ACTION} on session {id}",
+                    principal.access_key_id
+                ),
+            ));
+        }
+    }
     let not_found = || {
         StreamError::new(
             StreamErrorCode::SessionNotFoundException,
@@ -350,7 +362,10 @@ async fn prepare(
     );
     let secret = state
         .credentials
-        .lookup(&principal.access_key_id)
+        .lookup_with_token(
+            &principal.access_key_id,
+            principal.session_token.as_ref().map(SecretKey::expose),
+        )
         .map(|credential| credential.secret_access_key)
         .ok_or_else(|| stream_auth_error(AuthError::UnrecognizedClient))?;
     let chain = ChainVerifier::new(secret, &principal.region, SERVICE, &principal.signature);

@@ -39,6 +39,7 @@ fn config(data_dir: &std::path::Path) -> Config {
         session_token: None,
         expires_at: None,
         allowed_actions: None,
+        session_id: None,
     });
     config
 }

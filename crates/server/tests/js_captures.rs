@@ -39,6 +39,7 @@ fn credentials() -> StaticCredentials {
         session_token: None,
         expires_at: None,
         allowed_actions: None,
+        session_id: None,
     }])
 }
 

@@ -59,6 +59,7 @@ async fn start(clock: Arc<dyn Clock>, idle_ms: Option<u64>) -> Harness {
             session_token: None,
             expires_at: None,
             allowed_actions: None,
+            session_id: None,
         });
     }
     let store = Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap());

@@ -1,0 +1,194 @@
+//! The browser client: its static files (`GET /` and below, from `[web] root`, by default the
+//! built `web/dist`), and the demo routes that exist only with `--demo`.
+//!
+//! The demo routes are unauthenticated on purpose (anyone who can open the page can try it), so
+//! they are off by default: `POST /demo/session` creates a session for the first configured
+//! tenant and returns it with session-scoped client credentials; `GET /demo/session/{id}/results`
+//! returns that tenant's `GetFaceLivenessSessionResults` for it. A real app does both from its
+//! backend with its own key.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use openliveness_protocol::{ApiError, ErrorCode};
+use serde::Serialize;
+
+use crate::client_credentials::{self, CredentialsBody};
+use crate::{control, AppState, RequestId};
+
+/// The region the page signs for (any region is accepted).
+pub const DEMO_REGION: &str = "us-east-1";
+
+/// The demo routes, when `enabled`.
+pub fn demo_routes(enabled: bool) -> Router<Arc<AppState>> {
+    if !enabled {
+        return Router::new();
+    }
+    Router::new()
+        .route("/demo/session", post(demo_session))
+        .route("/demo/session/{id}/results", get(demo_results))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DemoSession {
+    session_id: String,
+    region: &'static str,
+    credentials: CredentialsBody,
+}
+
+async fn demo_session(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+) -> Response {
+    let result = async {
+        let tenant = demo_tenant(&state)?;
+        let created = control::create(&state, &tenant, b"{}").await?;
+        let session_id = serde_json::from_slice::<serde_json::Value>(&created)
+            .ok()
+            .and_then(|value| value.get("SessionId")?.as_str().map(str::to_owned))
+            .ok_or_else(|| ApiError::of(ErrorCode::InternalServerError))?;
+        let credential =
+            client_credentials::mint_for_session(&state, &tenant, &session_id, None).await?;
+        Ok(DemoSession {
+            session_id,
+            region: DEMO_REGION,
+            credentials: client_credentials::body_of(&credential),
+        })
+    }
+    .await;
+    match result {
+        Ok(body) => json(&body),
+        Err(error) => control::error_response(&error, &request_id),
+    }
+}
+
+async fn demo_results(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    let result = async {
+        let tenant = demo_tenant(&state)?;
+        let body = serde_json::json!({ "SessionId": id }).to_string();
+        control::get(&state, &tenant, body.as_bytes()).await
+    }
+    .await;
+    match result {
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(error) => control::error_response(&error, &request_id),
+    }
+}
+
+fn demo_tenant(state: &AppState) -> Result<openliveness_auth::TenantId, ApiError> {
+    state
+        .config
+        .credentials
+        .first()
+        .map(|credential| credential.tenant.clone())
+        .ok_or_else(|| ApiError::new(ErrorCode::AccessDeniedException, "No tenant configured"))
+}
+
+fn json(body: &impl Serialize) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_vec(body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// The file under the web root a `GET` or `HEAD` asks for, if it can name one.
+pub fn static_path(request: &Request) -> Option<PathBuf> {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return None;
+    }
+    safe_relative_path(request.uri().path())
+}
+
+/// The static file at `relative` under the web root, if there is one.
+pub async fn static_file(state: &AppState, relative: PathBuf) -> Option<Response> {
+    let path = state.config.web.root.join(relative);
+    let bytes = tokio::fs::read(&path).await.ok()?;
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type(&path));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    Some(response)
+}
+
+/// `/` is `index.html`; anything with an empty, dot-leading or encoded segment is refused.
+fn safe_relative_path(url_path: &str) -> Option<PathBuf> {
+    let trimmed = url_path.strip_prefix('/')?;
+    if trimmed.is_empty() {
+        return Some(PathBuf::from("index.html"));
+    }
+    let mut path = PathBuf::new();
+    for segment in trimmed.split('/') {
+        let ok = !segment.is_empty()
+            && !segment.starts_with('.')
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !ok {
+            return None;
+        }
+        path.push(segment);
+    }
+    Some(path)
+}
+
+fn content_type(path: &Path) -> HeaderValue {
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    HeaderValue::from_static(match extension {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "wasm" => "application/wasm",
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_relative_paths_are_served() {
+        let check = |url: &str, expected: Option<&str>| {
+            assert_eq!(
+                safe_relative_path(url),
+                expected.map(PathBuf::from),
+                "{url}"
+            );
+        };
+        check("/", Some("index.html"));
+        check("/app.js", Some("app.js"));
+        check("/models/face.onnx", Some("models/face.onnx"));
+        check("/../etc/passwd", None);
+        check("/a/../../b", None);
+        check("/.git/config", None);
+        check("//etc/passwd", None);
+        check("/a%2f..", None);
+        check("/a\\b", None);
+        check("relative", None);
+    }
+}
