@@ -1,16 +1,56 @@
-//! The seam between streaming and the liveness analysis: the server hands a session's evidence
-//! to an [`Analyzer`] when the stream ends and stores what it returns.
+//! The seam between streaming and the liveness analysis: when a stream starts the server asks
+//! the [`Analyzer`] for an observer that sees the video as it arrives (the engine decodes and
+//! detects while the client is still sending), and when it ends it hands over the evidence and
+//! stores what comes back.
 
+use std::any::Any;
+use std::sync::Arc;
+
+use openliveness_engine::{Engine, LiveObservation};
 use openliveness_store::{Evidence, SessionResult};
 
-/// Decides a session from its evidence. Runs on a blocking thread: it may take a while.
+/// Sees a session's video chunks as they arrive.
+pub trait VideoObserver: Send {
+    fn video(&mut self, chunk: &[u8]);
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+/// An observer that keeps nothing: the analysis reads the evidence at the end.
+#[derive(Debug, Default)]
+pub struct NoObserver;
+
+impl VideoObserver for NoObserver {
+    fn video(&mut self, _chunk: &[u8]) {}
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+/// Decides a session from its evidence. `analyze` and `conclude` run on a blocking thread.
 pub trait Analyzer: Send + Sync + 'static {
     /// The result of a session whose video could be analysed (`SUCCEEDED`, whatever the
     /// confidence), or why it could not be (`FAILED`; the reason is for operators only).
     fn analyze(&self, evidence: &Evidence) -> Result<SessionResult, String>;
+
+    /// Called when a stream starts.
+    fn begin(&self) -> Box<dyn VideoObserver> {
+        Box::new(NoObserver)
+    }
+
+    /// Decides the session at the end of its stream, with what `observer` saw, returning at
+    /// most `audit_images_limit` audit images.
+    fn conclude(
+        &self,
+        evidence: &Evidence,
+        observer: Box<dyn VideoObserver>,
+        audit_images_limit: usize,
+    ) -> Result<SessionResult, String> {
+        let _ = (observer, audit_images_limit);
+        self.analyze(evidence)
+    }
 }
 
-/// Used until the liveness engine is wired in: every session ends `FAILED`, never with a
+/// When the engine cannot run (no face model): every session ends `FAILED`, never with a
 /// made-up confidence.
 #[derive(Debug, Default)]
 pub struct EngineUnavailable;
@@ -18,5 +58,71 @@ pub struct EngineUnavailable;
 impl Analyzer for EngineUnavailable {
     fn analyze(&self, _evidence: &Evidence) -> Result<SessionResult, String> {
         Err("analysis engine unavailable".to_owned())
+    }
+}
+
+/// The liveness engine ([`openliveness_engine`]).
+pub struct EngineAnalyzer {
+    engine: Arc<Engine>,
+}
+
+impl EngineAnalyzer {
+    pub fn new(engine: Arc<Engine>) -> EngineAnalyzer {
+        EngineAnalyzer { engine }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+struct EngineObserver(Option<LiveObservation>);
+
+impl VideoObserver for EngineObserver {
+    fn video(&mut self, chunk: &[u8]) {
+        if let Some(live) = &mut self.0 {
+            live.push(chunk.to_vec());
+        }
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+impl Analyzer for EngineAnalyzer {
+    fn analyze(&self, evidence: &Evidence) -> Result<SessionResult, String> {
+        Ok(self.engine.analyze(evidence, 0)?.into_result())
+    }
+
+    fn begin(&self) -> Box<dyn VideoObserver> {
+        Box::new(EngineObserver(Some(self.engine.start())))
+    }
+
+    fn conclude(
+        &self,
+        evidence: &Evidence,
+        observer: Box<dyn VideoObserver>,
+        audit_images_limit: usize,
+    ) -> Result<SessionResult, String> {
+        let observed = observer
+            .into_any()
+            .downcast::<EngineObserver>()
+            .ok()
+            .and_then(|observer| observer.0);
+        let outcome = match observed {
+            Some(live) => {
+                let observations = live.finish()?;
+                self.engine
+                    .conclude(evidence, &observations, audit_images_limit)?
+            }
+            None => self.engine.analyze(evidence, audit_images_limit)?,
+        };
+        tracing::info!(
+            session_id = %evidence.session_id,
+            confidence = outcome.report.confidence,
+            deciding_check = outcome.report.deciding_check,
+            "session decided"
+        );
+        Ok(outcome.into_result())
     }
 }

@@ -215,16 +215,15 @@ impl Identity {
     pub fn other(&self, rng: &mut Rng) -> Identity {
         let mut other = Identity::draw(rng);
         other.mirrored = !self.mirrored;
-        other.stretch_x = if self.stretch_x > 1.0 {
-            rng.range(0.86, 0.93)
+        // Other proportions: the face's length over its width differs by 12-20%.
+        let ratio = self.stretch_y / self.stretch_x;
+        let factor = if rng.chance(0.5) {
+            rng.range(1.12, 1.2)
         } else {
-            rng.range(1.07, 1.14)
+            1.0 / rng.range(1.12, 1.2)
         };
-        other.stretch_y = if self.stretch_y > 1.0 {
-            rng.range(0.86, 0.93)
-        } else {
-            rng.range(1.07, 1.14)
-        };
+        other.stretch_x = rng.range(0.93, 1.07);
+        other.stretch_y = other.stretch_x * ratio * factor;
         other
     }
 }

@@ -16,3 +16,4 @@ pub mod session;
 
 pub use scenario::{simulate, ChallengeSpec, Recording, SessionSpec, Species};
 pub use session::{client_messages, encode, ClientMessage, Encoded};
+pub mod client;

@@ -582,7 +582,7 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
     let other_identity = identity.other(&mut root.fork(6));
     let swap_at_ms = timeline.target_start_ms
         + attack_rng.range(0.3, 0.8) * (timeline.target_end_ms - timeline.target_start_ms);
-    let paint_delay_ms = attack_rng.range(250.0, 700.0);
+    let paint_delay_ms = attack_rng.range(300.0, 800.0);
     let second = (spec.species == Species::TwoFaces).then(|| {
         let mut actor = Actor {
             shape: Shape::Flat,

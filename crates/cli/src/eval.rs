@@ -1,0 +1,380 @@
+//! `openliveness eval`: N seeded simulated sessions per species, decided by the engine in process
+//! (or by a running server), and the ISO/IEC 30107-3 numbers: APCER per attack species and
+//! BPCER at the operating thresholds and at the equal-error threshold, a DET curve as a PNG and a
+//! markdown table.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use openliveness_engine::Engine;
+use openliveness_protocol::challenge::{issue, IssuedChallenge, SeededRandom};
+use openliveness_protocol::{ChallengeKind, ChallengeVersion, SessionId};
+use openliveness_sim::{ChallengeSpec, ClientMessage, SessionSpec, Species};
+use openliveness_store::{Evidence, ReceivedEvent};
+use openliveness_vision::RgbImage;
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Sessions per species.
+    #[arg(long, default_value_t = 100)]
+    pub sessions: u64,
+
+    /// The first seed; session i of a species uses seed `first_seed + i` (the species is mixed
+    /// in, so species do not share seeds).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub first_seed: u64,
+
+    /// A quick run for CI: 4 sessions per species.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Only these species (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_parser = crate::simulate::parse_species)]
+    pub species: Vec<Species>,
+
+    /// Video size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x480", value_parser = crate::simulate::parse_size)]
+    pub size: (u32, u32),
+
+    /// Write the report (report.md, det.png, sessions.jsonl) here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// One decided session.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Scored {
+    pub species: Species,
+    pub seed: u64,
+    pub confidence: f64,
+    pub deciding_check: String,
+    pub checks: serde_json::Value,
+}
+
+/// The challenge a session gets: the server's own drawing, seeded.
+pub fn issued_challenge(seed: u64, width: u32, height: u32) -> IssuedChallenge {
+    let mut random = SeededRandom::new(seed ^ 0xC4A1_1E46E);
+    issue(
+        ChallengeKind::FaceMovementAndLightChallenge,
+        ChallengeVersion(2, 0, 0),
+        width,
+        height,
+        &mut random,
+    )
+}
+
+/// The seed of session `index` of `species`.
+pub fn seed_of(species: Species, first_seed: u64, index: u64) -> u64 {
+    let position = Species::ALL.iter().position(|s| *s == species).unwrap_or(0) as u64;
+    first_seed + position * 1_000_000 + index
+}
+
+/// The evidence a server would have kept for this simulated session.
+pub fn evidence_of(
+    issued: &IssuedChallenge,
+    recording: &openliveness_sim::Recording,
+    encoded: &openliveness_sim::Encoded,
+) -> Evidence {
+    let epoch = 1_767_225_600_000u64;
+    let messages = openliveness_sim::client_messages(
+        recording,
+        encoded,
+        epoch,
+        "00000000-0000-4000-8000-000000000000",
+    );
+    let mut events = Vec::new();
+    let mut video = Vec::new();
+    for message in messages {
+        let arrived_at = epoch + message.at_ms().max(0.0) as u64;
+        match message {
+            ClientMessage::Info { body, .. } => events.push(ReceivedEvent {
+                arrived_at,
+                event_type: "ClientSessionInformationEvent".to_owned(),
+                payload: body,
+            }),
+            ClientMessage::Video { chunk, .. } => {
+                let bytes = &encoded.chunks[chunk].1;
+                events.push(ReceivedEvent {
+                    arrived_at,
+                    event_type: "VideoEvent".to_owned(),
+                    payload: serde_json::json!({"Offset": video.len(), "Length": bytes.len()}),
+                });
+                video.extend_from_slice(bytes);
+            }
+            ClientMessage::End { .. } => {}
+        }
+    }
+    Evidence {
+        session_id: SessionId::random(),
+        tenant: "eval".to_owned(),
+        challenge: serde_json::to_value(issued).unwrap_or_default(),
+        events,
+        video,
+    }
+}
+
+/// Simulates and decides one session in process.
+pub fn score_one(
+    engine: &Engine,
+    species: Species,
+    seed: u64,
+    size: (u32, u32),
+) -> Result<Scored, String> {
+    let issued = issued_challenge(seed, size.0, size.1);
+    let challenge = ChallengeSpec::from_server(&issued.server_challenge, size.0, size.1)
+        .ok_or("the issued challenge has no member")?;
+    let spec = SessionSpec {
+        species,
+        seed,
+        challenge,
+    };
+    let recording = openliveness_sim::simulate(&spec).map_err(|e| e.to_string())?;
+    let encoded = openliveness_sim::encode(&recording).map_err(|e| e.to_string())?;
+    let evidence = evidence_of(&issued, &recording, &encoded);
+    let outcome = engine.analyze(&evidence, 0)?;
+    Ok(Scored {
+        species,
+        seed,
+        confidence: outcome.report.confidence,
+        deciding_check: outcome.report.deciding_check.to_owned(),
+        checks: serde_json::to_value(&outcome.report.checks).unwrap_or_default(),
+    })
+}
+
+/// The error rates at one threshold: BPCER and APCER per attack species (ratios).
+pub fn rates(scores: &[Scored], threshold: f64) -> (f64, BTreeMap<Species, f64>) {
+    let bona: Vec<&Scored> = scores.iter().filter(|s| !s.species.is_attack()).collect();
+    let bpcer = bona.iter().filter(|s| s.confidence < threshold).count() as f64
+        / bona.len().max(1) as f64;
+    let mut apcer = BTreeMap::new();
+    for species in Species::ATTACKS {
+        let attacks: Vec<&Scored> = scores.iter().filter(|s| s.species == species).collect();
+        if attacks.is_empty() {
+            continue;
+        }
+        let accepted = attacks.iter().filter(|s| s.confidence >= threshold).count();
+        apcer.insert(species, accepted as f64 / attacks.len() as f64);
+    }
+    (bpcer, apcer)
+}
+
+fn worst(apcer: &BTreeMap<Species, f64>) -> f64 {
+    apcer.values().copied().fold(0.0, f64::max)
+}
+
+/// Thresholds from 0 to 100 in steps of 0.5.
+fn thresholds() -> impl Iterator<Item = f64> {
+    (0..=200).map(|i| f64::from(i) * 0.5)
+}
+
+/// The report as markdown.
+pub fn markdown(scores: &[Scored], command: &str) -> String {
+    let mut out = String::new();
+    let count = |species: Species| scores.iter().filter(|s| s.species == species).count();
+    let eer_threshold = thresholds()
+        .min_by(|a, b| {
+            let gap = |t: f64| {
+                let (bpcer, apcer) = rates(scores, t);
+                (bpcer - worst(&apcer)).abs()
+            };
+            gap(*a).total_cmp(&gap(*b))
+        })
+        .unwrap_or(50.0);
+    let zero_apcer = thresholds().find(|t| worst(&rates(scores, *t).1) == 0.0);
+    let mut rows: Vec<(String, f64)> = vec![
+        ("50 (operating point)".to_owned(), 50.0),
+        ("90 (operating point)".to_owned(), 90.0),
+        (format!("{eer_threshold:.1} (equal error)"), eer_threshold),
+    ];
+    if let Some(t) = zero_apcer {
+        rows.push((format!("{t:.1} (lowest with every APCER 0%)"), t));
+    }
+    out.push_str(&format!("Command: `{command}`\n\n"));
+    out.push_str("| threshold | BPCER |");
+    for species in Species::ATTACKS {
+        if count(species) > 0 {
+            out.push_str(&format!(" APCER {species} |"));
+        }
+    }
+    out.push_str("\n|---|---:|");
+    for species in Species::ATTACKS {
+        if count(species) > 0 {
+            out.push_str("---:|");
+        }
+    }
+    out.push('\n');
+    for (label, threshold) in rows {
+        let (bpcer, apcer) = rates(scores, threshold);
+        out.push_str(&format!("| {label} | {:.1}% |", bpcer * 100.0));
+        for value in apcer.values() {
+            out.push_str(&format!(" {:.1}% |", value * 100.0));
+        }
+        out.push('\n');
+    }
+    out.push_str("\n| species | sessions | min confidence | median | max | deciding check (most often) |\n|---|---:|---:|---:|---:|---|\n");
+    for species in Species::ALL {
+        let mut values: Vec<f64> = scores
+            .iter()
+            .filter(|s| s.species == species)
+            .map(|s| s.confidence)
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        values.sort_by(f64::total_cmp);
+        let mut deciding: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in scores.iter().filter(|s| s.species == species) {
+            *deciding.entry(s.deciding_check.as_str()).or_default() += 1;
+        }
+        let most = deciding
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(name, n)| format!("{name} ({n})"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "| {species} | {} | {:.1} | {:.1} | {:.1} | {most} |\n",
+            values.len(),
+            values[0],
+            values[values.len() / 2],
+            values[values.len() - 1]
+        ));
+    }
+    out
+}
+
+/// The DET curve (worst-species APCER against BPCER over all thresholds) as an image.
+pub fn det_curve(scores: &[Scored]) -> RgbImage {
+    let (w, h) = (480u32, 480u32);
+    let margin = 40.0;
+    let mut data = vec![255u8; (w * h * 3) as usize];
+    let mut plot = |x: f64, y: f64, rgb: [u8; 3]| {
+        let px = (margin + x * (f64::from(w) - 2.0 * margin)).round() as i64;
+        let py = (f64::from(h) - margin - y * (f64::from(h) - 2.0 * margin)).round() as i64;
+        for dy in -1..=1 {
+            for dx in -1..=1 {
+                let (xx, yy) = (px + dx, py + dy);
+                if xx >= 0 && yy >= 0 && xx < i64::from(w) && yy < i64::from(h) {
+                    let at = ((yy as u32 * w + xx as u32) * 3) as usize;
+                    data[at..at + 3].copy_from_slice(&rgb);
+                }
+            }
+        }
+    };
+    // Axes: BPCER (x) and APCER (y) from 0 to 1, with ticks every 10%.
+    for i in 0..=100 {
+        let t = f64::from(i) / 100.0;
+        plot(t, 0.0, [0, 0, 0]);
+        plot(0.0, t, [0, 0, 0]);
+        if i % 10 == 0 {
+            for k in 0..5 {
+                plot(t, f64::from(k) * 0.004, [0, 0, 0]);
+                plot(f64::from(k) * 0.004, t, [0, 0, 0]);
+            }
+        }
+    }
+    let mut previous: Option<(f64, f64)> = None;
+    for threshold in thresholds() {
+        let (bpcer, apcer) = rates(scores, threshold);
+        let point = (bpcer, worst(&apcer));
+        if let Some(from) = previous {
+            for step in 0..=50 {
+                let s = f64::from(step) / 50.0;
+                plot(
+                    from.0 + (point.0 - from.0) * s,
+                    from.1 + (point.1 - from.1) * s,
+                    [200, 30, 30],
+                );
+            }
+        }
+        previous = Some(point);
+    }
+    RgbImage::new(w, h, data).unwrap_or_else(|_| RgbImage::filled(1, 1, [255; 3]).unwrap_or_else(|e| panic!("{e}")))
+}
+
+pub fn run(args: EvalArgs) -> ExitCode {
+    let engine = match Engine::load_default() {
+        Ok(engine) => engine,
+        Err(error) => return crate::fail(&error),
+    };
+    let per_species = if args.quick { 4 } else { args.sessions };
+    let species: Vec<Species> = if args.species.is_empty() {
+        Species::ALL.to_vec()
+    } else {
+        args.species.clone()
+    };
+    let jobs: Vec<(Species, u64)> = species
+        .iter()
+        .flat_map(|s| (0..per_species).map(move |i| (*s, seed_of(*s, args.first_seed, i))))
+        .collect();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(species, seed)) = jobs.get(index) else { break };
+                match score_one(&engine, species, seed, args.size) {
+                    Ok(scored) => results.lock().unwrap_or_else(|e| e.into_inner()).push(scored),
+                    Err(error) => failures
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(format!("{species} seed {seed}: {error}")),
+                }
+                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                let width = 40;
+                let filled = finished * width / jobs.len().max(1);
+                eprint!(
+                    "\r[{}{}] {finished}/{}",
+                    "#".repeat(filled),
+                    " ".repeat(width - filled),
+                    jobs.len()
+                );
+                let _ = std::io::stderr().flush();
+            });
+        }
+    });
+    eprintln!();
+    let mut scores = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    scores.sort_by_key(|s| (s.species, s.seed));
+    let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    for failure in &failures {
+        eprintln!("could not evaluate {failure}");
+    }
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let report = markdown(&scores, &command);
+    println!("{report}");
+    if let Some(dir) = &args.out {
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(dir.join("report.md"), &report))
+            .and_then(|()| {
+                let lines: Vec<String> = scores
+                    .iter()
+                    .filter_map(|s| serde_json::to_string(s).ok())
+                    .collect();
+                std::fs::write(dir.join("sessions.jsonl"), lines.join("\n") + "\n")
+            })
+            .and_then(|()| openliveness_sim::session::write_png(&dir.join("det.png"), &det_curve(&scores)));
+        if let Err(error) = written {
+            return crate::fail(&format!("cannot write {}: {error}", dir.display()));
+        }
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,727 @@
+//! The checks of LIVENESS.md, each from the observations alone (the client's claims only anchor
+//! time and are themselves checked): a score from 0 to 1, the measurements behind it, and a
+//! reason a person can read.
+
+use std::collections::BTreeMap;
+
+use openliveness_vision::{Detection, Keypoint};
+use serde::Serialize;
+
+use crate::claims::{Claims, Issued};
+use crate::observe::{eye_frame, Observations, REGION_GRID, SKIN_REGIONS};
+use crate::Calibration;
+
+/// One check's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub name: &'static str,
+    /// 0 (fails) to 1 (passes).
+    pub score: f64,
+    /// Strong checks bound the confidence; supporting ones adjust it.
+    pub strong: bool,
+    pub reason: String,
+    pub measurements: BTreeMap<&'static str, f64>,
+}
+
+/// Rises from 0 to 1 around `threshold` (0.5 there), over about `width`.
+pub fn above(value: f64, threshold: f64, width: f64) -> f64 {
+    if !value.is_finite() {
+        return 0.0;
+    }
+    1.0 / (1.0 + (-(value - threshold) / width * 4.0).exp())
+}
+
+/// Falls from 1 to 0 around `threshold`.
+pub fn below(value: f64, threshold: f64, width: f64) -> f64 {
+    if !value.is_finite() {
+        return 0.0;
+    }
+    1.0 - above(value, threshold, width)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// The main face on each frame the detector ran on: (frame, time, face, other faces).
+struct Detected<'a> {
+    t_ms: f64,
+    face: &'a Detection,
+    others: usize,
+}
+
+fn detected(observations: &Observations) -> (Vec<Detected<'_>>, usize) {
+    let mut out = Vec::new();
+    let mut ran = 0;
+    for frame in &observations.frames {
+        let Some(faces) = &frame.faces else { continue };
+        ran += 1;
+        let Some(face) = faces.first() else { continue };
+        let others = faces
+            .iter()
+            .skip(1)
+            .filter(|other| other.score >= 0.6 && other.bounding_box.iou(&face.bounding_box) < 0.2)
+            .count();
+        out.push(Detected {
+            t_ms: frame.t_ms,
+            face,
+            others,
+        });
+    }
+    (out, ran)
+}
+
+fn centre(face: &Detection) -> [f64; 2] {
+    let c = face.bounding_box.center();
+    [f64::from(c.x), f64::from(c.y)]
+}
+
+/// Ear distance, nose and mouth below the eyes, and box width, over the eye distance.
+fn proportions(face: &Detection) -> [f64; 4] {
+    let (mid, along, distance) = eye_frame(face);
+    let down = [-along[1], along[0]];
+    let below = |k: Keypoint| {
+        let p = face.keypoint(k);
+        ((f64::from(p.x) - mid[0]) * down[0] + (f64::from(p.y) - mid[1]) * down[1]) / distance
+    };
+    let right = face.keypoint(Keypoint::RightEarTragion);
+    let left = face.keypoint(Keypoint::LeftEarTragion);
+    [
+        f64::from((left.x - right.x).hypot(left.y - right.y)) / distance,
+        below(Keypoint::NoseTip),
+        below(Keypoint::Mouth),
+        f64::from(face.bounding_box.width) / distance,
+    ]
+}
+
+/// The largest step in the proportions between the 600 ms before and after any frame, in
+/// units of their frame-to-frame noise, summed over the proportions.
+fn identity_step(series: &[(f64, [f64; 4])]) -> f64 {
+    if series.len() < 16 {
+        return 0.0;
+    }
+    let mut noise = [0.0f64; 4];
+    for (k, slot) in noise.iter_mut().enumerate() {
+        let mut differences: Vec<f64> =
+            series.windows(2).map(|w| (w[1].1[k] - w[0].1[k]).abs()).collect();
+        *slot = (median(&mut differences) * 1.4826 / std::f64::consts::SQRT_2).max(1e-3);
+    }
+    let mut best = 0.0f64;
+    for (i, &(t, _)) in series.iter().enumerate() {
+        let before: Vec<&[f64; 4]> = series[..i]
+            .iter()
+            .filter(|(u, _)| t - u <= 600.0)
+            .map(|(_, p)| p)
+            .collect();
+        let after: Vec<&[f64; 4]> = series[i..]
+            .iter()
+            .filter(|(u, _)| u - t < 600.0)
+            .map(|(_, p)| p)
+            .collect();
+        if before.len() < 5 || after.len() < 5 {
+            continue;
+        }
+        let mut step = 0.0;
+        for k in 0..4 {
+            let mut b: Vec<f64> = before.iter().map(|p| p[k]).collect();
+            let mut a: Vec<f64> = after.iter().map(|p| p[k]).collect();
+            step += (median(&mut a) - median(&mut b)).abs() / noise[k];
+        }
+        best = best.max(step);
+    }
+    best
+}
+
+/// Check 1: one real face all the time.
+pub fn one_face(observations: &Observations, calibration: &Calibration) -> CheckResult {
+    let (faces, ran) = detected(observations);
+    let coverage = faces.len() as f64 / ran.max(1) as f64;
+    let extra = faces.iter().filter(|d| d.others > 0).count() as f64 / ran.max(1) as f64;
+    let mut jumps = 0usize;
+    for pair in faces.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if b.t_ms - a.t_ms > 150.0 {
+            continue;
+        }
+        let width = f64::from(a.face.bounding_box.width).max(1.0);
+        let (ca, cb) = (centre(a.face), centre(b.face));
+        let moved = ((ca[0] - cb[0]).powi(2) + (ca[1] - cb[1]).powi(2)).sqrt() / width;
+        let grew = f64::from(b.face.bounding_box.width) / width;
+        if moved > 0.3 || !(0.8..=1.25).contains(&grew) {
+            jumps += 1;
+        }
+    }
+    // The face's proportions: a different person has different ones. A sustained step in them
+    // between two windows of frames is another face; noise and slow drift are not.
+    let proportions: Vec<(f64, [f64; 4])> = faces
+        .iter()
+        .map(|d| (d.t_ms, proportions(d.face)))
+        .collect();
+    let identity_step = identity_step(&proportions);
+    let score = above(coverage, 0.85, 0.1)
+        * below(extra, 0.06, 0.05)
+        * below(jumps as f64, 1.5, 1.0)
+        * below(identity_step, calibration.identity_step, calibration.identity_step * 0.4);
+    let reason = if coverage < 0.85 {
+        format!("a face was found on only {:.0}% of the frames", coverage * 100.0)
+    } else if extra >= 0.06 {
+        format!("a second face was in view on {:.0}% of the frames", extra * 100.0)
+    } else if jumps > 1 {
+        format!("the face jumped {jumps} times between frames (a cut or a swap)")
+    } else if identity_step >= calibration.identity_step {
+        format!("the face's proportions changed abruptly ({identity_step:.1} noise units): another person")
+    } else {
+        "one face throughout".to_owned()
+    };
+    CheckResult {
+        name: "one_face",
+        score,
+        strong: true,
+        reason,
+        measurements: BTreeMap::from([
+            ("coverage", coverage),
+            ("second_face_share", extra),
+            ("jumps", jumps as f64),
+            ("identity_step", identity_step),
+        ]),
+    }
+}
+
+/// Check 2: movement into the oval, in the video.
+pub fn movement(observations: &Observations, issued: &Issued) -> CheckResult {
+    let (faces, _) = detected(observations);
+    let duration = observations.frames.last().map(|f| f.t_ms).unwrap_or(0.0);
+    let mut first: Vec<f64> = faces
+        .iter()
+        .filter(|d| d.t_ms <= faces.first().map(|f| f.t_ms).unwrap_or(0.0) + 400.0)
+        .map(|d| f64::from(d.face.bounding_box.width))
+        .collect();
+    let settled: Vec<&Detected<'_>> = faces.iter().filter(|d| d.t_ms >= duration * 0.65).collect();
+    let mut last: Vec<f64> = settled
+        .iter()
+        .map(|d| f64::from(d.face.bounding_box.width))
+        .collect();
+    let mut xs: Vec<f64> = settled.iter().map(|d| centre(d.face)[0]).collect();
+    let mut ys: Vec<f64> = settled.iter().map(|d| centre(d.face)[1]).collect();
+    let (first, last) = (median(&mut first), median(&mut last));
+    let growth = last / first;
+    let [cx, cy, ow, oh] = issued.oval;
+    let fill = last / ow;
+    let offset_x = (median(&mut xs) - cx).abs() / ow;
+    let offset_y = (median(&mut ys) - cy).abs() / oh;
+    // How long the approach took: from the first detection to 90% of the final width.
+    let reached = faces
+        .iter()
+        .find(|d| f64::from(d.face.bounding_box.width) >= 0.9 * last)
+        .map(|d| d.t_ms)
+        .unwrap_or(f64::NAN);
+    let approach_ms = reached - faces.first().map(|d| d.t_ms).unwrap_or(0.0);
+    let score = above(growth, 1.35, 0.2)
+        * above(fill, 0.8, 0.08)
+        * below(fill, 1.35, 0.1)
+        * below(offset_x, 0.2, 0.06)
+        * below(offset_y, 0.15, 0.05)
+        * above(approach_ms, 300.0, 200.0);
+    let reason = if !growth.is_finite() {
+        "no face to follow".to_owned()
+    } else if growth < 1.35 {
+        format!("the face did not approach the camera (it grew {growth:.2}x)")
+    } else if !(0.8..=1.35).contains(&fill) {
+        format!("the face did not fill the oval (its width is {:.0}% of the oval's)", fill * 100.0)
+    } else if offset_x >= 0.2 || offset_y >= 0.15 {
+        "the face did not reach the oval's centre".to_owned()
+    } else if approach_ms < 300.0 {
+        format!("the face reached the oval in {approach_ms:.0} ms, faster than a person moves")
+    } else {
+        format!("the face grew {growth:.2}x into the oval over {approach_ms:.0} ms")
+    };
+    CheckResult {
+        name: "movement",
+        score,
+        strong: true,
+        reason,
+        measurements: BTreeMap::from([
+            ("growth", growth),
+            ("fill", fill),
+            ("offset_x", offset_x),
+            ("offset_y", offset_y),
+            ("approach_ms", approach_ms),
+        ]),
+    }
+}
+
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if points.len() < 5 {
+        return f64::NAN;
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    if sxx < 1e-9 {
+        return f64::NAN;
+    }
+    sxy / sxx
+}
+
+/// Check 3: 3D from perspective. As a head comes closer its contour (ears) grows slower than the
+/// eye distance and its nose faster; on a plane both keep their proportions (up to the
+/// detector's own drift with face size, which the calibration removes).
+pub fn perspective(observations: &Observations, calibration: &Calibration, strong: bool) -> CheckResult {
+    let (faces, _) = detected(observations);
+    let mut ears = Vec::new();
+    let mut noses = Vec::new();
+    for d in faces.iter().filter(|d| d.others == 0) {
+        let (mid, along, distance) = eye_frame(d.face);
+        let down = [-along[1], along[0]];
+        let right = d.face.keypoint(Keypoint::RightEarTragion);
+        let left = d.face.keypoint(Keypoint::LeftEarTragion);
+        let ear = f64::from((left.x - right.x).hypot(left.y - right.y));
+        let nose = d.face.keypoint(Keypoint::NoseTip);
+        let nose_down = (f64::from(nose.x) - mid[0]) * down[0] + (f64::from(nose.y) - mid[1]) * down[1];
+        let x = distance.ln();
+        ears.push((x, (ear / distance).ln()));
+        if nose_down > 0.0 {
+            noses.push((x, (nose_down / distance).ln()));
+        }
+    }
+    let span = {
+        let mut xs: Vec<f64> = ears.iter().map(|p| p.0).collect();
+        xs.sort_by(f64::total_cmp);
+        if xs.len() >= 10 {
+            xs[xs.len() * 9 / 10] - xs[xs.len() / 10]
+        } else {
+            0.0
+        }
+    };
+    let ear_slope = slope(&ears);
+    let nose_slope = slope(&noses);
+    // Depth evidence: ears falling behind, nose coming forward, beyond a plane's drift.
+    let depth = (nose_slope - ear_slope) - calibration.flat_perspective;
+    let score = if span < 0.25 {
+        // Too little approach to see perspective: no evidence either way.
+        0.5
+    } else {
+        above(depth, calibration.perspective_threshold, calibration.perspective_width)
+    };
+    let reason = if span < 0.25 {
+        "too little approach to measure perspective".to_owned()
+    } else if score >= 0.5 {
+        format!("the face's proportions changed with distance as a 3D head's do ({depth:.3})")
+    } else {
+        format!("the face kept a flat picture's proportions while approaching ({depth:.3})")
+    };
+    CheckResult {
+        name: "perspective",
+        score,
+        strong,
+        reason,
+        measurements: BTreeMap::from([
+            ("ear_slope", ear_slope),
+            ("nose_slope", nose_slope),
+            ("depth", depth),
+            ("log_size_span", span),
+        ]),
+    }
+}
+
+/// The colour stages of the issued sequence (start ms relative to the first colour, duration,
+/// current, previous, scrolling), as the web client shows them.
+pub fn stages(issued: &Issued) -> Vec<(f64, f64, [u8; 3], [u8; 3], bool)> {
+    let mut out = Vec::new();
+    let mut at = 0.0;
+    for (index, &(rgb, downscroll, flat)) in issued.colours.iter().enumerate() {
+        let previous = if index == 0 { rgb } else { issued.colours[index - 1].0 };
+        if index > 0 && downscroll > 0.0 {
+            out.push((at, downscroll, rgb, previous, true));
+            at += downscroll;
+        }
+        if flat > 0.0 || (index == 0 && downscroll <= 0.0) {
+            out.push((at, flat, rgb, rgb, false));
+            at += flat;
+        }
+    }
+    out
+}
+
+fn linear(c: u8) -> f64 {
+    let c = f64::from(c) / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// The screen's light at `t` ms after the first colour began (None outside the sequence).
+fn expected(stages: &[(f64, f64, [u8; 3], [u8; 3], bool)], t: f64) -> Option<[f64; 3]> {
+    if t < 0.0 {
+        return None;
+    }
+    for &(start, duration, current, previous, scrolling) in stages {
+        if t < start + duration {
+            let cur = current.map(linear);
+            if !scrolling {
+                return Some(cur);
+            }
+            let prev = previous.map(linear);
+            let p = ((t - start) / duration).clamp(0.0, 1.0);
+            return Some([0, 1, 2].map(|k| p * cur[k] + (1.0 - p) * prev[k]));
+        }
+    }
+    None
+}
+
+/// A per-channel least-squares fit observed = offset + gain x expected.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fit {
+    offset: [f64; 3],
+    gain: [f64; 3],
+    sse: f64,
+    sst: f64,
+}
+
+impl Fit {
+    fn r2(&self) -> f64 {
+        if self.sst <= 0.0 {
+            0.0
+        } else {
+            1.0 - self.sse / self.sst
+        }
+    }
+
+    /// Screen-induced change relative to the level.
+    fn modulation(&self) -> f64 {
+        let gain: f64 = self.gain.iter().sum();
+        let level: f64 = (0..3).map(|k| self.offset[k] + 0.5 * self.gain[k]).sum();
+        if level <= 1e-6 {
+            0.0
+        } else {
+            gain / level
+        }
+    }
+}
+
+fn fit(samples: &[([f64; 3], [f64; 3])]) -> Fit {
+    let mut out = Fit::default();
+    let n = samples.len() as f64;
+    if samples.len() < 8 {
+        return out;
+    }
+    for k in 0..3 {
+        let mx = samples.iter().map(|s| s.0[k]).sum::<f64>() / n;
+        let my = samples.iter().map(|s| s.1[k]).sum::<f64>() / n;
+        let sxx: f64 = samples.iter().map(|s| (s.0[k] - mx).powi(2)).sum();
+        let sxy: f64 = samples.iter().map(|s| (s.0[k] - mx) * (s.1[k] - my)).sum();
+        let syy: f64 = samples.iter().map(|s| (s.1[k] - my).powi(2)).sum();
+        let gain = if sxx > 1e-9 { sxy / sxx } else { 0.0 };
+        out.gain[k] = gain;
+        out.offset[k] = my - gain * mx;
+        out.sse += (syy - gain * sxy).max(0.0);
+        out.sst += syy;
+    }
+    out
+}
+
+/// What the light checks found: the best lag and the fits there.
+#[derive(Debug, Clone, Default)]
+pub struct LightFit {
+    pub lag_ms: f64,
+    pub anchor_ms: f64,
+    skin: Fit,
+    background: Fit,
+    regions: Vec<Fit>,
+    order: f64,
+    transitions: usize,
+}
+
+/// Fits the skin's colour to the issued sequence over a range of lags around the client's
+/// reported start of the colours.
+pub fn fit_light(observations: &Observations, issued: &Issued, claims: &Claims) -> Option<LightFit> {
+    let stages = stages(issued);
+    let total: f64 = stages.iter().map(|s| s.1).sum();
+    let first = claims.colours.iter().find(|c| c.sequence_number == 0)?;
+    let anchor = first.start_epoch_ms - claims.video_start_epoch_ms?;
+    let skin_of = |regions: &[[f32; 3]; 9]| -> [f64; 3] {
+        let mut sum = [0.0; 3];
+        for &r in &SKIN_REGIONS {
+            for k in 0..3 {
+                sum[k] += f64::from(regions[r][k]) / SKIN_REGIONS.len() as f64;
+            }
+        }
+        sum
+    };
+    let samples_at = |lag: f64, pick: &dyn Fn(&crate::observe::FrameObservation) -> Option<[f64; 3]>| {
+        observations
+            .frames
+            .iter()
+            .filter_map(|frame| {
+                let t = frame.t_ms - anchor - lag;
+                if t < 0.0 || t >= total {
+                    return None;
+                }
+                Some((expected(&stages, t)?, pick(frame)?))
+            })
+            .collect::<Vec<_>>()
+    };
+    let skin_pick = |frame: &crate::observe::FrameObservation| frame.regions.as_ref().map(skin_of);
+    let mut best: Option<(f64, Fit)> = None;
+    let mut lag = -100.0;
+    while lag <= 400.0 {
+        let fitted = fit(&samples_at(lag, &skin_pick));
+        if best.as_ref().is_none_or(|(_, b)| fitted.r2() > b.r2()) {
+            best = Some((lag, fitted));
+        }
+        lag += 10.0;
+    }
+    let (lag, skin) = best?;
+    let background = fit(&samples_at(lag, &|frame| {
+        Some(frame.background.map(f64::from))
+    }));
+    let regions = (0..REGION_GRID.len())
+        .map(|r| {
+            fit(&samples_at(lag, &|frame| {
+                frame.regions.as_ref().map(|regions| regions[r].map(f64::from))
+            }))
+        })
+        .collect();
+    // The colour order, decoded: each colour change seen in the skin against the one issued.
+    let mut correct = 0;
+    let mut transitions = 0;
+    let mean_over = |from: f64, to: f64| -> Option<[f64; 3]> {
+        let picked: Vec<[f64; 3]> = observations
+            .frames
+            .iter()
+            .filter(|f| {
+                let t = f.t_ms - anchor - lag;
+                t >= from && t < to
+            })
+            .filter_map(|f| f.regions.as_ref().map(skin_of))
+            .collect();
+        if picked.is_empty() {
+            return None;
+        }
+        let n = picked.len() as f64;
+        Some([0, 1, 2].map(|k| picked.iter().map(|p| p[k]).sum::<f64>() / n))
+    };
+    let ends: Vec<(f64, [f64; 3])> = stages
+        .iter()
+        .filter_map(|&(start, duration, current, _, _)| {
+            let seen = mean_over(start + duration * 0.6, start + duration)?;
+            let _ = current;
+            Some((start + duration, seen))
+        })
+        .collect();
+    for pair in ends.windows(2) {
+        let (t0, seen0) = pair[0];
+        let (t1, seen1) = pair[1];
+        let (Some(e0), Some(e1)) = (expected(&stages, t0 - 1.0), expected(&stages, t1 - 1.0)) else {
+            continue;
+        };
+        let want: Vec<f64> = (0..3).map(|k| (e1[k] - e0[k]) * skin.gain[k].max(0.0)).collect();
+        let got: Vec<f64> = (0..3).map(|k| seen1[k] - seen0[k]).collect();
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm(&want) < 1e-6 {
+            continue;
+        }
+        transitions += 1;
+        let cosine = want.iter().zip(&got).map(|(a, b)| a * b).sum::<f64>()
+            / (norm(&want) * norm(&got)).max(1e-9);
+        if cosine > 0.6 {
+            correct += 1;
+        }
+    }
+    Some(LightFit {
+        lag_ms: lag,
+        anchor_ms: anchor,
+        skin,
+        background,
+        regions,
+        order: correct as f64 / transitions.max(1) as f64,
+        transitions,
+    })
+}
+
+/// Check 4: light reflection in time.
+pub fn light_time(light: Option<&LightFit>, calibration: &Calibration) -> CheckResult {
+    let Some(light) = light else {
+        return CheckResult {
+            name: "light_time",
+            score: 0.0,
+            strong: true,
+            reason: "the client reported no colour display, or no face was seen during it".to_owned(),
+            measurements: BTreeMap::new(),
+        };
+    };
+    let r2 = light.skin.r2();
+    let face = light.skin.modulation();
+    let background = light.background.modulation().abs();
+    let ratio = face / background.max(0.01);
+    let score = above(r2, calibration.light_r2, 0.15)
+        * above(light.lag_ms, -60.0, 30.0)
+        * below(light.lag_ms, calibration.max_lag_ms, 40.0)
+        * above(light.order, 0.8, 0.15)
+        * above(face, 0.08, 0.06)
+        * above(ratio, calibration.face_background_ratio, calibration.face_background_ratio * 0.5);
+    let reason = if r2 < calibration.light_r2 || light.order < 0.8 {
+        format!(
+            "the face's colour did not follow the issued colours (fit {r2:.2}, {:.0}% of the colour changes in order)",
+            light.order * 100.0
+        )
+    } else if light.lag_ms > calibration.max_lag_ms || light.lag_ms < -60.0 {
+        format!("the face's colour followed the screen {:.0} ms late", light.lag_ms)
+    } else if face < 0.08 {
+        "the face barely reflected the screen".to_owned()
+    } else if ratio < calibration.face_background_ratio {
+        format!("the background responded as much as the face (ratio {ratio:.1}): light on a screen or a picture")
+    } else {
+        format!(
+            "the face reflected the issued colours in order (fit {r2:.2}, lag {:.0} ms)",
+            light.lag_ms
+        )
+    };
+    CheckResult {
+        name: "light_time",
+        score,
+        strong: true,
+        reason,
+        measurements: BTreeMap::from([
+            ("fit_r2", r2),
+            ("lag_ms", light.lag_ms),
+            ("order", light.order),
+            ("transitions", light.transitions as f64),
+            ("face_modulation", face),
+            ("background_modulation", background),
+            ("face_background_ratio", ratio),
+        ]),
+    }
+}
+
+/// Check 5: light reflection in space: how the screen's light falls over the face. On a head the
+/// gain (relative to the ambient level, so that the skin's own colour cancels) falls off toward
+/// the sides and toward the forehead and jaw; on a print it is flat, on a bent print it falls off
+/// only sideways.
+pub fn light_space(light: Option<&LightFit>, calibration: &Calibration) -> CheckResult {
+    let Some(light) = light else {
+        return CheckResult {
+            name: "light_space",
+            score: 0.0,
+            strong: true,
+            reason: "no reflection to measure".to_owned(),
+            measurements: BTreeMap::new(),
+        };
+    };
+    let q: Vec<f64> = light
+        .regions
+        .iter()
+        .map(|fit| {
+            let gain: f64 = fit.gain.iter().sum();
+            let level: f64 = fit.offset.iter().sum::<f64>().max(1e-4);
+            gain / level
+        })
+        .collect();
+    let mean = q.iter().sum::<f64>() / q.len().max(1) as f64;
+    let at = |row: usize, column: usize| q[row * 3 + column] / mean.max(1e-6);
+    let sideways = (0..3)
+        .map(|row| at(row, 1) - (at(row, 0) + at(row, 2)) / 2.0)
+        .sum::<f64>()
+        / 3.0;
+    let vertical = (0..3)
+        .map(|column| at(1, column) - (at(0, column) + at(2, column)) / 2.0)
+        .sum::<f64>()
+        / 3.0;
+    // Sideways falloff alone is what a print bent around a cylinder shows too: the vertical
+    // relief (forehead and jaw turned away from the screen) is what tells a head.
+    let shape = vertical;
+    let score = above(shape, calibration.relief_threshold, calibration.relief_width);
+    let reason = if score >= 0.5 {
+        format!("the screen's light fell over the face as over a head (relief {shape:.3})")
+    } else if sideways < calibration.relief_threshold && vertical < calibration.relief_threshold {
+        format!("the screen's light fell evenly over the face, as over a flat picture (relief {shape:.3})")
+    } else {
+        format!("the screen's light fell over the face as over a bent surface, not a head (relief {shape:.3})")
+    };
+    CheckResult {
+        name: "light_space",
+        score,
+        strong: true,
+        reason,
+        measurements: BTreeMap::from([
+            ("relief_sideways", sideways),
+            ("relief_vertical", vertical),
+            ("relief", shape),
+        ]),
+    }
+}
+
+/// Check 6: stream integrity.
+pub fn integrity(observations: &Observations, issued: &Issued, claims: &Claims) -> CheckResult {
+    let frames = &observations.frames;
+    let mut backwards = 0usize;
+    let mut max_gap = 0.0f64;
+    let mut repeated = 0usize;
+    for pair in frames.windows(2) {
+        let gap = pair[1].t_ms - pair[0].t_ms;
+        if gap <= 0.0 {
+            backwards += 1;
+        }
+        max_gap = max_gap.max(gap);
+        if pair[1].fingerprint == pair[0].fingerprint {
+            repeated += 1;
+        }
+    }
+    let duration = frames.last().map(|f| f.t_ms).unwrap_or(0.0);
+    let fps = (frames.len().saturating_sub(1)) as f64 / (duration / 1000.0).max(1e-3);
+    let repeated_share = repeated as f64 / frames.len().max(1) as f64;
+    let claimed = match (claims.video_start_epoch_ms, claims.video_end_epoch_ms) {
+        (Some(start), Some(end)) => end - start,
+        _ => f64::NAN,
+    };
+    let mismatch = (claimed - duration).abs();
+    let needed: f64 = stages(issued).iter().map(|s| s.1).sum();
+    let score = below(backwards as f64, 0.5, 0.2)
+        * below(max_gap, 300.0, 100.0)
+        * above(fps, 12.0, 3.0)
+        * below(repeated_share, 0.1, 0.06)
+        * below(if mismatch.is_finite() { mismatch } else { 1e9 }, 800.0, 300.0)
+        * above(duration - needed, 0.0, 200.0);
+    let reason = if backwards > 0 {
+        format!("{backwards} frame timestamps went backwards")
+    } else if max_gap >= 300.0 {
+        format!("the video has a gap of {max_gap:.0} ms")
+    } else if fps < 12.0 {
+        format!("the video runs at {fps:.1} frames/s")
+    } else if repeated_share >= 0.1 {
+        format!("{:.0}% of the frames repeat the one before", repeated_share * 100.0)
+    } else if !(mismatch < 800.0) {
+        format!("the video lasts {duration:.0} ms but the client reported {claimed:.0} ms")
+    } else if duration < needed {
+        "the video is shorter than the challenge".to_owned()
+    } else {
+        format!("one continuous recording of {duration:.0} ms at {fps:.1} frames/s")
+    };
+    CheckResult {
+        name: "integrity",
+        score,
+        strong: true,
+        reason,
+        measurements: BTreeMap::from([
+            ("duration_ms", duration),
+            ("fps", fps),
+            ("max_gap_ms", max_gap),
+            ("repeated_share", repeated_share),
+            ("claimed_duration_ms", claimed),
+            ("backwards", backwards as f64),
+        ]),
+    }
+}

@@ -1,0 +1,253 @@
+//! The liveness engine: from a session's evidence (the challenge the server issued, the client's
+//! events, the video) decide whether a live person answered this challenge.
+//!
+//! Two halves. [`observe`] runs while the video streams in: it decodes, finds the face and
+//! reduces each frame to a few numbers (the only part that touches pixels and FFmpeg).
+//! [`decide`] is pure (no I/O, no clock, no global state) and deterministic: it runs the checks
+//! of LIVENESS.md on those numbers ([`checks`]) and combines their scores into a confidence from
+//! 0 to 100 with the [`Calibration`] fitted on simulated sessions (EVALUATION.md). Every check
+//! gives a score and a reason, so that an operator can see why a session was decided as it was.
+
+pub mod checks;
+pub mod claims;
+pub mod images;
+pub mod observe;
+
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+
+use openliveness_protocol::AuditImage;
+use openliveness_store::{Evidence, SessionResult};
+use openliveness_vision::BlazeFace;
+use serde::Serialize;
+
+pub use checks::CheckResult;
+pub use claims::{Claims, Issued};
+pub use observe::{observe_bytes, observe_stream, ObserveError, ObserveOptions, Observations};
+
+/// The thresholds the checks' scores turn on, fitted on simulated bona fide and attack sessions
+/// (calibration seeds, kept apart from the evaluation's; see EVALUATION.md).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Calibration {
+    /// The step in the face's proportions (noise units) above which it is another person.
+    pub identity_step: f64,
+    /// The perspective slope difference a flat picture shows (the detector's own drift).
+    pub flat_perspective: f64,
+    pub perspective_threshold: f64,
+    pub perspective_width: f64,
+    /// The least R² of the skin's colour against the issued colours.
+    pub light_r2: f64,
+    /// The latest the skin may follow the screen (ms after the client's reported times).
+    pub max_lag_ms: f64,
+    /// How much more the face must respond to the screen than the background.
+    pub face_background_ratio: f64,
+    /// The least relief of the light over the face (check 5).
+    pub relief_threshold: f64,
+    pub relief_width: f64,
+}
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Calibration {
+            identity_step: 12.0,
+            flat_perspective: 0.2,
+            perspective_threshold: 0.1,
+            perspective_width: 0.15,
+            light_r2: 0.6,
+            max_lag_ms: 250.0,
+            face_background_ratio: 8.0,
+            relief_threshold: 0.12,
+            relief_width: 0.06,
+        }
+    }
+}
+
+/// The decision on one session, with every check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// 0 to 100.
+    pub confidence: f64,
+    pub checks: Vec<CheckResult>,
+    /// The check that bounded the confidence.
+    pub deciding_check: &'static str,
+    pub frames: usize,
+    pub light_lag_ms: Option<f64>,
+}
+
+/// Runs the checks and combines them. Pure.
+pub fn decide(
+    issued: &Issued,
+    claims: &Claims,
+    observations: &Observations,
+    calibration: &Calibration,
+) -> Report {
+    let light = issued.has_light();
+    let mut checks = vec![
+        checks::one_face(observations, calibration),
+        checks::movement(observations, issued),
+        checks::perspective(observations, calibration, !light),
+        checks::integrity(observations, issued, claims),
+    ];
+    let mut lag = None;
+    if light {
+        let fitted = checks::fit_light(observations, issued, claims);
+        lag = fitted.as_ref().map(|f| f.lag_ms);
+        checks.push(checks::light_time(fitted.as_ref(), calibration));
+        checks.push(checks::light_space(fitted.as_ref(), calibration));
+    }
+    let (weakest, bound) = checks
+        .iter()
+        .filter(|c| c.strong)
+        .map(|c| (c.name, c.score))
+        .fold(("none", 1.0f64), |acc, (name, score)| {
+            if score < acc.1 {
+                (name, score)
+            } else {
+                acc
+            }
+        });
+    // Supporting evidence moves the confidence within the bound the strong checks set.
+    let support: f64 = checks
+        .iter()
+        .filter(|c| !c.strong)
+        .map(|c| 0.9 + 0.1 * c.score)
+        .product();
+    let confidence = (100.0 * bound * support).clamp(0.0, 100.0);
+    Report {
+        confidence: (confidence * 1000.0).round() / 1000.0,
+        checks,
+        deciding_check: weakest,
+        frames: observations.frames.len(),
+        light_lag_ms: lag,
+    }
+}
+
+/// The colour sequence's span in video milliseconds, by the client's account.
+fn colour_window(issued: &Issued, claims: &Claims) -> Option<(f64, f64)> {
+    let first = claims.colours.iter().find(|c| c.sequence_number == 0)?;
+    let start = first.start_epoch_ms - claims.video_start_epoch_ms?;
+    let total: f64 = checks::stages(issued).iter().map(|s| s.1).sum();
+    Some((start, start + total + 300.0))
+}
+
+/// A decided session: the report and what GetFaceLivenessSessionResults returns.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub report: Report,
+    pub reference_image: Option<AuditImage>,
+    pub audit_images: Vec<AuditImage>,
+}
+
+impl Outcome {
+    pub fn into_result(self) -> SessionResult {
+        SessionResult {
+            confidence: Some(self.report.confidence as f32),
+            challenge: None,
+            reference_image: self.reference_image,
+            audit_images: self.audit_images,
+            failure_reason: None,
+        }
+    }
+}
+
+/// The engine: the face detector and the calibration, shared by all sessions.
+pub struct Engine {
+    detector: Arc<BlazeFace>,
+    pub calibration: Calibration,
+    pub options: ObserveOptions,
+}
+
+impl Engine {
+    pub fn new(detector: Arc<BlazeFace>) -> Engine {
+        Engine {
+            detector,
+            calibration: Calibration::default(),
+            options: ObserveOptions::default(),
+        }
+    }
+
+    /// Loads the default BlazeFace model.
+    pub fn load_default() -> Result<Engine, String> {
+        let detector = BlazeFace::load_default(Default::default()).map_err(|e| e.to_string())?;
+        Ok(Engine::new(Arc::new(detector)))
+    }
+
+    /// Decides a session from observations already made.
+    pub fn conclude(
+        &self,
+        evidence: &Evidence,
+        observations: &Observations,
+        audit_images_limit: usize,
+    ) -> Result<Outcome, String> {
+        let issued = Issued::from_evidence(&evidence.challenge)?;
+        let claims = Claims::from_events(&evidence.events);
+        if observations.frames.is_empty() {
+            return Err("the video has no frames".to_owned());
+        }
+        let report = decide(&issued, &claims, observations, &self.calibration);
+        let (reference_image, audit_images) = images::select(
+            observations,
+            colour_window(&issued, &claims),
+            audit_images_limit,
+        );
+        Ok(Outcome {
+            report,
+            reference_image,
+            audit_images,
+        })
+    }
+
+    /// Decodes, observes and decides a stored session in one go.
+    pub fn analyze(&self, evidence: &Evidence, audit_images_limit: usize) -> Result<Outcome, String> {
+        let observations = observe_bytes(&evidence.video, &self.detector, &self.options)
+            .map_err(|error| error.to_string())?;
+        self.conclude(evidence, &observations, audit_images_limit)
+    }
+
+    /// Starts observing a session whose video is about to stream in: chunks go to the returned
+    /// [`LiveObservation`], which decodes and detects on its own thread.
+    pub fn start(&self) -> LiveObservation {
+        // Unbounded, so that the network side never blocks: the stream's 10 MB limit bounds
+        // what can wait here.
+        let (sender, receiver): (Sender<Vec<u8>>, Receiver<Vec<u8>>) = std::sync::mpsc::channel();
+        let detector = Arc::clone(&self.detector);
+        let options = self.options.clone();
+        let worker = std::thread::Builder::new()
+            .name("openliveness-observe".to_owned())
+            .spawn(move || observe_stream(receiver, &detector, &options));
+        LiveObservation {
+            sender: Some(sender),
+            worker: worker.ok(),
+        }
+    }
+}
+
+/// A session being observed while its video streams in.
+pub struct LiveObservation {
+    sender: Option<Sender<Vec<u8>>>,
+    worker: Option<std::thread::JoinHandle<Result<Observations, ObserveError>>>,
+}
+
+impl LiveObservation {
+    /// Hands over the next chunk of video (never blocks).
+    pub fn push(&mut self, chunk: Vec<u8>) {
+        if let Some(sender) = &self.sender {
+            if sender.send(chunk).is_err() {
+                self.sender = None;
+            }
+        }
+    }
+
+    /// Ends the input and waits for the observations.
+    pub fn finish(mut self) -> Result<Observations, String> {
+        self.sender = None;
+        let worker = self
+            .worker
+            .take()
+            .ok_or("the observation thread could not be started")?;
+        worker
+            .join()
+            .map_err(|_| "the observation thread crashed".to_owned())?
+            .map_err(|error| error.to_string())
+    }
+}

@@ -1,0 +1,382 @@
+//! The streaming half of the engine: decode the video as its chunks arrive, find the face, and
+//! reduce every frame to the few numbers the checks need (faces, the mean linear colour of face
+//! regions and of the background, a fingerprint to spot repeated frames), keeping a handful of
+//! frames as JPEG candidates for the reference and audit images. Everything after this works on
+//! these observations, not on pixels.
+
+use std::num::NonZeroU32;
+use std::ops::ControlFlow;
+use std::sync::mpsc::Receiver;
+
+use openliveness_vision::decode::{
+    decode_stream, DecodeError, DecodeLimits, DecodeOptions, DetectorView, Frame, ImageOutput,
+};
+use openliveness_vision::{BlazeFace, Detection, Keypoint, RgbImage};
+use serde::Serialize;
+
+/// Face regions in a frame aligned to the eyes: (across, down) in eye distances from the eyes'
+/// midpoint. Rows: forehead, cheeks and nose, jaw and chin; columns: the image's left, middle,
+/// right.
+pub const REGION_GRID: [[f64; 2]; 9] = [
+    [-0.8, -0.45],
+    [0.0, -0.45],
+    [0.8, -0.45],
+    [-0.8, 0.6],
+    [0.0, 0.6],
+    [0.8, 0.6],
+    [-0.7, 1.35],
+    [0.0, 1.35],
+    [0.7, 1.35],
+];
+/// Half the side of a region, in eye distances.
+const REGION_HALF: f64 = 0.2;
+/// The regions whose colour stands for "the skin" in the light check: forehead middle, cheeks,
+/// nose.
+pub const SKIN_REGIONS: [usize; 4] = [1, 3, 4, 5];
+
+/// One frame, reduced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameObservation {
+    /// Presentation time, ms from the first frame.
+    pub t_ms: f64,
+    /// Faces found, largest first; `None` on frames the detector did not run on.
+    pub faces: Option<Vec<Detection>>,
+    /// Mean linear RGB of each region of [`REGION_GRID`] around the face (the last one found);
+    /// `None` before any face was found.
+    pub regions: Option<[[f32; 3]; 9]>,
+    /// Mean linear RGB of the background: the frame's sides, away from the face.
+    pub background: [f32; 3],
+    /// A fingerprint of the pixels, to spot repeated frames.
+    pub fingerprint: u64,
+}
+
+/// A frame kept as a candidate for the reference or audit images.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub frame: usize,
+    pub t_ms: f64,
+    /// The face in it (left, top, width, height as ratios of the frame).
+    pub face: [f32; 4],
+    /// Variance of the Laplacian over the face (higher: sharper).
+    pub sharpness: f32,
+    #[serde(skip)]
+    pub jpeg: Vec<u8>,
+}
+
+/// Everything the checks get from the video.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Observations {
+    pub width: u32,
+    pub height: u32,
+    pub frames: Vec<FrameObservation>,
+    pub candidates: Vec<Candidate>,
+    /// Packets FFmpeg refused.
+    pub skipped_packets: u32,
+}
+
+/// How to observe.
+#[derive(Debug, Clone)]
+pub struct ObserveOptions {
+    pub limits: DecodeLimits,
+    /// Run the detector on every n-th frame (the regions follow the last face found).
+    pub detect_every: NonZeroU32,
+    /// Keep a candidate image at most this often.
+    pub candidate_every_ms: f64,
+    pub jpeg_quality: u8,
+}
+
+impl Default for ObserveOptions {
+    fn default() -> Self {
+        ObserveOptions {
+            limits: DecodeLimits::default(),
+            detect_every: NonZeroU32::MIN.saturating_add(1),
+            candidate_every_ms: 400.0,
+            jpeg_quality: 85,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ObserveError {
+    #[error("the video cannot be decoded: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("face detection failed: {0}")]
+    Detect(String),
+}
+
+/// Decodes the chunks arriving on `chunks` (until the senders are dropped) and observes every
+/// frame. Blocks: run it on its own thread while the stream comes in.
+pub fn observe_stream(
+    chunks: Receiver<Vec<u8>>,
+    detector: &BlazeFace,
+    options: &ObserveOptions,
+) -> Result<Observations, ObserveError> {
+    let decode = DecodeOptions {
+        limits: options.limits.clone(),
+        image: ImageOutput::Decoded,
+        detector_view: Some(DetectorView::every(options.detect_every)),
+        threads: 1,
+    };
+    let mut observer = Observer::new(detector, options);
+    let mut failure = None;
+    let summary = decode_stream(chunks, &decode, &mut |frame| match observer.push(frame) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(error) => {
+            failure = Some(error);
+            ControlFlow::Break(())
+        }
+    })?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let mut observations = observer.observations;
+    observations.skipped_packets = summary.skipped_packets;
+    Ok(observations)
+}
+
+/// Decodes and observes a whole video.
+pub fn observe_bytes(
+    video: &[u8],
+    detector: &BlazeFace,
+    options: &ObserveOptions,
+) -> Result<Observations, ObserveError> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    if !video.is_empty() {
+        let _ = sender.send(video.to_vec());
+    }
+    drop(sender);
+    observe_stream(receiver, detector, options)
+}
+
+struct Observer<'a> {
+    detector: &'a BlazeFace,
+    options: &'a ObserveOptions,
+    lut: Vec<f32>,
+    observations: Observations,
+    last_face: Option<Detection>,
+    first_pts_us: Option<i64>,
+    last_candidate_ms: f64,
+}
+
+impl<'a> Observer<'a> {
+    fn new(detector: &'a BlazeFace, options: &'a ObserveOptions) -> Self {
+        Observer {
+            detector,
+            options,
+            lut: (0..=255u8).map(srgb_to_linear).collect(),
+            observations: Observations::default(),
+            last_face: None,
+            first_pts_us: None,
+            last_candidate_ms: f64::NEG_INFINITY,
+        }
+    }
+
+    fn push(&mut self, frame: Frame) -> Result<(), ObserveError> {
+        let Some(image) = &frame.image else {
+            return Ok(());
+        };
+        let index = self.observations.frames.len();
+        if index == 0 {
+            self.observations.width = image.width();
+            self.observations.height = image.height();
+        }
+        let pts = frame.timestamp_us.unwrap_or(0);
+        let first = *self.first_pts_us.get_or_insert(pts);
+        let t_ms = (pts - first) as f64 / 1000.0;
+        let faces = match &frame.detector_view {
+            Some(view) => {
+                let mut faces = self
+                    .detector
+                    .detect(view, image.width(), image.height())
+                    .map_err(|error| ObserveError::Detect(error.to_string()))?;
+                // The person answering is the nearest face: the largest first.
+                faces.sort_by(|a, b| b.bounding_box.width.total_cmp(&a.bounding_box.width));
+                if let Some(best) = faces.first() {
+                    self.last_face = Some(best.clone());
+                }
+                Some(faces)
+            }
+            None => None,
+        };
+        let regions = self
+            .last_face
+            .as_ref()
+            .map(|face| region_means(image, face, &self.lut));
+        let background = background_mean(image, self.last_face.as_ref(), &self.lut);
+        let fingerprint = fingerprint(image);
+        if let (Some(face), Some(found)) = (&self.last_face, &faces) {
+            if !found.is_empty()
+                && t_ms - self.last_candidate_ms >= self.options.candidate_every_ms
+            {
+                self.last_candidate_ms = t_ms;
+                self.observations.candidates.push(candidate(
+                    index,
+                    t_ms,
+                    image,
+                    face,
+                    self.options.jpeg_quality,
+                ));
+            }
+        }
+        self.observations.frames.push(FrameObservation {
+            t_ms,
+            faces,
+            regions,
+            background,
+            fingerprint,
+        });
+        Ok(())
+    }
+}
+
+fn srgb_to_linear(value: u8) -> f32 {
+    let c = f32::from(value) / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// The eyes' midpoint, the unit vector along the eyes and the eye distance.
+pub fn eye_frame(face: &Detection) -> ([f64; 2], [f64; 2], f64) {
+    let right = face.keypoint(Keypoint::RightEye);
+    let left = face.keypoint(Keypoint::LeftEye);
+    let mid = [
+        f64::from(right.x + left.x) / 2.0,
+        f64::from(right.y + left.y) / 2.0,
+    ];
+    let along = [f64::from(left.x - right.x), f64::from(left.y - right.y)];
+    let distance = (along[0] * along[0] + along[1] * along[1]).sqrt().max(1.0);
+    (mid, [along[0] / distance, along[1] / distance], distance)
+}
+
+fn region_means(image: &RgbImage, face: &Detection, lut: &[f32]) -> [[f32; 3]; 9] {
+    let (mid, along, distance) = eye_frame(face);
+    let down = [-along[1], along[0]];
+    let mut out = [[0.0f32; 3]; 9];
+    for (slot, [a, b]) in out.iter_mut().zip(REGION_GRID) {
+        let centre = [
+            mid[0] + (along[0] * a + down[0] * b) * distance,
+            mid[1] + (along[1] * a + down[1] * b) * distance,
+        ];
+        let half = REGION_HALF * distance;
+        *slot = mean_box(
+            image,
+            [
+                centre[0] - half,
+                centre[1] - half,
+                centre[0] + half,
+                centre[1] + half,
+            ],
+            lut,
+        );
+    }
+    out
+}
+
+/// Mean linear RGB over a box (x0, y0, x1, y1), sampling every other pixel.
+fn mean_box(image: &RgbImage, area: [f64; 4], lut: &[f32]) -> [f32; 3] {
+    let (w, h) = (f64::from(image.width()), f64::from(image.height()));
+    let x0 = area[0].clamp(0.0, w - 1.0) as u32;
+    let x1 = area[2].clamp(0.0, w - 1.0) as u32;
+    let y0 = area[1].clamp(0.0, h - 1.0) as u32;
+    let y1 = area[3].clamp(0.0, h - 1.0) as u32;
+    let mut sum = [0.0f32; 3];
+    let mut count = 0u32;
+    let mut y = y0;
+    while y <= y1 {
+        let row = image.row(y);
+        let mut x = x0;
+        while x <= x1 {
+            let at = x as usize * 3;
+            for k in 0..3 {
+                sum[k] += lut[row[at + k] as usize];
+            }
+            count += 1;
+            x += 2;
+        }
+        y += 2;
+    }
+    let count = count.max(1) as f32;
+    sum.map(|s| s / count)
+}
+
+/// The frame's left and right sixths, away from the face when it is on the other side.
+fn background_mean(image: &RgbImage, face: Option<&Detection>, lut: &[f32]) -> [f32; 3] {
+    let (w, h) = (f64::from(image.width()), f64::from(image.height()));
+    let strip = w / 6.0;
+    let (left_free, right_free) = match face {
+        Some(face) => (
+            f64::from(face.bounding_box.left) > strip * 1.2,
+            f64::from(face.bounding_box.right()) < w - strip * 1.2,
+        ),
+        None => (true, true),
+    };
+    let left = mean_box(image, [0.0, 0.0, strip, h], lut);
+    let right = mean_box(image, [w - strip, 0.0, w, h], lut);
+    match (left_free, right_free) {
+        (true, true) | (false, false) => [0, 1, 2].map(|k| (left[k] + right[k]) / 2.0),
+        (true, false) => left,
+        (false, true) => right,
+    }
+}
+
+/// FNV-1a over a sparse grid of pixels.
+fn fingerprint(image: &RgbImage) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let data = image.data();
+    let step = (data.len() / 4099).max(1);
+    for byte in data.iter().step_by(step) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+fn candidate(
+    index: usize,
+    t_ms: f64,
+    image: &RgbImage,
+    face: &Detection,
+    quality: u8,
+) -> Candidate {
+    let (w, h) = (image.width() as f32, image.height() as f32);
+    let b = &face.bounding_box;
+    Candidate {
+        frame: index,
+        t_ms,
+        face: [b.left / w, b.top / h, b.width / w, b.height / h],
+        sharpness: sharpness(image, face),
+        jpeg: crate::images::jpeg(image, quality),
+    }
+}
+
+/// Variance of a 4-neighbour Laplacian of the green channel over the face box.
+fn sharpness(image: &RgbImage, face: &Detection) -> f32 {
+    let b = &face.bounding_box;
+    let (w, h) = (i64::from(image.width()), i64::from(image.height()));
+    let x0 = (b.left as i64).clamp(1, w - 2);
+    let x1 = (b.right() as i64).clamp(1, w - 2);
+    let y0 = (b.top as i64).clamp(1, h - 2);
+    let y1 = (b.bottom() as i64).clamp(1, h - 2);
+    let g = |x: i64, y: i64| f32::from(image.pixel(x as u32, y as u32)[1]);
+    let (mut sum, mut sum_sq, mut count) = (0.0f32, 0.0f32, 0.0f32);
+    let mut y = y0;
+    while y <= y1 {
+        let mut x = x0;
+        while x <= x1 {
+            let l = 4.0 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1);
+            sum += l;
+            sum_sq += l * l;
+            count += 1.0;
+            x += 2;
+        }
+        y += 2;
+    }
+    if count < 2.0 {
+        return 0.0;
+    }
+    let mean = sum / count;
+    sum_sq / count - mean * mean
+}
