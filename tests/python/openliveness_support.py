@@ -77,6 +77,8 @@ def render_config(credentials: tuple[Credential, ...], anonymous_tenant: Optiona
         lines.append("")
     if anonymous_tenant is not None:
         lines += ["[anonymous]", f"tenant = {_toml_string(anonymous_tenant)}", ""]
+    # The KMS key the tests name in KmsKeyId ("k", or its ARN): an unknown key is refused.
+    lines += ["[[kms.keys]]", 'id = "k"', 'account = "111111111111"', ""]
     return "\n".join(lines)
 
 

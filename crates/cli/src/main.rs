@@ -3,6 +3,8 @@
 //! Configuration comes from a TOML file (`--config`), then environment variables, then flags;
 //! later ones win. `openliveness serve --help` lists every option.
 
+mod decrypt;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +33,9 @@ enum Command {
     /// Print what the face detector sees in a video, frame by frame (JSON lines), and
     /// optionally draw it on a contact sheet.
     Inspect(InspectArgs),
+    /// Open a file openliveness sealed under a KMS key (an image written by the local output,
+    /// an evidence video.bin or evidence.json), with the configuration's [kms] keys.
+    Decrypt(decrypt::DecryptArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -154,6 +159,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Inspect(args) => inspect(args),
+        Command::Decrypt(args) => decrypt::run(args),
     }
 }
 

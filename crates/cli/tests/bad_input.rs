@@ -322,7 +322,8 @@ rows! {
     client_request_token_with_space_is_refused: create_json(json!({"ClientRequestToken": "a b"})) => 400 InvalidParameterException;
 
     // KmsKeyId: 1 to 2048, starting with a letter or digit.
-    kms_key_id_2048_is_accepted: create_json(json!({"KmsKeyId": "k".repeat(2048)})) => 200 OK;
+    // Within the constraints, then refused as a key the tenant may not use (no such key).
+    kms_key_id_2048_passes_the_constraints: create_json(json!({"KmsKeyId": "k".repeat(2048)})) => 400 AccessDeniedException;
     kms_key_id_2049_is_refused: create_json(json!({"KmsKeyId": "k".repeat(2049)})) => 400 InvalidParameterException;
     kms_key_id_leading_hyphen_is_refused: create_json(json!({"KmsKeyId": "-key"})) => 400 InvalidParameterException;
 

@@ -56,7 +56,12 @@ async fn create(server: &Server, key: Key) -> String {
 
 #[tokio::test]
 async fn create_with_every_setting_then_get() {
-    let server = Server::start(Options::default());
+    // The KMS key it names, in the local keyring.
+    let server = Server::start(Options {
+        extra_top_level: "[[kms.keys]]\nid = \"1234abcd-12ab-34cd-56ef-1234567890ab\"\naccount = \"111111111111\"\n"
+            .to_owned(),
+        ..Options::default()
+    });
     let client = sdk_client(&server, TENANT_A);
     let created = client
         .create_face_liveness_session()

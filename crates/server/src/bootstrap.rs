@@ -57,9 +57,12 @@ pub fn prepare(
         Some(key) => key,
         None => generated_client_credentials_key(&data_dir)?,
     };
+    let output = openliveness_output::Output::configured(&config.output, &config.kms, &data_dir)
+        .map_err(|error| crate::config::ConfigError::Invalid(format!("[output]/[kms]: {error}")))?;
     let credentials = StaticCredentials::new(config.credentials.iter().cloned());
-    let state =
-        AppState::new(config, store, Arc::new(credentials), clock).with_client_credential_key(key);
+    let state = AppState::new(config, store, Arc::new(credentials), clock)
+        .with_client_credential_key(key)
+        .with_output(Arc::new(output));
     Ok((Arc::new(state), notice))
 }
 

@@ -39,6 +39,10 @@ pub struct Config {
     pub client_credentials_key: Option<ClientCredentialKey>,
     /// The browser client and the demo routes.
     pub web: WebConfig,
+    /// `[output]`: where images go when a session names an output bucket, and who may use which.
+    pub output: openliveness_output::OutputConfig,
+    /// `[kms]`: the KMS keys sessions may name with `KmsKeyId`.
+    pub kms: openliveness_output::KmsConfig,
 }
 
 /// `[web]`: the browser client's files and the demo routes.
@@ -219,6 +223,10 @@ pub struct FileConfig {
     pub client_credentials_key: Option<SecretKey>,
     #[serde(default)]
     pub web: FileWeb,
+    #[serde(default)]
+    pub output: openliveness_output::OutputConfig,
+    #[serde(default)]
+    pub kms: openliveness_output::KmsConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -450,6 +458,8 @@ impl Config {
             store,
             client_credentials_key,
             web,
+            output: file.output,
+            kms: file.kms,
         })
     }
 }

@@ -247,6 +247,10 @@ pub(crate) async fn create(
 ) -> Result<Vec<u8>, ApiError> {
     let request: CreateFaceLivenessSessionRequest = protocol::decode(body)?;
     let (settings, client_request_token) = protocol::validate_create(&request)?;
+    state
+        .output
+        .check_create(tenant.as_str(), &settings)
+        .await?;
     let now = state.clock.now_millis();
     let expires_at = now.saturating_add(millis(state.config.session_ttl));
     let session = NewSession {
@@ -282,7 +286,11 @@ pub(crate) async fn get(
         .await
         .map_err(internal)?;
     let response = match lookup {
-        Lookup::Found(record) => results_of(*record),
+        Lookup::Found(record) => {
+            let mut response = results_of(*record);
+            open_sealed_images(state, &mut response).await?;
+            response
+        }
         Lookup::Expired => GetFaceLivenessSessionResultsResponse {
             session_id: id.to_string(),
             status: LivenessSessionStatus::Expired,
@@ -299,6 +307,23 @@ pub(crate) async fn get(
         }
     };
     Ok(protocol::encode(&response))
+}
+
+/// Images kept sealed under the session's KMS key (`KmsKeyId` without an output bucket) are
+/// opened for the caller.
+async fn open_sealed_images(
+    state: &AppState,
+    response: &mut GetFaceLivenessSessionResultsResponse,
+) -> Result<(), ApiError> {
+    let images = response
+        .reference_image
+        .iter_mut()
+        .chain(response.audit_images.iter_mut().flatten())
+        .collect();
+    state.output.open_images(images).await.map_err(|error| {
+        tracing::error!(%error, "could not open the session's sealed images");
+        ApiError::of(ErrorCode::InternalServerError)
+    })
 }
 
 /// What `GetFaceLivenessSessionResults` shows of a live session.

@@ -57,6 +57,8 @@ pub struct AppState {
     pub analyzer: Arc<dyn Analyzer>,
     /// Signs session-scoped client credentials (`POST /v1/client-credentials`).
     pub client_credential_key: Option<ClientCredentialKey>,
+    /// Output buckets and KMS keys (`Settings.OutputConfig`, `KmsKeyId`).
+    pub output: Arc<openliveness_output::Output>,
 }
 
 impl AppState {
@@ -72,6 +74,17 @@ impl AppState {
         );
         let in_flight = Arc::new(Semaphore::new(config.limits.max_in_flight.max(1)));
         let evidence = Arc::new(LocalEvidenceStore::new(config.data_dir.join("evidence")));
+        // `bootstrap::prepare` refuses a configuration that does not open; here it falls back to
+        // the local default (a folder per bucket, no keys).
+        let output = openliveness_output::Output::configured(
+            &config.output,
+            &config.kms,
+            &config.data_dir,
+        )
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "[output]/[kms] configuration unusable; using the defaults");
+            openliveness_output::Output::local_default(&config.data_dir)
+        });
         AppState {
             config,
             store,
@@ -83,6 +96,7 @@ impl AppState {
             evidence,
             analyzer: Arc::new(EngineUnavailable),
             client_credential_key: None,
+            output: Arc::new(output),
         }
     }
 
@@ -96,6 +110,12 @@ impl AppState {
     /// The same state with another analyzer.
     pub fn with_analyzer(mut self, analyzer: Arc<dyn Analyzer>) -> AppState {
         self.analyzer = analyzer;
+        self
+    }
+
+    /// The same state with another image output and key provider.
+    pub fn with_output(mut self, output: Arc<openliveness_output::Output>) -> AppState {
+        self.output = output;
         self
     }
 }

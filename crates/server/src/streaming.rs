@@ -688,7 +688,7 @@ async fn finish(
     outbound: &mpsc::Sender<Outbound>,
 ) -> &'static str {
     let (finish, outcome, close) = match ending {
-        Ending::Complete => match analyse(state, evidence).await {
+        Ending::Complete => match analyse(state, record, evidence).await {
             Ok(mut result) => {
                 result.challenge = Some(Challenge {
                     r#type: challenge.kind.as_str().to_owned(),
@@ -786,15 +786,25 @@ fn failed(reason: String) -> Finish {
     }
 }
 
-/// Stores the evidence durably, then runs the analysis off the async workers.
-async fn analyse(state: &AppState, evidence: Evidence) -> Result<SessionResult, String> {
-    state
-        .evidence
-        .put(&evidence)
-        .await
-        .map_err(|error| format!("could not store evidence: {error}"))?;
+/// Stores the evidence durably (sealed under a fresh data key when the session names a KMS key),
+/// runs the analysis off the async workers, then delivers the images (`OutputConfig`).
+async fn analyse(
+    state: &AppState,
+    record: &SessionRecord,
+    evidence: Evidence,
+) -> Result<SessionResult, String> {
+    let key = state.output.session_key(record).await?;
+    match &key {
+        Some(key) => {
+            let sealed = openliveness_output::Output::seal_evidence(key, &evidence)?;
+            state.evidence.put(&sealed).await
+        }
+        None => state.evidence.put(&evidence).await,
+    }
+    .map_err(|error| format!("could not store evidence: {error}"))?;
     let analyzer = Arc::clone(&state.analyzer);
-    tokio::task::spawn_blocking(move || analyzer.analyze(&evidence))
+    let result = tokio::task::spawn_blocking(move || analyzer.analyze(&evidence))
         .await
-        .map_err(|error| format!("analysis crashed: {error}"))?
+        .map_err(|error| format!("analysis crashed: {error}"))??;
+    state.output.deliver(record, key.as_ref(), result).await
 }

@@ -1,0 +1,272 @@
+//! The local adapter and the local keyring: objects under the documented keys in a folder per
+//! bucket, sealed under the session's KMS key and opened again; grants refuse other buckets and
+//! keys at creation.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
+use std::sync::Arc;
+
+use fixtures::{has_image_or_video_signature, tiny_jpeg};
+use openliveness_output::{
+    Grant, KeyProvider, LocalKeyConfig, LocalKeyring, ObjectStoreOutput, Output,
+};
+use openliveness_protocol::{
+    AuditImage, Blob, BoundingBox, ErrorCode, LivenessSessionStatus, OutputLocation, SessionId,
+    SessionSettings,
+};
+use openliveness_store::{Evidence, ReceivedEvent, SessionRecord, SessionResult};
+
+const TENANT: &str = "111111111111";
+
+fn keyring(dir: &std::path::Path) -> Arc<LocalKeyring> {
+    Arc::new(
+        LocalKeyring::open(
+            &[
+                LocalKeyConfig {
+                    id: "liveness-key".to_owned(),
+                    account: Some(TENANT.to_owned()),
+                    aliases: vec!["alias/liveness".to_owned()],
+                    ..LocalKeyConfig::default()
+                },
+                LocalKeyConfig {
+                    id: "someone-elses".to_owned(),
+                    ..LocalKeyConfig::default()
+                },
+            ],
+            dir,
+        )
+        .unwrap(),
+    )
+}
+
+fn grants() -> Vec<Grant> {
+    vec![Grant {
+        tenant: TENANT.to_owned(),
+        buckets: vec!["liveness-out".to_owned()],
+        kms_keys: vec!["alias/liveness".to_owned()],
+    }]
+}
+
+pub fn record(settings: SessionSettings) -> SessionRecord {
+    SessionRecord {
+        id: SessionId::random(),
+        tenant: TENANT.to_owned(),
+        client_request_token: None,
+        settings,
+        status: LivenessSessionStatus::InProgress,
+        created_at: 0,
+        expires_at: 180_000,
+        purge_at: 3_780_000,
+        result: None,
+    }
+}
+
+fn analysed() -> SessionResult {
+    let image = || AuditImage {
+        bytes: Some(Blob(tiny_jpeg())),
+        s3_object: None,
+        bounding_box: Some(BoundingBox {
+            width: 0.4,
+            height: 0.5,
+            left: 0.3,
+            top: 0.2,
+        }),
+    };
+    SessionResult {
+        confidence: Some(97.5),
+        challenge: None,
+        reference_image: Some(image()),
+        audit_images: vec![image(), image()],
+        failure_reason: None,
+    }
+}
+
+fn settings(bucket: Option<&str>, key: Option<&str>) -> SessionSettings {
+    SessionSettings {
+        kms_key_id: key.map(str::to_owned),
+        output: bucket.map(|bucket| OutputLocation {
+            bucket: bucket.to_owned(),
+            key_prefix: "liveness/".to_owned(),
+        }),
+        ..SessionSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn other_buckets_and_keys_are_refused_at_creation_with_access_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Output::new(
+        Arc::new(ObjectStoreOutput::local(dir.path().join("output"))),
+        keyring(dir.path()),
+        grants(),
+    );
+    let check = |bucket, key| {
+        let settings = settings(bucket, key);
+        let output = &output;
+        async move { output.check_create(TENANT, &settings).await }
+    };
+    check(Some("liveness-out"), Some("alias/liveness"))
+        .await
+        .unwrap();
+    check(
+        None,
+        Some("arn:aws:kms:us-east-1:111111111111:key/liveness-key"),
+    )
+    .await
+    .unwrap();
+    check(None, None).await.unwrap();
+    for (bucket, key) in [
+        (Some("another-bucket"), None),
+        (None, Some("alias/unknown")),
+        (None, Some("someone-elses")),
+        (
+            Some("liveness-out"),
+            Some("arn:aws:kms:us-east-1:222222222222:key/liveness-key"),
+        ),
+    ] {
+        let error = check(bucket, key).await.unwrap_err();
+        assert_eq!(
+            error.code,
+            ErrorCode::AccessDeniedException,
+            "{bucket:?} {key:?}"
+        );
+    }
+    // Another tenant may use neither the bucket nor the key.
+    let error = output
+        .check_create("222222222222", &settings(Some("liveness-out"), None))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::AccessDeniedException);
+}
+
+#[tokio::test]
+async fn images_land_under_the_documented_keys_and_results_name_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Output::new(
+        Arc::new(ObjectStoreOutput::local(dir.path().join("output"))),
+        keyring(dir.path()),
+        grants(),
+    );
+    let record = record(settings(Some("liveness-out"), None));
+    let delivered = output.deliver(&record, None, analysed()).await.unwrap();
+    let id = record.id.to_string();
+    let names = [
+        format!("liveness/{id}/reference.jpg"),
+        format!("liveness/{id}/audit/1.jpg"),
+        format!("liveness/{id}/audit/2.jpg"),
+    ];
+    let images: Vec<&AuditImage> = delivered
+        .reference_image
+        .iter()
+        .chain(delivered.audit_images.iter())
+        .collect();
+    for (image, name) in images.iter().zip(&names) {
+        assert_eq!(image.bytes, None);
+        let object = image.s3_object.as_ref().unwrap();
+        assert_eq!(object.bucket.as_deref(), Some("liveness-out"));
+        assert_eq!(object.name.as_deref(), Some(name.as_str()));
+        assert_eq!(object.version, None, "a directory does not version");
+        assert!(image.bounding_box.is_some());
+        let file = dir.path().join("output/liveness-out").join(name);
+        assert_eq!(std::fs::read(file).unwrap(), tiny_jpeg());
+    }
+}
+
+#[tokio::test]
+async fn with_a_kms_key_files_evidence_and_kept_images_are_sealed_and_open_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keyring(dir.path());
+    let output = Output::new(
+        Arc::new(ObjectStoreOutput::local(dir.path().join("output"))),
+        keys.clone(),
+        grants(),
+    );
+
+    // Into the bucket: each file an envelope that `open_file` (`openliveness decrypt`) opens.
+    let record = record(settings(Some("liveness-out"), Some("alias/liveness")));
+    let key = output.session_key(&record).await.unwrap().unwrap();
+    assert_eq!(
+        key.key_id,
+        "arn:aws:kms:us-east-1:111111111111:key/liveness-key"
+    );
+    let delivered = output
+        .deliver(&record, Some(&key), analysed())
+        .await
+        .unwrap();
+    let name = delivered
+        .reference_image
+        .unwrap()
+        .s3_object
+        .unwrap()
+        .name
+        .unwrap();
+    let file = std::fs::read(dir.path().join("output/liveness-out").join(&name)).unwrap();
+    assert!(!has_image_or_video_signature(&file));
+    assert_eq!(output.open_file(&file).await.unwrap(), tiny_jpeg());
+    let stored = output.images().get("liveness-out", &name).await.unwrap();
+    assert_eq!(stored, file);
+
+    // Without a bucket the images stay in the result, sealed, and open for Get.
+    let record_kept = {
+        let mut kept = record.clone();
+        kept.settings.output = None;
+        kept
+    };
+    let mut kept = output
+        .deliver(&record_kept, Some(&key), analysed())
+        .await
+        .unwrap();
+    let sealed = kept
+        .reference_image
+        .as_ref()
+        .unwrap()
+        .bytes
+        .clone()
+        .unwrap()
+        .0;
+    assert!(!has_image_or_video_signature(&sealed));
+    output
+        .open_images(
+            kept.reference_image
+                .iter_mut()
+                .chain(kept.audit_images.iter_mut())
+                .collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.reference_image.unwrap().bytes.unwrap().0, tiny_jpeg());
+    assert_eq!(kept.audit_images[1].bytes.as_ref().unwrap().0, tiny_jpeg());
+
+    // The evidence: the video and the events sealed, both open again.
+    let mut video = vec![0x1A, 0x45, 0xDF, 0xA3];
+    video.extend(std::iter::repeat_n(7u8, 1000));
+    let evidence = Evidence {
+        session_id: record.id,
+        tenant: TENANT.to_owned(),
+        challenge: serde_json::json!({"kind": "FaceMovementChallenge"}),
+        events: vec![ReceivedEvent {
+            arrived_at: 1,
+            event_type: "VideoEvent".to_owned(),
+            payload: serde_json::json!({"Offset": 0, "Length": 1004}),
+        }],
+        video: video.clone(),
+    };
+    let sealed = Output::seal_evidence(&key, &evidence).unwrap();
+    assert!(!has_image_or_video_signature(&sealed.video));
+    assert!(sealed.events.is_empty());
+    assert_eq!(output.open_file(&sealed.video).await.unwrap(), video);
+    let json = serde_json::to_vec(&serde_json::json!({"challenge": sealed.challenge})).unwrap();
+    let details: serde_json::Value =
+        serde_json::from_slice(&output.open_file(&json).await.unwrap()).unwrap();
+    assert_eq!(details["challenge"]["kind"], "FaceMovementChallenge");
+    assert_eq!(details["events"][0]["event_type"], "VideoEvent");
+
+    // The data key is bound to its session: another session's context does not unwrap it.
+    assert!(keys
+        .decrypt_data_key(&key.key_id, &key.wrapped, "session=another")
+        .await
+        .is_err());
+}
