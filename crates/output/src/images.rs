@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use crate::envelope::{self, DataKey};
 
-/// How to reach S3 or a service that speaks its API.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// How to reach S3 or a service that speaks its API. `Debug` shows no secret.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct S3Config {
     /// For example `http://127.0.0.1:9000`; AWS's own endpoint for the region when absent.
@@ -36,6 +36,22 @@ pub struct S3Config {
     /// Garage and most self-hosted stores want this).
     #[serde(default)]
     pub path_style: bool,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &crate::redacted(&self.secret_access_key),
+            )
+            .field("session_token", &crate::redacted(&self.session_token))
+            .field("path_style", &self.path_style)
+            .finish()
+    }
 }
 
 /// Why an image could not be written or read.

@@ -55,8 +55,8 @@ pub trait KeyProvider: Send + Sync + 'static {
     ) -> Result<Zeroizing<[u8; 32]>, KeyError>;
 }
 
-/// One key of the local keyring, as configured.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// One key of the local keyring, as configured. `Debug` shows no key material.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalKeyConfig {
     /// The key id; a UUID like AWS's, or any name of letters, digits and `-`.
@@ -74,6 +74,18 @@ pub struct LocalKeyConfig {
     /// `<data_dir>/kms/<id>.key` (mode 0600) and read from there afterwards.
     #[serde(default)]
     pub material: Option<String>,
+}
+
+impl std::fmt::Debug for LocalKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalKeyConfig")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .field("region", &self.region)
+            .field("aliases", &self.aliases)
+            .field("material", &crate::redacted(&self.material))
+            .finish()
+    }
 }
 
 struct LocalKey {
@@ -278,8 +290,8 @@ impl KeyProvider for LocalKeyring {
     }
 }
 
-/// How to reach AWS KMS or a service that speaks its API.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// How to reach AWS KMS or a service that speaks its API. `Debug` shows no secret.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AwsKmsConfig {
     /// For example `http://127.0.0.1:5000`; AWS's own endpoint for the region when absent.
@@ -295,6 +307,21 @@ pub struct AwsKmsConfig {
     pub secret_access_key: Option<String>,
     #[serde(default)]
     pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for AwsKmsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsKmsConfig")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &crate::redacted(&self.secret_access_key),
+            )
+            .field("session_token", &crate::redacted(&self.session_token))
+            .finish()
+    }
 }
 
 /// AWS KMS through `aws-sdk-kms`: `DescribeKey`, `GenerateDataKey` and `Decrypt`, each call with

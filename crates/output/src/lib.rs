@@ -93,6 +93,11 @@ pub enum KmsKind {
     Aws,
 }
 
+/// What `Debug` shows of a secret in the configuration.
+fn redacted(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<redacted>")
+}
+
 /// The object key of a session's reference image.
 pub fn reference_key(prefix: &str, session_id: &str) -> String {
     format!("{prefix}{session_id}/reference.jpg")
@@ -389,5 +394,44 @@ impl Output {
             .await
             .map_err(|error| error.to_string())?;
         envelope::open(&key, sealed).map_err(|error| error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret_of_the_configuration() {
+        let output = OutputConfig {
+            s3: S3Config {
+                secret_access_key: Some("s3-secret-value".to_owned()),
+                session_token: Some("s3-token-value".to_owned()),
+                ..S3Config::default()
+            },
+            ..OutputConfig::default()
+        };
+        let kms = KmsConfig {
+            keys: vec![LocalKeyConfig {
+                id: "k".to_owned(),
+                material: Some("a2V5LW1hdGVyaWFsLXZhbHVl".to_owned()),
+                ..LocalKeyConfig::default()
+            }],
+            aws: AwsKmsConfig {
+                secret_access_key: Some("kms-secret-value".to_owned()),
+                ..AwsKmsConfig::default()
+            },
+            ..KmsConfig::default()
+        };
+        let shown = format!("{output:?} {kms:?}");
+        for secret in [
+            "s3-secret-value",
+            "s3-token-value",
+            "a2V5LW1hdGVyaWFsLXZhbHVl",
+            "kms-secret-value",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("<redacted>"));
     }
 }
