@@ -27,7 +27,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, on, post, MethodFilter};
 use axum::Router;
 use openliveness_auth::{ClientCredentialKey, CredentialStore, WithClientCredentials};
 use openliveness_protocol::streaming as streaming_protocol;
@@ -133,7 +133,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(streaming_protocol::START_PATH, post(streaming::start_http))
         .route(
             streaming_protocol::START_WEBSOCKET_PATH,
-            get(streaming::start_websocket),
+            // GET for HTTP/1.1; CONNECT for WebSockets over HTTP/2 (RFC 8441), which Chromium
+            // uses over TLS when the server offers it.
+            on(
+                MethodFilter::GET.or(MethodFilter::CONNECT),
+                streaming::start_websocket,
+            ),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

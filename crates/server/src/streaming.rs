@@ -179,8 +179,14 @@ pub async fn start_websocket(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let raw_query = uri.query().unwrap_or("");
+    // A WebSocket over HTTP/2 is an extended CONNECT; the client presigned it as a GET.
+    let signed_method = if method == Method::CONNECT {
+        "GET"
+    } else {
+        method.as_str()
+    };
     let request = PresignedRequest {
-        method: method.as_str(),
+        method: signed_method,
         raw_path: uri.path(),
         raw_query,
         headers: &headers,
