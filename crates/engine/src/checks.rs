@@ -141,7 +141,86 @@ fn identity_step(series: &[(f64, [f64; 4])]) -> f64 {
     best
 }
 
+/// The largest change of the face's appearance over 300 ms (1 minus the correlation of its
+/// patches), against the session's typical change: a swap shows as a sudden drop.
+fn appearance_change(observations: &Observations) -> (f64, f64) {
+    // Once the face is near (in the oval): far away the patch is too coarse to compare.
+    let widest = observations
+        .frames
+        .iter()
+        .filter_map(|f| f.faces.as_ref()?.first().map(|d| d.bounding_box.width))
+        .fold(0.0f32, f32::max);
+    let patches: Vec<(f64, &Vec<f32>)> = observations
+        .frames
+        .iter()
+        .filter(|f| {
+            f.faces
+                .as_ref()
+                .and_then(|faces| faces.first())
+                .is_some_and(|d| d.bounding_box.width >= 0.8 * widest)
+        })
+        .filter_map(|f| f.appearance.as_ref().map(|a| (f.t_ms, a)))
+        .collect();
+    let mut changes = Vec::new();
+    for (i, &(t, patch)) in patches.iter().enumerate() {
+        let Some(&(_, earlier)) = patches[..i].iter().rev().find(|(u, _)| t - u >= 300.0) else {
+            continue;
+        };
+        let n = patch.len() as f64;
+        let correlation: f64 = patch
+            .iter()
+            .zip(earlier.iter())
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum::<f64>()
+            / n;
+        changes.push(1.0 - correlation);
+    }
+    if changes.len() < 5 {
+        return (0.0, 0.0);
+    }
+    // Another person from some frame on: patches on either side of it resemble each other
+    // less than patches on the same side do.
+    let correlation = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum::<f64>()
+            / a.len().max(1) as f64
+    };
+    let mean_pairs = |left: &[(f64, &Vec<f32>)], right: &[(f64, &Vec<f32>)], same: bool| {
+        let (mut sum, mut count) = (0.0, 0usize);
+        for (i, a) in left.iter().enumerate() {
+            for (j, b) in right.iter().enumerate() {
+                if same && j <= i {
+                    continue;
+                }
+                sum += correlation(a.1, b.1);
+                count += 1;
+            }
+        }
+        sum / count.max(1) as f64
+    };
+    let mut split = 0.0f64;
+    let side = 8;
+    let step = (patches.len() / 24).max(1);
+    let mut at = side;
+    while at + side <= patches.len() {
+        let before = &patches[at.saturating_sub(side * 2)..at];
+        let after = &patches[at..(at + side * 2).min(patches.len())];
+        let within = (mean_pairs(before, before, true) + mean_pairs(after, after, true)) / 2.0;
+        let across = mean_pairs(before, after, false);
+        split = split.max(within - across);
+        at += step;
+    }
+    let _ = median(&mut changes);
+    (split, changes.iter().copied().fold(0.0, f64::max))
+}
+
 /// Check 1: one real face all the time.
+///
+/// Identity: the face's appearance (colour patches normalised channel by channel) on either side
+/// of any frame once the face is near; `identity_step` (the keypoints' proportions) is reported
+/// but does not score: the colour flashes move the detector's keypoints as much as a swap does.
 pub fn one_face(observations: &Observations, calibration: &Calibration) -> CheckResult {
     let (faces, ran) = detected(observations);
     let coverage = faces.len() as f64 / ran.max(1) as f64;
@@ -167,18 +246,21 @@ pub fn one_face(observations: &Observations, calibration: &Calibration) -> Check
         .map(|d| (d.t_ms, proportions(d.face)))
         .collect();
     let identity_step = identity_step(&proportions);
+    let (appearance_change, appearance_largest) = appearance_change(observations);
     let score = above(coverage, 0.85, 0.1)
         * below(extra, 0.06, 0.05)
         * below(jumps as f64, 1.5, 1.0)
-        * below(identity_step, calibration.identity_step, calibration.identity_step * 0.4);
+        * below(appearance_change, calibration.appearance_split, 0.06);
     let reason = if coverage < 0.85 {
         format!("a face was found on only {:.0}% of the frames", coverage * 100.0)
     } else if extra >= 0.06 {
         format!("a second face was in view on {:.0}% of the frames", extra * 100.0)
     } else if jumps > 1 {
         format!("the face jumped {jumps} times between frames (a cut or a swap)")
-    } else if identity_step >= calibration.identity_step {
-        format!("the face's proportions changed abruptly ({identity_step:.1} noise units): another person")
+    } else if appearance_change >= calibration.appearance_split {
+        format!(
+            "the face's appearance changed for good during the session ({appearance_change:.2}): another person"
+        )
     } else {
         "one face throughout".to_owned()
     };
@@ -192,6 +274,8 @@ pub fn one_face(observations: &Observations, calibration: &Calibration) -> Check
             ("second_face_share", extra),
             ("jumps", jumps as f64),
             ("identity_step", identity_step),
+            ("appearance_change", appearance_change),
+            ("appearance_largest", appearance_largest),
         ]),
     }
 }

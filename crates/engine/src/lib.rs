@@ -29,8 +29,9 @@ pub use observe::{observe_bytes, observe_stream, ObserveError, ObserveOptions, O
 /// (calibration seeds, kept apart from the evaluation's; see EVALUATION.md).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Calibration {
-    /// The step in the face's proportions (noise units) above which it is another person.
-    pub identity_step: f64,
+    /// How much less alike the face's patches on either side of a frame may be than on one
+    /// side (check 1: another person).
+    pub appearance_split: f64,
     /// The perspective slope difference a flat picture shows (the detector's own drift).
     pub flat_perspective: f64,
     pub perspective_threshold: f64,
@@ -49,7 +50,7 @@ pub struct Calibration {
 impl Default for Calibration {
     fn default() -> Self {
         Calibration {
-            identity_step: 12.0,
+            appearance_split: 0.23,
             flat_perspective: 0.2,
             perspective_threshold: 0.1,
             perspective_width: 0.15,

@@ -48,6 +48,11 @@ pub struct FrameObservation {
     pub background: [f32; 3],
     /// A fingerprint of the pixels, to spot repeated frames.
     pub fingerprint: u64,
+    /// The face's appearance on frames the detector found it on: a small patch aligned to the
+    /// eyes, each colour channel normalised to zero mean and unit variance on its own (so that
+    /// the screen's colour cancels).
+    #[serde(skip)]
+    pub appearance: Option<Vec<f32>>,
 }
 
 /// A frame kept as a candidate for the reference or audit images.
@@ -204,6 +209,10 @@ impl<'a> Observer<'a> {
             .map(|face| region_means(image, face, &self.lut));
         let background = background_mean(image, self.last_face.as_ref(), &self.lut);
         let fingerprint = fingerprint(image);
+        let appearance = match (&faces, &self.last_face) {
+            (Some(found), Some(face)) if !found.is_empty() => Some(appearance(image, face)),
+            _ => None,
+        };
         if let (Some(face), Some(found)) = (&self.last_face, &faces) {
             if !found.is_empty()
                 && t_ms - self.last_candidate_ms >= self.options.candidate_every_ms
@@ -224,6 +233,7 @@ impl<'a> Observer<'a> {
             regions,
             background,
             fingerprint,
+            appearance,
         });
         Ok(())
     }
@@ -320,6 +330,40 @@ fn background_mean(image: &RgbImage, face: Option<&Detection>, lut: &[f32]) -> [
         (true, false) => left,
         (false, true) => right,
     }
+}
+
+/// The side of the appearance patch.
+pub const PATCH: usize = 12;
+
+fn appearance(image: &RgbImage, face: &Detection) -> Vec<f32> {
+    let (mid, along, distance) = eye_frame(face);
+    let down = [-along[1], along[0]];
+    let (w, h) = (image.width() as f64 - 1.0, image.height() as f64 - 1.0);
+    // Channel by channel: the screen's colour scales each channel of the whole face alike, so
+    // that each channel's normalised pattern is the face's own.
+    let mut channels = vec![Vec::with_capacity(PATCH * PATCH); 3];
+    for row in 0..PATCH {
+        let b = -0.7 + 2.3 * row as f64 / (PATCH - 1) as f64;
+        for column in 0..PATCH {
+            let a = -1.0 + 2.0 * column as f64 / (PATCH - 1) as f64;
+            let x = (mid[0] + (along[0] * a + down[0] * b) * distance).clamp(0.0, w);
+            let y = (mid[1] + (along[1] * a + down[1] * b) * distance).clamp(0.0, h);
+            let p = image.pixel(x as u32, y as u32);
+            for (channel, value) in channels.iter_mut().zip(p) {
+                channel.push(f32::from(value));
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(3 * PATCH * PATCH);
+    for channel in channels {
+        let n = channel.len() as f32;
+        let mean = channel.iter().sum::<f32>() / n;
+        let spread = (channel.iter().map(|g| (g - mean).powi(2)).sum::<f32>() / n)
+            .sqrt()
+            .max(1.0);
+        out.extend(channel.iter().map(|g| (g - mean) / spread));
+    }
+    out
 }
 
 /// FNV-1a over a sparse grid of pixels.

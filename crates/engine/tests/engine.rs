@@ -1,0 +1,113 @@
+//! The engine on simulated sessions: the decision does not depend on how the video was cut into
+//! chunks, and the operator's report explains it.
+//!
+//! Needs the face model and photograph (`scripts/setup-vision.sh`).
+
+#![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
+
+use std::sync::OnceLock;
+
+use openliveness_engine::{decide, observe_bytes, observe_stream, Claims, Engine, Issued};
+use openliveness_protocol::challenge::{issue, IssuedChallenge, SeededRandom};
+use openliveness_protocol::{ChallengeKind, ChallengeVersion, SessionId};
+use openliveness_sim::{ChallengeSpec, ClientMessage, SessionSpec, Species};
+use openliveness_store::{Evidence, ReceivedEvent};
+use proptest::prelude::*;
+
+struct Fixture {
+    engine: Engine,
+    evidence: Evidence,
+}
+
+/// One simulated live session, as the server would have kept it.
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let issued: IssuedChallenge = issue(
+            ChallengeKind::FaceMovementAndLightChallenge,
+            ChallengeVersion(2, 0, 0),
+            640,
+            480,
+            &mut SeededRandom::new(3),
+        );
+        let spec = SessionSpec {
+            species: Species::BonaFide,
+            seed: 3,
+            challenge: ChallengeSpec::from_server(&issued.server_challenge, 640, 480).unwrap(),
+        };
+        let recording = openliveness_sim::simulate(&spec).unwrap();
+        let encoded = openliveness_sim::encode(&recording).unwrap();
+        let epoch = 1_767_225_600_000;
+        let mut events = Vec::new();
+        for message in openliveness_sim::client_messages(&recording, &encoded, epoch, "id") {
+            if let ClientMessage::Info { at_ms, body } = message {
+                events.push(ReceivedEvent {
+                    arrived_at: epoch + at_ms as u64,
+                    event_type: "ClientSessionInformationEvent".to_owned(),
+                    payload: body,
+                });
+            }
+        }
+        Fixture {
+            engine: Engine::load_default().unwrap(),
+            evidence: Evidence {
+                session_id: SessionId::random(),
+                tenant: "t".to_owned(),
+                challenge: serde_json::to_value(&issued).unwrap(),
+                events,
+                video: encoded.webm,
+            },
+        }
+    })
+}
+
+#[test]
+fn a_live_session_is_accepted_with_every_check_explained() {
+    let fixture = fixture();
+    let outcome = fixture.engine.analyze(&fixture.evidence, 2).unwrap();
+    let report = &outcome.report;
+    assert!(report.confidence >= 90.0, "{report:#?}");
+    let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
+    assert_eq!(
+        names,
+        ["one_face", "movement", "perspective", "integrity", "light_time", "light_space"]
+    );
+    assert!(report.checks.iter().all(|c| !c.reason.is_empty()));
+    assert!(outcome.reference_image.is_some());
+    assert_eq!(outcome.audit_images.len(), 2);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_decision_does_not_depend_on_how_the_video_was_chunked(
+        cuts in proptest::collection::vec(1usize..2_000_000, 1..12)
+    ) {
+        let fixture = fixture();
+        let video = &fixture.evidence.video;
+        let options = fixture.engine.options.clone();
+        let detector = openliveness_vision::BlazeFace::load_default(Default::default()).unwrap();
+        let whole = observe_bytes(video, &detector, &options).unwrap();
+        let mut offsets: Vec<usize> = cuts.iter().map(|c| c % video.len()).collect();
+        offsets.sort_unstable();
+        offsets.dedup();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let mut from = 0;
+        for offset in offsets.into_iter().chain([video.len()]) {
+            if offset > from {
+                sender.send(video[from..offset].to_vec()).unwrap();
+                from = offset;
+            }
+        }
+        drop(sender);
+        let chunked = observe_stream(receiver, &detector, &options).unwrap();
+        let issued = Issued::from_evidence(&fixture.evidence.challenge).unwrap();
+        let claims = Claims::from_events(&fixture.evidence.events);
+        let calibration = &fixture.engine.calibration;
+        prop_assert_eq!(
+            decide(&issued, &claims, &whole, calibration),
+            decide(&issued, &claims, &chunked, calibration)
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! The simulator: deterministic, seen by the face detector where the face was rendered, and with
+//! the perspective signature of a 3D head (and not of a print) in its rendered geometry.
+//!
+//! Needs the face photograph and model (`scripts/setup-vision.sh`).
+
+#![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
+
+use openliveness_sim::rng::Rng;
+use openliveness_sim::{client_messages, encode, simulate, ChallengeSpec, SessionSpec, Species};
+use openliveness_vision::decode::{decode_all, DecodeOptions};
+use openliveness_vision::BlazeFace;
+
+fn spec(species: Species, seed: u64, width: u32, height: u32) -> SessionSpec {
+    SessionSpec {
+        species,
+        seed,
+        challenge: ChallengeSpec::draw(width, height, true, &mut Rng::new(seed)),
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_video_and_events_byte_for_byte() {
+    let spec = spec(Species::BonaFide, 42, 320, 240);
+    let first = simulate(&spec).unwrap();
+    let second = simulate(&spec).unwrap();
+    let (a, b) = (encode(&first).unwrap(), encode(&second).unwrap());
+    assert_eq!(a.webm, b.webm);
+    assert_eq!(a.chunks, b.chunks);
+    let id = "00000000-0000-4000-8000-000000000000";
+    assert_eq!(
+        serde_json::to_string(&client_messages(&first, &a, 1, id)).unwrap(),
+        serde_json::to_string(&client_messages(&second, &b, 1, id)).unwrap()
+    );
+    // Another seed gives another session.
+    let other = encode(&simulate(&self::spec(Species::BonaFide, 43, 320, 240)).unwrap()).unwrap();
+    assert_ne!(a.webm, other.webm);
+}
+
+#[test]
+fn the_detector_finds_the_rendered_face_where_it_was_rendered() {
+    let detector = BlazeFace::load_default(Default::default()).unwrap();
+    for (seed, (width, height)) in [(1, (640, 480)), (2, (640, 480)), (3, (480, 360)), (4, (1280, 720))] {
+        let recording = simulate(&spec(Species::BonaFide, seed, width, height)).unwrap();
+        let encoded = encode(&recording).unwrap();
+        let (frames, _) = decode_all(&encoded.webm, &DecodeOptions::default()).unwrap();
+        assert_eq!(frames.len(), recording.frames.len());
+        let mut checked = 0;
+        for (index, frame) in frames.iter().enumerate().step_by(9) {
+            let faces = detector
+                .detect(frame.detector_view.as_ref().unwrap(), width, height)
+                .unwrap();
+            let truth = recording.truth[index].last().unwrap();
+            let [left, top, side, _] = truth.bounding_box;
+            let face = faces.first().unwrap_or_else(|| panic!("seed {seed}: no face on frame {index}"));
+            let b = &face.bounding_box;
+            let (cx, cy) = (f64::from(b.left + b.width / 2.0), f64::from(b.top + b.height / 2.0));
+            let offset = ((cx - (left + side / 2.0)).powi(2) + (cy - (top + side / 2.0)).powi(2)).sqrt();
+            assert!(offset < 0.2 * side, "seed {seed} frame {index}: centre off by {offset:.1} px of {side:.1}");
+            let ratio = f64::from(b.width) / side;
+            assert!((0.75..1.3).contains(&ratio), "seed {seed} frame {index}: width ratio {ratio:.2}");
+            checked += 1;
+        }
+        assert!(checked >= 15);
+    }
+}
+
+/// The ear-to-ear distance over the eye distance at the start and the end of the approach, from
+/// the rendered keypoints.
+fn contour_ratio_change(species: Species, seed: u64) -> (f64, f64) {
+    let recording = simulate(&spec(species, seed, 640, 480)).unwrap();
+    let ratio = |frame: usize| {
+        let k = recording.truth[frame].last().unwrap().keypoints;
+        let d = |a: [f64; 2], b: [f64; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
+        (d(k[4], k[5]) / d(k[0], k[1]), d(k[0], k[2]) / d(k[0], k[1]))
+    };
+    let last = recording.frames.len() - 1;
+    let (far, near) = (ratio(0), ratio(last));
+    (near.0 / far.0, near.1 / far.1)
+}
+
+#[test]
+fn a_rendered_head_shows_perspective_and_a_printed_photo_does_not() {
+    for seed in [5, 6, 7] {
+        // A head: the ears (behind) grow slower than the eye distance as it comes closer.
+        let (contour, _) = contour_ratio_change(Species::BonaFide, seed);
+        assert!(contour < 0.96, "seed {seed}: head contour ratio {contour:.3}");
+        // A print: a plane keeps its proportions.
+        let (contour, nose) = contour_ratio_change(Species::PrintedPhoto, seed);
+        assert!((contour - 1.0).abs() < 0.005, "seed {seed}: print contour ratio {contour:.4}");
+        assert!((nose - 1.0).abs() < 0.01, "seed {seed}: print nose ratio {nose:.4}");
+    }
+}
