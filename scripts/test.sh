@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs what is missing (system packages; the pinned AWS CLI,
 # boto3 and pytest in ./.venv; Node.js, FFmpeg and the pinned JavaScript SDK in
-# tests/node/node_modules; Chromium, the built web page and playwright-core), then the Rust tests (unit, store conformance, the official Rust SDK
+# tests/node/node_modules; Chromium, the built web page, playwright-core and the Amplify example),
+# then the Rust tests (unit, store conformance, the official Rust SDK
 # and the JavaScript streaming clients against the real binary, bad input) and the Python tests
 # (AWS CLI and boto3 against the real binary).
 set -euo pipefail
@@ -13,6 +14,7 @@ bash scripts/setup-python.sh
 bash scripts/setup-node.sh
 bash scripts/setup-vision.sh
 bash scripts/setup-web.sh
+bash scripts/setup-amplify.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo test --workspace --locked

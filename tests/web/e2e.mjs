@@ -58,8 +58,8 @@ let page;
 try {
   const context = await browser.newContext({ viewport: { width: 1000, height: 900 }, ignoreHTTPSErrors: true });
   page = await context.newPage();
-  page.on("console", (message) => report.console.push(`${message.type()}: ${message.text()}`.slice(0, 500)));
-  page.on("pageerror", (error) => report.console.push(`pageerror: ${error.message}`.slice(0, 500)));
+  page.on("console", (message) => report.console.push(`${message.type()}: ${message.text()}`.slice(0, 3000)));
+  page.on("pageerror", (error) => report.console.push(`pageerror: ${error.message}`.slice(0, 3000)));
   let shot = 0;
   const screenshot = async (name) => {
     shot += 1;
@@ -115,23 +115,21 @@ try {
     const deadline = Date.now() + timeout;
     await page.waitForFunction(() => document.body.dataset.step === "ready", null, { timeout: 60000 });
     await screenshot("ready");
-    // The component's start screen: its "Start video check" button.
+    // The component's start screen (with its photosensitivity warning): "Start video check".
     const start = page.getByRole("button", { name: /start video check/i });
-    if (await start.count()) {
-      await start.first().click();
-    }
-    await screenshot("started");
-    let flashed = false;
-    for (;;) {
-      const step = await page.evaluate(() => document.body.dataset.step);
-      if (step === "complete" || step === "error") break;
-      if (Date.now() > deadline) throw new Error(`no onAnalysisComplete within ${timeout} ms (step ${step})`);
-      if (!flashed && (await page.locator("canvas").count()) > 0) {
-        flashed = true;
-        await screenshot("challenge");
-      }
-      await page.waitForTimeout(250);
-    }
+    await start.waitFor({ timeout: 60000 });
+    await start.click();
+    const finished = () => ["complete", "error"].includes(document.body.dataset.step ?? "");
+    // The camera view with the oval (the component draws it on a canvas).
+    const drawn = await page
+      .waitForFunction(
+        () => document.querySelector("canvas") !== null || ["complete", "error"].includes(document.body.dataset.step ?? ""),
+        null,
+        { timeout: 60000 },
+      )
+      .then(() => true, () => false);
+    if (drawn) await screenshot("camera");
+    await page.waitForFunction(finished, null, { timeout: Math.max(1000, deadline - Date.now()), polling: 100 });
     report.step = await page.evaluate(() => document.body.dataset.step);
     report.sessionId = await page.evaluate(() => document.body.dataset.sessionId ?? null);
     report.error = await page.evaluate(() => document.body.dataset.error ?? null);

@@ -136,3 +136,62 @@ async fn our_page_completes_a_session_and_shows_the_result() {
     );
     assert_eq!(report["resultStatus"], result.status.as_str(), "{report:#}");
 }
+
+/// The Amplify example's fake camera: the photograph's face centred, far for 3 s, brought closer
+/// over 2 s until it is about as wide as the oval the server draws (40-48 % of the frame), then
+/// held: 13 s at 20 frames a second, 640x480.
+fn amplify_camera(dir: &Path) -> PathBuf {
+    let path = dir.join("amplify-camera.y4m");
+    // The face's centre (between the eyes and the nose) in the 512x512 photograph, and the scale.
+    let scale = "if(lt(t,3),1.5,if(lt(t,5),1.5+(t-3)*0.9,3.3))";
+    let filter = format!(
+        "scale=w='trunc(512*{scale}/2)*2':h=-2:eval=frame,\
+         crop=640:480:x='max(0,223.8*{scale}-320)':y='max(0,114.3*{scale}-240)',format=yuv420p"
+    );
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-loop", "1", "-framerate", "20", "-i"])
+        .arg(repo().join("testdata/vision/astronaut.png"))
+        .args(["-vf", &filter, "-t", "13", "-f", "yuv4mpegpipe"])
+        .arg(&path)
+        .status()
+        .expect("run ffmpeg (scripts/setup-node.sh installs it)");
+    assert!(status.success());
+    path
+}
+
+#[tokio::test]
+async fn the_amplify_example_reaches_on_analysis_complete() {
+    require_web_setup();
+    let dist = repo().join("examples/amplify/dist");
+    assert!(
+        dist.join("blazeface/model.json").exists() && dist.join("tfjs-wasm").exists(),
+        "the Amplify example is not built: run scripts/setup-amplify.sh"
+    );
+    let server = Server::start(Options {
+        dev_tls: true,
+        extra_top_level: format!("[web]\ndemo = true\nroot = \"{}\"\n", dist.display()),
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let camera = amplify_camera(dir.path());
+    let artifacts = artifacts("amplify");
+    let report = e2e(&server.url, &camera, &artifacts, "amplify");
+    println!("screenshots: {}", artifacts.display());
+    assert_eq!(report["ok"], true, "{report:#}");
+
+    let session_id = report["sessionId"].as_str().unwrap();
+    let result = sdk_client(&server, TENANT_A)
+        .get_face_liveness_session_results()
+        .session_id(session_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            result.status,
+            LivenessSessionStatus::Succeeded | LivenessSessionStatus::Failed
+        ),
+        "{:?}",
+        result.status
+    );
+}
