@@ -270,3 +270,22 @@ async fn with_a_kms_key_files_evidence_and_kept_images_are_sealed_and_open_again
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn a_key_prefix_cannot_climb_out_of_the_buckets_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Output::new(
+        Arc::new(ObjectStoreOutput::local(dir.path().join("output"))),
+        keyring(dir.path()),
+        grants(),
+    );
+    let mut record = record(settings(Some("liveness-out"), None));
+    record.settings.output = Some(OutputLocation {
+        bucket: "liveness-out".to_owned(),
+        key_prefix: "../../escaped/".to_owned(),
+    });
+    let reason = output.deliver(&record, None, analysed()).await.unwrap_err();
+    assert!(reason.contains("could not write the images"), "{reason}");
+    assert!(!dir.path().join("escaped").exists());
+    assert!(!dir.path().join("output/escaped").exists());
+}

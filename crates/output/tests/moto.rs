@@ -49,29 +49,6 @@ fn kms(endpoint: &str) -> AwsKmsConfig {
     }
 }
 
-/// A KMS key in moto, with an alias; returns its ARN.
-async fn create_key(moto: &MotoServer, alias: &str) -> String {
-    let config = aws_sdk_kms::Config::builder()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .build();
-    let client = aws_sdk_kms::Client::from_conf(config);
-    let key = client.create_key().send().await.unwrap();
-    let metadata = key.key_metadata().unwrap();
-    client
-        .create_alias()
-        .alias_name(alias)
-        .target_key_id(metadata.key_id())
-        .send()
-        .await
-        .unwrap();
-    metadata.arn().unwrap().to_owned()
-}
-
 fn record(bucket: Option<&str>, key: Option<&str>) -> SessionRecord {
     SessionRecord {
         id: SessionId::random(),
@@ -128,7 +105,7 @@ async fn objects_land_under_the_documented_keys_with_sse_kms_and_versions() {
     let moto = MotoServer::start();
     moto.create_bucket(BUCKET);
     moto.enable_versioning(BUCKET);
-    let arn = create_key(&moto, "alias/liveness").await;
+    let arn = moto.create_kms_key("alias/liveness").await;
     let output = Output::new(
         Arc::new(ObjectStoreOutput::s3(s3(&moto.endpoint()))),
         Arc::new(AwsKms::new(&kms(&moto.endpoint()))),
@@ -209,8 +186,8 @@ async fn objects_land_under_the_documented_keys_with_sse_kms_and_versions() {
 async fn a_wrong_bucket_an_unknown_key_or_a_key_not_granted_is_refused() {
     let moto = MotoServer::start();
     moto.create_bucket(BUCKET);
-    let granted = create_key(&moto, "alias/liveness").await;
-    create_key(&moto, "alias/other").await;
+    let granted = moto.create_kms_key("alias/liveness").await;
+    moto.create_kms_key("alias/other").await;
     let output = Output::new(
         Arc::new(ObjectStoreOutput::s3(s3(&moto.endpoint()))),
         Arc::new(AwsKms::new(&kms(&moto.endpoint()))),

@@ -279,37 +279,15 @@ fn s3_kms_config(moto: &MotoServer) -> String {
     )
 }
 
-async fn create_kms_key(moto: &MotoServer, alias: &str) -> String {
-    let config = aws_sdk_kms::Config::builder()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .build();
-    let client = aws_sdk_kms::Client::from_conf(config);
-    let key = client.create_key().send().await.unwrap();
-    let metadata = key.key_metadata().unwrap();
-    client
-        .create_alias()
-        .alias_name(alias)
-        .target_key_id(metadata.key_id())
-        .send()
-        .await
-        .unwrap();
-    metadata.arn().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_session_with_an_output_bucket_and_a_kms_key_returns_s3_objects_with_sse_kms() {
     let moto = MotoServer::start();
     moto.create_bucket("liveness-out");
-    let arn = create_kms_key(&moto, "alias/liveness").await;
+    let arn = moto.create_kms_key("alias/liveness").await;
     let harness = start(&s3_kms_config(&moto)).await;
 
     // Refused at creation: another bucket, an unknown key, a key not granted.
-    create_kms_key(&moto, "alias/not-granted").await;
+    moto.create_kms_key("alias/not-granted").await;
     for (bucket, key) in [
         (Some("another-bucket"), None),
         (None, Some("alias/unknown")),
@@ -504,7 +482,10 @@ async fn s3_unreachable_during_a_session_fails_it_with_a_reason_and_the_server_s
 async fn kms_gone_during_a_session_fails_it_with_a_reason_and_the_server_serves_on() {
     let mut moto = Some(MotoServer::start());
     let endpoint = moto.as_ref().unwrap().endpoint();
-    create_kms_key(moto.as_ref().unwrap(), "alias/liveness").await;
+    moto.as_ref()
+        .unwrap()
+        .create_kms_key("alias/liveness")
+        .await;
     let harness = start(&format!(
         r#"
         [kms]

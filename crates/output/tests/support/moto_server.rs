@@ -4,7 +4,7 @@
 //! calls for what `object_store` does not do (buckets, versioning, object headers).
 //!
 //! Shared by the output crate's and the server's tests (`#[path]`): it depends on `std`,
-//! `aws-sigv4`, `aws-credential-types` and `http`.
+//! `aws-sigv4`, `aws-credential-types`, `aws-sdk-kms` and `http`.
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
@@ -66,6 +66,29 @@ impl MotoServer {
         let body = b"<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status></VersioningConfiguration>";
         let (status, _, text) = self.request("PUT", &format!("/{bucket}?versioning"), body);
         assert_eq!(status, 200, "versioning {bucket}: {text}");
+    }
+
+    /// Creates a KMS key with an alias; returns the key's ARN.
+    pub async fn create_kms_key(&self, alias: &str) -> String {
+        let config = aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .build();
+        let client = aws_sdk_kms::Client::from_conf(config);
+        let key = client.create_key().send().await.expect("CreateKey");
+        let metadata = key.key_metadata().expect("KeyMetadata");
+        client
+            .create_alias()
+            .alias_name(alias)
+            .target_key_id(metadata.key_id())
+            .send()
+            .await
+            .expect("CreateAlias");
+        metadata.arn().expect("Arn").to_owned()
     }
 
     /// `HEAD` an object, signed (S3 answers 403 to unsigned reads of SSE-KMS objects): its
