@@ -24,7 +24,10 @@ use common::{sdk_client, Options, Server, TENANT_A};
 fn require_web_setup() {
     for (path, what) in [
         ("web/dist/index.html", "the built page"),
-        ("web/dist/models/face_detection_front_128x128_barracuda.onnx", "the page's face model"),
+        (
+            "web/dist/models/face_detection_front_128x128_barracuda.onnx",
+            "the page's face model",
+        ),
         ("tests/web/node_modules/playwright-core", "playwright-core"),
         ("testdata/vision/astronaut.png", "the test photograph"),
     ] {
@@ -113,10 +116,21 @@ async fn our_page_completes_a_session_and_shows_the_result() {
         .iter()
         .map(|s| s.as_str().unwrap())
         .collect();
-    for step in ["camera", "face", "oval", "flash", "uploading", "analysing", "result"] {
+    for step in [
+        "camera",
+        "face",
+        "oval",
+        "flash",
+        "uploading",
+        "analysing",
+        "result",
+    ] {
         assert!(steps.contains(&step), "{step} missing from {steps:?}");
     }
-    assert!(report["screenshots"].as_array().unwrap().len() >= 6, "{report:#}");
+    assert!(
+        report["screenshots"].as_array().unwrap().len() >= 6,
+        "{report:#}"
+    );
 
     // The page shows the final status GetFaceLivenessSessionResults returns.
     let session_id = report["sessionId"].as_str().unwrap();
