@@ -19,3 +19,7 @@ bash scripts/setup-amplify.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo test --workspace --locked
 bash scripts/test-python.sh
+
+# The engine on simulated sessions, 4 per species (seeds apart from calibration's): every attack
+# below 50 and every live session above it. The full evaluation is in EVALUATION.md.
+"$CARGO_TARGET_DIR/debug/openliveness" eval --quick --check --first-seed 9000000 --out "$CARGO_TARGET_DIR/eval-quick"

@@ -44,6 +44,11 @@ pub struct EvalArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
+    /// Exit with an error unless, at the operating threshold 50, every attack species' APCER and
+    /// the BPCER are 0% (for CI).
+    #[arg(long)]
+    pub check: bool,
+
     /// Worker threads (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -152,8 +157,8 @@ pub fn score_one(
 /// The error rates at one threshold: BPCER and APCER per attack species (ratios).
 pub fn rates(scores: &[Scored], threshold: f64) -> (f64, BTreeMap<Species, f64>) {
     let bona: Vec<&Scored> = scores.iter().filter(|s| !s.species.is_attack()).collect();
-    let bpcer = bona.iter().filter(|s| s.confidence < threshold).count() as f64
-        / bona.len().max(1) as f64;
+    let bpcer =
+        bona.iter().filter(|s| s.confidence < threshold).count() as f64 / bona.len().max(1) as f64;
     let mut apcer = BTreeMap::new();
     for species in Species::ATTACKS {
         let attacks: Vec<&Scored> = scores.iter().filter(|s| s.species == species).collect();
@@ -296,7 +301,8 @@ pub fn det_curve(scores: &[Scored]) -> RgbImage {
         }
         previous = Some(point);
     }
-    RgbImage::new(w, h, data).unwrap_or_else(|_| RgbImage::filled(1, 1, [255; 3]).unwrap_or_else(|e| panic!("{e}")))
+    RgbImage::new(w, h, data)
+        .unwrap_or_else(|_| RgbImage::filled(1, 1, [255; 3]).unwrap_or_else(|e| panic!("{e}")))
 }
 
 pub fn run(args: EvalArgs) -> ExitCode {
@@ -326,9 +332,14 @@ pub fn run(args: EvalArgs) -> ExitCode {
         for _ in 0..threads {
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(species, seed)) = jobs.get(index) else { break };
+                let Some(&(species, seed)) = jobs.get(index) else {
+                    break;
+                };
                 match score_one(&engine, species, seed, args.size) {
-                    Ok(scored) => results.lock().unwrap_or_else(|e| e.into_inner()).push(scored),
+                    Ok(scored) => results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(scored),
                     Err(error) => failures
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -367,14 +378,25 @@ pub fn run(args: EvalArgs) -> ExitCode {
                     .collect();
                 std::fs::write(dir.join("sessions.jsonl"), lines.join("\n") + "\n")
             })
-            .and_then(|()| openliveness_sim::session::write_png(&dir.join("det.png"), &det_curve(&scores)));
+            .and_then(|()| {
+                openliveness_sim::session::write_png(&dir.join("det.png"), &det_curve(&scores))
+            });
         if let Err(error) = written {
             return crate::fail(&format!("cannot write {}: {error}", dir.display()));
         }
     }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    if !failures.is_empty() {
+        return ExitCode::FAILURE;
     }
+    if args.check {
+        let (bpcer, apcer) = rates(&scores, 50.0);
+        if bpcer > 0.0 || worst(&apcer) > 0.0 {
+            return crate::fail(&format!(
+                "at threshold 50: BPCER {:.1}%, worst APCER {:.1}% (both must be 0%)",
+                bpcer * 100.0,
+                worst(&apcer) * 100.0
+            ));
+        }
+    }
+    ExitCode::SUCCESS
 }

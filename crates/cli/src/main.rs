@@ -4,6 +4,9 @@
 //! later ones win. `openliveness serve --help` lists every option.
 
 mod decrypt;
+mod eval;
+mod play;
+mod simulate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,9 +36,15 @@ enum Command {
     /// Print what the face detector sees in a video, frame by frame (JSON lines), and
     /// optionally draw it on a contact sheet.
     Inspect(InspectArgs),
+    /// Render a simulated liveness session (a live person or an attack) to a directory, or play
+    /// it against a running server.
+    Simulate(simulate::SimulateArgs),
     /// Open a file openliveness sealed under a KMS key (an image written by the local output,
     /// an evidence video.bin or evidence.json), with the configuration's [kms] keys.
     Decrypt(decrypt::DecryptArgs),
+    /// Measure the engine on simulated sessions: APCER per attack species and BPCER at the
+    /// operating thresholds, a DET curve and a markdown table.
+    Eval(eval::EvalArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -159,6 +168,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Inspect(args) => inspect(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Decrypt(args) => decrypt::run(args),
     }
 }
@@ -273,7 +284,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     })
 }
 
-fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(error: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("openliveness: {error}");
     ExitCode::FAILURE
 }

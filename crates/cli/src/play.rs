@@ -17,11 +17,20 @@ pub fn run_one(args: &SimulateArgs, endpoint: &str) -> ExitCode {
         access_key_id,
         secret_access_key,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => return crate::fail(&error),
     };
-    match runtime.block_on(play(&target, args.species, args.seed, args.size, !args.fast)) {
+    match runtime.block_on(play(
+        &target,
+        args.species,
+        args.seed,
+        args.size,
+        !args.fast,
+    )) {
         Ok(played) => {
             let mut results = played.results.clone();
             // Keep the printout short: the images' bytes are not for a terminal.
@@ -30,7 +39,10 @@ pub fn run_one(args: &SimulateArgs, endpoint: &str) -> ExitCode {
                     image.remove("Bytes");
                 }
             }
-            if let Some(audit) = results.get_mut("AuditImages").and_then(|v| v.as_array_mut()) {
+            if let Some(audit) = results
+                .get_mut("AuditImages")
+                .and_then(|v| v.as_array_mut())
+            {
                 for image in audit {
                     if let Some(image) = image.as_object_mut() {
                         image.remove("Bytes");
@@ -44,7 +56,10 @@ pub fn run_one(args: &SimulateArgs, endpoint: &str) -> ExitCode {
                 "disconnect_ms": played.disconnect_ms,
                 "results": results,
             });
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Err(error) => crate::fail(&error),

@@ -104,8 +104,7 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         1_767_225_600_000,
         "00000000-0000-4000-8000-000000000000",
     );
-    if let Err(error) = openliveness_sim::session::write_dir(out, &recording, &encoded, &messages)
-    {
+    if let Err(error) = openliveness_sim::session::write_dir(out, &recording, &encoded, &messages) {
         return crate::fail(&format!("cannot write {}: {error}", out.display()));
     }
     println!(

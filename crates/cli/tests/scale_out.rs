@@ -107,15 +107,15 @@ async fn a_session_created_on_a_streams_on_b_and_its_result_reads_on_a() {
         "{report}"
     );
 
-    // A reads the outcome B stored (until the engine lands, FAILED without a confidence).
+    // A reads the outcome B stored (a test pattern without a face: analysed, confidence low).
     let results = sdk_client(&a, TENANT_A)
         .get_face_liveness_session_results()
         .session_id(&session_id)
         .send()
         .await
         .unwrap();
-    assert_eq!(results.status, LivenessSessionStatus::Failed);
-    assert_eq!(results.confidence, None);
+    assert_eq!(results.status, LivenessSessionStatus::Succeeded);
+    assert!(results.confidence.unwrap() < 10.0, "{results:?}");
     assert_eq!(status_of(&b, &session_id).await, results.status);
 
     // The evidence stays with the server that streamed.
@@ -174,9 +174,10 @@ async fn of_two_servers_starting_one_session_at_once_exactly_one_gets_it() {
         );
         let loser = reports.iter().find(|report| report["ok"] != true).unwrap();
         assert!(loser.to_string().contains("ValidationException"), "{loser}");
+        // The winner's stream was analysed.
         assert_eq!(
             status_of(&a, &session_id).await,
-            LivenessSessionStatus::Failed
+            LivenessSessionStatus::Succeeded
         );
     }
 }
@@ -410,11 +411,14 @@ async fn redis_restarted_under_load_fails_fast_then_recovers_without_losing_anyt
     }
     assert_eq!(
         status_of(&a, &completed).await,
-        LivenessSessionStatus::Failed
+        LivenessSessionStatus::Succeeded
     );
     let streamed = stream(&a, &pending, &video);
     assert_eq!(streamed["ok"], true, "{streamed}");
-    assert_eq!(status_of(&b, &pending).await, LivenessSessionStatus::Failed);
+    assert_eq!(
+        status_of(&b, &pending).await,
+        LivenessSessionStatus::Succeeded
+    );
     println!("{created_count} sessions created under load, all readable after the restart");
     drop(redis);
 }

@@ -111,8 +111,10 @@ fn identity_step(series: &[(f64, [f64; 4])]) -> f64 {
     }
     let mut noise = [0.0f64; 4];
     for (k, slot) in noise.iter_mut().enumerate() {
-        let mut differences: Vec<f64> =
-            series.windows(2).map(|w| (w[1].1[k] - w[0].1[k]).abs()).collect();
+        let mut differences: Vec<f64> = series
+            .windows(2)
+            .map(|w| (w[1].1[k] - w[0].1[k]).abs())
+            .collect();
         *slot = (median(&mut differences) * 1.4826 / std::f64::consts::SQRT_2).max(1e-3);
     }
     let mut best = 0.0f64;
@@ -252,9 +254,15 @@ pub fn one_face(observations: &Observations, calibration: &Calibration) -> Check
         * below(jumps as f64, 1.5, 1.0)
         * below(appearance_change, calibration.appearance_split, 0.06);
     let reason = if coverage < 0.85 {
-        format!("a face was found on only {:.0}% of the frames", coverage * 100.0)
+        format!(
+            "a face was found on only {:.0}% of the frames",
+            coverage * 100.0
+        )
     } else if extra >= 0.06 {
-        format!("a second face was in view on {:.0}% of the frames", extra * 100.0)
+        format!(
+            "a second face was in view on {:.0}% of the frames",
+            extra * 100.0
+        )
     } else if jumps > 1 {
         format!("the face jumped {jumps} times between frames (a cut or a swap)")
     } else if appearance_change >= calibration.appearance_split {
@@ -320,7 +328,10 @@ pub fn movement(observations: &Observations, issued: &Issued) -> CheckResult {
     } else if growth < 1.35 {
         format!("the face did not approach the camera (it grew {growth:.2}x)")
     } else if !(0.8..=1.35).contains(&fill) {
-        format!("the face did not fill the oval (its width is {:.0}% of the oval's)", fill * 100.0)
+        format!(
+            "the face did not fill the oval (its width is {:.0}% of the oval's)",
+            fill * 100.0
+        )
     } else if offset_x >= 0.2 || offset_y >= 0.15 {
         "the face did not reach the oval's centre".to_owned()
     } else if approach_ms < 300.0 {
@@ -361,7 +372,11 @@ fn slope(points: &[(f64, f64)]) -> f64 {
 /// Check 3: 3D from perspective. As a head comes closer its contour (ears) grows slower than the
 /// eye distance and its nose faster; on a plane both keep their proportions (up to the
 /// detector's own drift with face size, which the calibration removes).
-pub fn perspective(observations: &Observations, calibration: &Calibration, strong: bool) -> CheckResult {
+pub fn perspective(
+    observations: &Observations,
+    calibration: &Calibration,
+    strong: bool,
+) -> CheckResult {
     let (faces, _) = detected(observations);
     let mut ears = Vec::new();
     let mut noses = Vec::new();
@@ -372,7 +387,8 @@ pub fn perspective(observations: &Observations, calibration: &Calibration, stron
         let left = d.face.keypoint(Keypoint::LeftEarTragion);
         let ear = f64::from((left.x - right.x).hypot(left.y - right.y));
         let nose = d.face.keypoint(Keypoint::NoseTip);
-        let nose_down = (f64::from(nose.x) - mid[0]) * down[0] + (f64::from(nose.y) - mid[1]) * down[1];
+        let nose_down =
+            (f64::from(nose.x) - mid[0]) * down[0] + (f64::from(nose.y) - mid[1]) * down[1];
         let x = distance.ln();
         ears.push((x, (ear / distance).ln()));
         if nose_down > 0.0 {
@@ -396,7 +412,11 @@ pub fn perspective(observations: &Observations, calibration: &Calibration, stron
         // Too little approach to see perspective: no evidence either way.
         0.5
     } else {
-        above(depth, calibration.perspective_threshold, calibration.perspective_width)
+        above(
+            depth,
+            calibration.perspective_threshold,
+            calibration.perspective_width,
+        )
     };
     let reason = if span < 0.25 {
         "too little approach to measure perspective".to_owned()
@@ -419,13 +439,21 @@ pub fn perspective(observations: &Observations, calibration: &Calibration, stron
     }
 }
 
+/// One colour stage: start (ms after the first colour began), duration, current colour,
+/// previous colour, whether it scrolls.
+pub type Stage = (f64, f64, [u8; 3], [u8; 3], bool);
+
 /// The colour stages of the issued sequence (start ms relative to the first colour, duration,
 /// current, previous, scrolling), as the web client shows them.
-pub fn stages(issued: &Issued) -> Vec<(f64, f64, [u8; 3], [u8; 3], bool)> {
+pub fn stages(issued: &Issued) -> Vec<Stage> {
     let mut out = Vec::new();
     let mut at = 0.0;
     for (index, &(rgb, downscroll, flat)) in issued.colours.iter().enumerate() {
-        let previous = if index == 0 { rgb } else { issued.colours[index - 1].0 };
+        let previous = if index == 0 {
+            rgb
+        } else {
+            issued.colours[index - 1].0
+        };
         if index > 0 && downscroll > 0.0 {
             out.push((at, downscroll, rgb, previous, true));
             at += downscroll;
@@ -448,7 +476,7 @@ fn linear(c: u8) -> f64 {
 }
 
 /// The screen's light at `t` ms after the first colour began (None outside the sequence).
-fn expected(stages: &[(f64, f64, [u8; 3], [u8; 3], bool)], t: f64) -> Option<[f64; 3]> {
+fn expected(stages: &[Stage], t: f64) -> Option<[f64; 3]> {
     if t < 0.0 {
         return None;
     }
@@ -531,7 +559,11 @@ pub struct LightFit {
 
 /// Fits the skin's colour to the issued sequence over a range of lags around the client's
 /// reported start of the colours.
-pub fn fit_light(observations: &Observations, issued: &Issued, claims: &Claims) -> Option<LightFit> {
+pub fn fit_light(
+    observations: &Observations,
+    issued: &Issued,
+    claims: &Claims,
+) -> Option<LightFit> {
     let stages = stages(issued);
     let total: f64 = stages.iter().map(|s| s.1).sum();
     let first = claims.colours.iter().find(|c| c.sequence_number == 0)?;
@@ -545,19 +577,20 @@ pub fn fit_light(observations: &Observations, issued: &Issued, claims: &Claims) 
         }
         sum
     };
-    let samples_at = |lag: f64, pick: &dyn Fn(&crate::observe::FrameObservation) -> Option<[f64; 3]>| {
-        observations
-            .frames
-            .iter()
-            .filter_map(|frame| {
-                let t = frame.t_ms - anchor - lag;
-                if t < 0.0 || t >= total {
-                    return None;
-                }
-                Some((expected(&stages, t)?, pick(frame)?))
-            })
-            .collect::<Vec<_>>()
-    };
+    let samples_at =
+        |lag: f64, pick: &dyn Fn(&crate::observe::FrameObservation) -> Option<[f64; 3]>| {
+            observations
+                .frames
+                .iter()
+                .filter_map(|frame| {
+                    let t = frame.t_ms - anchor - lag;
+                    if t < 0.0 || t >= total {
+                        return None;
+                    }
+                    Some((expected(&stages, t)?, pick(frame)?))
+                })
+                .collect::<Vec<_>>()
+        };
     let skin_pick = |frame: &crate::observe::FrameObservation| frame.regions.as_ref().map(skin_of);
     let mut best: Option<(f64, Fit)> = None;
     let mut lag = -100.0;
@@ -575,7 +608,10 @@ pub fn fit_light(observations: &Observations, issued: &Issued, claims: &Claims) 
     let regions = (0..REGION_GRID.len())
         .map(|r| {
             fit(&samples_at(lag, &|frame| {
-                frame.regions.as_ref().map(|regions| regions[r].map(f64::from))
+                frame
+                    .regions
+                    .as_ref()
+                    .map(|regions| regions[r].map(f64::from))
             }))
         })
         .collect();
@@ -609,10 +645,13 @@ pub fn fit_light(observations: &Observations, issued: &Issued, claims: &Claims) 
     for pair in ends.windows(2) {
         let (t0, seen0) = pair[0];
         let (t1, seen1) = pair[1];
-        let (Some(e0), Some(e1)) = (expected(&stages, t0 - 1.0), expected(&stages, t1 - 1.0)) else {
+        let (Some(e0), Some(e1)) = (expected(&stages, t0 - 1.0), expected(&stages, t1 - 1.0))
+        else {
             continue;
         };
-        let want: Vec<f64> = (0..3).map(|k| (e1[k] - e0[k]) * skin.gain[k].max(0.0)).collect();
+        let want: Vec<f64> = (0..3)
+            .map(|k| (e1[k] - e0[k]) * skin.gain[k].max(0.0))
+            .collect();
         let got: Vec<f64> = (0..3).map(|k| seen1[k] - seen0[k]).collect();
         let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
         if norm(&want) < 1e-6 {
@@ -643,7 +682,8 @@ pub fn light_time(light: Option<&LightFit>, calibration: &Calibration) -> CheckR
             name: "light_time",
             score: 0.0,
             strong: true,
-            reason: "the client reported no colour display, or no face was seen during it".to_owned(),
+            reason: "the client reported no colour display, or no face was seen during it"
+                .to_owned(),
             measurements: BTreeMap::new(),
         };
     };
@@ -656,14 +696,21 @@ pub fn light_time(light: Option<&LightFit>, calibration: &Calibration) -> CheckR
         * below(light.lag_ms, calibration.max_lag_ms, 40.0)
         * above(light.order, 0.8, 0.15)
         * above(face, 0.08, 0.06)
-        * above(ratio, calibration.face_background_ratio, calibration.face_background_ratio * 0.5);
+        * above(
+            ratio,
+            calibration.face_background_ratio,
+            calibration.face_background_ratio * 0.5,
+        );
     let reason = if r2 < calibration.light_r2 || light.order < 0.8 {
         format!(
             "the face's colour did not follow the issued colours (fit {r2:.2}, {:.0}% of the colour changes in order)",
             light.order * 100.0
         )
     } else if light.lag_ms > calibration.max_lag_ms || light.lag_ms < -60.0 {
-        format!("the face's colour followed the screen {:.0} ms late", light.lag_ms)
+        format!(
+            "the face's colour followed the screen {:.0} ms late",
+            light.lag_ms
+        )
     } else if face < 0.08 {
         "the face barely reflected the screen".to_owned()
     } else if ratio < calibration.face_background_ratio {
@@ -727,7 +774,11 @@ pub fn light_space(light: Option<&LightFit>, calibration: &Calibration) -> Check
     // Sideways falloff alone is what a print bent around a cylinder shows too: the vertical
     // relief (forehead and jaw turned away from the screen) is what tells a head.
     let shape = vertical;
-    let score = above(shape, calibration.relief_threshold, calibration.relief_width);
+    let score = above(
+        shape,
+        calibration.relief_threshold,
+        calibration.relief_width,
+    );
     let reason = if score >= 0.5 {
         format!("the screen's light fell over the face as over a head (relief {shape:.3})")
     } else if sideways < calibration.relief_threshold && vertical < calibration.relief_threshold {
@@ -777,7 +828,11 @@ pub fn integrity(observations: &Observations, issued: &Issued, claims: &Claims) 
         * below(max_gap, 300.0, 100.0)
         * above(fps, 12.0, 3.0)
         * below(repeated_share, 0.1, 0.06)
-        * below(if mismatch.is_finite() { mismatch } else { 1e9 }, 800.0, 300.0)
+        * below(
+            if mismatch.is_finite() { mismatch } else { 1e9 },
+            800.0,
+            300.0,
+        )
         * above(duration - needed, 0.0, 200.0);
     let reason = if backwards > 0 {
         format!("{backwards} frame timestamps went backwards")
@@ -786,8 +841,11 @@ pub fn integrity(observations: &Observations, issued: &Issued, claims: &Claims) 
     } else if fps < 12.0 {
         format!("the video runs at {fps:.1} frames/s")
     } else if repeated_share >= 0.1 {
-        format!("{:.0}% of the frames repeat the one before", repeated_share * 100.0)
-    } else if !(mismatch < 800.0) {
+        format!(
+            "{:.0}% of the frames repeat the one before",
+            repeated_share * 100.0
+        )
+    } else if mismatch.is_nan() || mismatch >= 800.0 {
         format!("the video lasts {duration:.0} ms but the client reported {claimed:.0} ms")
     } else if duration < needed {
         "the video is shorter than the challenge".to_owned()

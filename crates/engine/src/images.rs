@@ -60,10 +60,7 @@ pub fn select(
         .iter()
         .filter(|c| !c.jpeg.is_empty())
         .collect();
-    let largest = candidates
-        .iter()
-        .map(|c| c.face[2])
-        .fold(0.0f32, f32::max);
+    let largest = candidates.iter().map(|c| c.face[2]).fold(0.0f32, f32::max);
     let in_colours =
         |c: &Candidate| colour_window.is_some_and(|(from, to)| c.t_ms >= from && c.t_ms <= to);
     let score = |c: &Candidate| {

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 pub use checks::CheckResult;
 pub use claims::{Claims, Issued};
-pub use observe::{observe_bytes, observe_stream, ObserveError, ObserveOptions, Observations};
+pub use observe::{observe_bytes, observe_stream, Observations, ObserveError, ObserveOptions};
 
 /// The thresholds the checks' scores turn on, fitted on simulated bona fide and attack sessions
 /// (calibration seeds, kept apart from the evaluation's; see EVALUATION.md).
@@ -199,7 +199,11 @@ impl Engine {
     }
 
     /// Decodes, observes and decides a stored session in one go.
-    pub fn analyze(&self, evidence: &Evidence, audit_images_limit: usize) -> Result<Outcome, String> {
+    pub fn analyze(
+        &self,
+        evidence: &Evidence,
+        audit_images_limit: usize,
+    ) -> Result<Outcome, String> {
         let observations = observe_bytes(&evidence.video, &self.detector, &self.options)
             .map_err(|error| error.to_string())?;
         self.conclude(evidence, &observations, audit_images_limit)

@@ -214,8 +214,7 @@ impl<'a> Observer<'a> {
             _ => None,
         };
         if let (Some(face), Some(found)) = (&self.last_face, &faces) {
-            if !found.is_empty()
-                && t_ms - self.last_candidate_ms >= self.options.candidate_every_ms
+            if !found.is_empty() && t_ms - self.last_candidate_ms >= self.options.candidate_every_ms
             {
                 self.last_candidate_ms = t_ms;
                 self.observations.candidates.push(candidate(
@@ -341,7 +340,7 @@ fn appearance(image: &RgbImage, face: &Detection) -> Vec<f32> {
     let (w, h) = (image.width() as f64 - 1.0, image.height() as f64 - 1.0);
     // Channel by channel: the screen's colour scales each channel of the whole face alike, so
     // that each channel's normalised pattern is the face's own.
-    let mut channels = vec![Vec::with_capacity(PATCH * PATCH); 3];
+    let mut channels: [Vec<f32>; 3] = std::array::from_fn(|_| Vec::with_capacity(PATCH * PATCH));
     for row in 0..PATCH {
         let b = -0.7 + 2.3 * row as f64 / (PATCH - 1) as f64;
         for column in 0..PATCH {

@@ -70,7 +70,14 @@ fn a_live_session_is_accepted_with_every_check_explained() {
     let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
     assert_eq!(
         names,
-        ["one_face", "movement", "perspective", "integrity", "light_time", "light_space"]
+        [
+            "one_face",
+            "movement",
+            "perspective",
+            "integrity",
+            "light_time",
+            "light_space"
+        ]
     );
     assert!(report.checks.iter().all(|c| !c.reason.is_empty()));
     assert!(outcome.reference_image.is_some());

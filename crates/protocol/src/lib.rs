@@ -12,8 +12,8 @@
 //!    `SerializationException` (unknown members are ignored, as AWS ignores them);
 //! 2. `validate`: the model's length, pattern and range constraints, or `InvalidParameterException`.
 
-mod error;
 pub mod challenge;
+mod error;
 pub mod eventstream;
 pub mod streaming;
 mod types;

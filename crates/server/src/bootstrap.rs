@@ -29,6 +29,8 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Store(#[from] openliveness_store::StoreError),
+    #[error("the liveness engine cannot start: {0}")]
+    Engine(String),
 }
 
 /// What start-up tells the operator on the console (never through the logs: it may hold a
@@ -60,7 +62,10 @@ pub fn prepare(
     let output = openliveness_output::Output::configured(&config.output, &config.kms, &data_dir)
         .map_err(|error| crate::config::ConfigError::Invalid(format!("[output]/[kms]: {error}")))?;
     let credentials = StaticCredentials::new(config.credentials.iter().cloned());
+    let engine = openliveness_engine::Engine::load_default().map_err(StartError::Engine)?;
+    let analyzer = crate::analysis::EngineAnalyzer::new(Arc::new(engine));
     let state = AppState::new(config, store, Arc::new(credentials), clock)
+        .with_analyzer(Arc::new(analyzer))
         .with_client_credential_key(key)
         .with_output(Arc::new(output));
     Ok((Arc::new(state), notice))

@@ -40,6 +40,7 @@ use openliveness_store::{
 };
 use tokio::sync::mpsc;
 
+use crate::analysis::VideoObserver;
 use crate::challenge::{self, IssuedChallenge, OsRandom};
 use crate::AppState;
 
@@ -477,6 +478,8 @@ pub async fn run(
             }),
         ),
     ];
+    // The analysis sees the video while it streams in.
+    let mut observer = state.analyzer.begin();
     let mut ending = None;
     for message in first {
         if send(&outbound, &message).await.is_err() {
@@ -491,13 +494,17 @@ pub async fn run(
                 &challenge,
                 &mut chain,
                 &mut evidence,
+                observer.as_mut(),
                 &mut inbound,
             )
             .await,
         );
     }
     let ending = ending.unwrap_or(Ending::ClientGone(None));
-    let outcome = finish(&state, &record, &challenge, evidence, ending, &outbound).await;
+    let outcome = finish(
+        &state, &record, &challenge, evidence, observer, ending, &outbound,
+    )
+    .await;
     state.metrics.streams_active.dec();
     state
         .metrics
@@ -522,6 +529,7 @@ async fn receive(
     challenge: &IssuedChallenge,
     chain: &mut ChainVerifier,
     evidence: &mut Evidence,
+    observer: &mut dyn VideoObserver,
     inbound: &mut mpsc::Receiver<Inbound>,
 ) -> Ending {
     let idle = state.config.stream_idle_timeout;
@@ -570,7 +578,7 @@ async fn receive(
                     )
                 }
             };
-            match accept_envelope(state, challenge, chain, evidence, &envelope) {
+            match accept_envelope(state, challenge, chain, evidence, observer, &envelope) {
                 Ok(true) => return Ending::Complete,
                 Ok(false) => {}
                 Err(error) => return Ending::Refused(error, close_code::NORMAL),
@@ -585,6 +593,7 @@ fn accept_envelope(
     challenge: &IssuedChallenge,
     chain: &mut ChainVerifier,
     evidence: &mut Evidence,
+    observer: &mut dyn VideoObserver,
     envelope: &eventstream::Message,
 ) -> Result<bool, StreamError> {
     let date = match eventstream::header(envelope, ":date") {
@@ -644,6 +653,7 @@ fn accept_envelope(
                     "TimestampMillis": event.timestamp_millis,
                 }),
             });
+            observer.video(&chunk);
             evidence.video.extend_from_slice(&chunk);
             Ok(false)
         }
@@ -690,11 +700,12 @@ async fn finish(
     record: &SessionRecord,
     challenge: &IssuedChallenge,
     evidence: Evidence,
+    observer: Box<dyn VideoObserver>,
     ending: Ending,
     outbound: &mpsc::Sender<Outbound>,
 ) -> &'static str {
     let (finish, outcome, close) = match ending {
-        Ending::Complete => match analyse(state, record, evidence).await {
+        Ending::Complete => match analyse(state, record, evidence, observer).await {
             Ok(mut result) => {
                 result.challenge = Some(Challenge {
                     r#type: challenge.kind.as_str().to_owned(),
@@ -798,6 +809,7 @@ async fn analyse(
     state: &AppState,
     record: &SessionRecord,
     evidence: Evidence,
+    observer: Box<dyn VideoObserver>,
 ) -> Result<SessionResult, String> {
     let key = state.output.session_key(record).await?;
     match &key {
@@ -809,8 +821,11 @@ async fn analyse(
     }
     .map_err(|error| format!("could not store evidence: {error}"))?;
     let analyzer = Arc::clone(&state.analyzer);
-    let result = tokio::task::spawn_blocking(move || analyzer.analyze(&evidence))
-        .await
-        .map_err(|error| format!("analysis crashed: {error}"))??;
+    let audit_images_limit = usize::from(record.settings.audit_images_limit);
+    let result = tokio::task::spawn_blocking(move || {
+        analyzer.conclude(&evidence, observer, audit_images_limit)
+    })
+    .await
+    .map_err(|error| format!("analysis crashed: {error}"))??;
     state.output.deliver(record, key.as_ref(), result).await
 }

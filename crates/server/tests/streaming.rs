@@ -316,7 +316,8 @@ async fn a_whole_session_keeps_the_evidence_byte_for_byte_and_ends_with_disconne
     assert_eq!(kinds, ["DisconnectionEvent"]);
     assert_eq!(code, Some(1000));
 
-    // Until the engine lands the session ends FAILED, with the reason kept for operators.
+    // Without an engine (`AppState::new`'s default analyzer) the session ends FAILED, with the
+    // reason kept for operators.
     let (status, reason) = status(&harness, session).await;
     assert_eq!(status, LivenessSessionStatus::Failed);
     assert_eq!(reason.as_deref(), Some("analysis engine unavailable"));

@@ -200,7 +200,11 @@ fn now_millis() -> i64 {
 }
 
 /// One event in a signed envelope, as the JS SDK frames it.
-pub fn envelope(chain: &mut ChainVerifier, event_type: &str, json: &Value) -> Result<Vec<u8>, String> {
+pub fn envelope(
+    chain: &mut ChainVerifier,
+    event_type: &str,
+    json: &Value,
+) -> Result<Vec<u8>, String> {
     let inner = eventstream::event_message(
         event_type,
         serde_json::to_vec(json).map_err(|e| e.to_string())?,
@@ -296,7 +300,8 @@ pub async fn play(
                 envelope(&mut chain, "ClientSessionInformationEvent", body)?
             }
             ClientMessage::Video { chunk, .. } => {
-                let video = base64::engine::general_purpose::STANDARD.encode(&encoded.chunks[*chunk].1);
+                let video =
+                    base64::engine::general_purpose::STANDARD.encode(&encoded.chunks[*chunk].1);
                 envelope(
                     &mut chain,
                     "VideoEvent",

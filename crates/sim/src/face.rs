@@ -320,12 +320,10 @@ impl Shape {
                 }
                 let base = HEAD_DEPTH * (1.0 - r).sqrt();
                 let nose = nose_height
-                    * (-(x * x) / (2.0 * 0.85 * 0.85)
-                        - (y - 2.1).powi(2) / (2.0 * 1.5 * 1.5))
+                    * (-(x * x) / (2.0 * 0.85 * 0.85) - (y - 2.1).powi(2) / (2.0 * 1.5 * 1.5))
                         .exp();
                 let bridge = 0.6 * (-(x * x) / (2.0 * 0.7 * 0.7) - (y - 0.5).powi(2) / 2.0).exp();
-                let sockets = -0.7
-                    * ((-((x.abs() - 3.15).powi(2) + y * y) / (2.0 * 1.0)).exp());
+                let sockets = -0.7 * ((-((x.abs() - 3.15).powi(2) + y * y) / (2.0 * 1.0)).exp());
                 let chin = 0.5 * (-(x * x) / 8.0 - (y - 8.0).powi(2) / 2.0).exp();
                 Some(base + nose + bridge + sockets + chin)
             }

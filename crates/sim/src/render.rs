@@ -237,9 +237,7 @@ impl Canvas {
         let dzdy = (shape.depth(x, y + h, surface.stretch).unwrap_or(z)
             - shape.depth(x, y - h, surface.stretch).unwrap_or(z))
             / (2.0 * h);
-        let normal = surface
-            .pose
-            .normal_to_world(normalize([-dzdx, -dzdy, 1.0]));
+        let normal = surface.pose.normal_to_world(normalize([-dzdx, -dzdy, 1.0]));
         let world = surface.pose.to_world([x, y, z]);
         if world[2] < 1.0 {
             return None;
@@ -261,10 +259,18 @@ impl Canvas {
         if area.abs() < 1e-9 {
             return;
         }
-        let min_x = a.screen[0].min(b.screen[0]).min(c.screen[0]).floor().max(0.0) as usize;
+        let min_x = a.screen[0]
+            .min(b.screen[0])
+            .min(c.screen[0])
+            .floor()
+            .max(0.0) as usize;
         let max_x = (a.screen[0].max(b.screen[0]).max(c.screen[0]).ceil() as usize)
             .min(self.width.saturating_sub(1));
-        let min_y = a.screen[1].min(b.screen[1]).min(c.screen[1]).floor().max(0.0) as usize;
+        let min_y = a.screen[1]
+            .min(b.screen[1])
+            .min(c.screen[1])
+            .floor()
+            .max(0.0) as usize;
         let max_y = (a.screen[1].max(b.screen[1]).max(c.screen[1]).ceil() as usize)
             .min(self.height.saturating_sub(1));
         if a.screen[0].max(b.screen[0]).max(c.screen[0]) < 0.0
@@ -438,21 +444,9 @@ impl Sensor {
                 self.exposure += (ideal - self.exposure) * self.adaptation;
             }
         }
-        RgbImage::new(width, height, data).unwrap_or_else(|_| blank(width, height))
-    }
-}
-
-fn blank(width: u32, height: u32) -> RgbImage {
-    // The sizes come from the same numbers as the data; this is not reached.
-    RgbImage::new(width, height, vec![0; width as usize * height as usize * 3])
-        .unwrap_or_else(|_| unreachable_image())
-}
-
-fn unreachable_image() -> RgbImage {
-    // A 1x1 image is always valid.
-    match RgbImage::new(1, 1, vec![0; 3]) {
-        Ok(image) => image,
-        Err(error) => panic!("a 1x1 image: {error}"),
+        // One byte per channel of every pixel of the scene: the sizes agree by construction.
+        RgbImage::new(width, height, data)
+            .unwrap_or_else(|error| panic!("the sensor's {width}x{height} image: {error}"))
     }
 }
 

@@ -83,7 +83,9 @@ impl Species {
     }
 
     pub fn parse(name: &str) -> Option<Species> {
-        Species::ALL.into_iter().find(|species| species.name() == name)
+        Species::ALL
+            .into_iter()
+            .find(|species| species.name() == name)
     }
 
     pub fn is_attack(self) -> bool {
@@ -161,7 +163,10 @@ impl ChallengeSpec {
                 ChallengeVersion(2, 0, 0),
             )
         } else {
-            (ChallengeKind::FaceMovementChallenge, ChallengeVersion(1, 0, 0))
+            (
+                ChallengeKind::FaceMovementChallenge,
+                ChallengeVersion(1, 0, 0),
+            )
         };
         let mut random = SeededRandom::new(rng.next_u64());
         let issued = issue(kind, version, width, height, &mut random);
@@ -370,7 +375,8 @@ impl Motion {
             self.start_centre[1] + (self.end_centre[1] - self.start_centre[1]) * s,
         ];
         let t = t_ms / 1000.0;
-        let wave = |i: usize| (std::f64::consts::TAU * self.frequencies[i] * t + self.phases[i]).sin();
+        let wave =
+            |i: usize| (std::f64::consts::TAU * self.frequencies[i] * t + self.phases[i]).sin();
         let angles = [
             self.angle * wave(0),
             self.angle * 0.8 * wave(1),
@@ -516,7 +522,7 @@ const HOLD_MS: f64 = 1000.0;
 
 /// Renders one session with this texture.
 pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
-    let root = Rng::new(spec.seed ^ 0x5EED_0F_11FE);
+    let root = Rng::new(spec.seed ^ 0x005E_ED0F_11FE);
     let mut rng = root.fork(1);
     let conditions = Conditions::draw(&mut rng);
     let challenge = &spec.challenge;
@@ -612,7 +618,10 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
     });
 
     // Replays and injections show another live session, recorded earlier for another challenge.
-    if matches!(spec.species, Species::ScreenReplay | Species::VideoInjection) {
+    if matches!(
+        spec.species,
+        Species::ScreenReplay | Species::VideoInjection
+    ) {
         let other_spec = SessionSpec {
             species: Species::BonaFide,
             seed: root.fork(7).next_u64(),
@@ -757,7 +766,11 @@ fn frame_times(timeline: &Timeline, conditions: &Conditions, rng: &mut Rng) -> V
         if nominal > timeline.video_end_ms {
             break;
         }
-        let jitter = if index == 0 { 0.0 } else { rng.range(-2.0, 2.0) };
+        let jitter = if index == 0 {
+            0.0
+        } else {
+            rng.range(-2.0, 2.0)
+        };
         let t = (nominal + jitter).round().max(0.0) as u64;
         if times.last().is_none_or(|&last| t > last) {
             times.push(t);
@@ -833,12 +846,9 @@ fn replay(
                 }
                 let sx = ((fx - left) / screen_w * f64::from(shown.width())) as u32;
                 let sy = ((fy - top) / screen_h * f64::from(shown.height())) as u32;
-                let p = shown.pixel(
-                    sx.min(shown.width() - 1),
-                    sy.min(shown.height() - 1),
-                );
-                let ripple =
-                    1.0 + moire * ((fx * moire_frequency[0] + fy * moire_frequency[1]).sin() as f32);
+                let p = shown.pixel(sx.min(shown.width() - 1), sy.min(shown.height() - 1));
+                let ripple = 1.0
+                    + moire * ((fx * moire_frequency[0] + fy * moire_frequency[1]).sin() as f32);
                 scene.push([0, 1, 2].map(|k| {
                     lut[p[k] as usize] * emissive * ripple
                         + (glare * screen[k] * conditions.screen_brightness) as f32

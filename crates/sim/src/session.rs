@@ -205,10 +205,7 @@ pub fn contact_sheet(
     let first = &recording.frames[0];
     let thumb_height = thumb_width * first.height() / first.width().max(1);
     let rows = count.div_ceil(columns);
-    let (sheet_w, sheet_h) = (
-        thumb_width as usize * columns,
-        thumb_height as usize * rows,
-    );
+    let (sheet_w, sheet_h) = (thumb_width as usize * columns, thumb_height as usize * rows);
     let mut data = vec![32u8; sheet_w * sheet_h * 3];
     for slot in 0..count {
         let frame = &recording.frames[slot * (recording.frames.len() - 1) / (count - 1).max(1)];

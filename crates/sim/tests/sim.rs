@@ -39,7 +39,12 @@ fn the_same_seed_gives_the_same_video_and_events_byte_for_byte() {
 #[test]
 fn the_detector_finds_the_rendered_face_where_it_was_rendered() {
     let detector = BlazeFace::load_default(Default::default()).unwrap();
-    for (seed, (width, height)) in [(1, (640, 480)), (2, (640, 480)), (3, (480, 360)), (4, (1280, 720))] {
+    for (seed, (width, height)) in [
+        (1, (640, 480)),
+        (2, (640, 480)),
+        (3, (480, 360)),
+        (4, (1280, 720)),
+    ] {
         let recording = simulate(&spec(Species::BonaFide, seed, width, height)).unwrap();
         let encoded = encode(&recording).unwrap();
         let (frames, _) = decode_all(&encoded.webm, &DecodeOptions::default()).unwrap();
@@ -51,13 +56,25 @@ fn the_detector_finds_the_rendered_face_where_it_was_rendered() {
                 .unwrap();
             let truth = recording.truth[index].last().unwrap();
             let [left, top, side, _] = truth.bounding_box;
-            let face = faces.first().unwrap_or_else(|| panic!("seed {seed}: no face on frame {index}"));
+            let face = faces
+                .first()
+                .unwrap_or_else(|| panic!("seed {seed}: no face on frame {index}"));
             let b = &face.bounding_box;
-            let (cx, cy) = (f64::from(b.left + b.width / 2.0), f64::from(b.top + b.height / 2.0));
-            let offset = ((cx - (left + side / 2.0)).powi(2) + (cy - (top + side / 2.0)).powi(2)).sqrt();
-            assert!(offset < 0.2 * side, "seed {seed} frame {index}: centre off by {offset:.1} px of {side:.1}");
+            let (cx, cy) = (
+                f64::from(b.left + b.width / 2.0),
+                f64::from(b.top + b.height / 2.0),
+            );
+            let offset =
+                ((cx - (left + side / 2.0)).powi(2) + (cy - (top + side / 2.0)).powi(2)).sqrt();
+            assert!(
+                offset < 0.2 * side,
+                "seed {seed} frame {index}: centre off by {offset:.1} px of {side:.1}"
+            );
             let ratio = f64::from(b.width) / side;
-            assert!((0.75..1.3).contains(&ratio), "seed {seed} frame {index}: width ratio {ratio:.2}");
+            assert!(
+                (0.75..1.3).contains(&ratio),
+                "seed {seed} frame {index}: width ratio {ratio:.2}"
+            );
             checked += 1;
         }
         assert!(checked >= 15);
@@ -83,10 +100,19 @@ fn a_rendered_head_shows_perspective_and_a_printed_photo_does_not() {
     for seed in [5, 6, 7] {
         // A head: the ears (behind) grow slower than the eye distance as it comes closer.
         let (contour, _) = contour_ratio_change(Species::BonaFide, seed);
-        assert!(contour < 0.96, "seed {seed}: head contour ratio {contour:.3}");
+        assert!(
+            contour < 0.96,
+            "seed {seed}: head contour ratio {contour:.3}"
+        );
         // A print: a plane keeps its proportions.
         let (contour, nose) = contour_ratio_change(Species::PrintedPhoto, seed);
-        assert!((contour - 1.0).abs() < 0.005, "seed {seed}: print contour ratio {contour:.4}");
-        assert!((nose - 1.0).abs() < 0.01, "seed {seed}: print nose ratio {nose:.4}");
+        assert!(
+            (contour - 1.0).abs() < 0.005,
+            "seed {seed}: print contour ratio {contour:.4}"
+        );
+        assert!(
+            (nose - 1.0).abs() < 0.01,
+            "seed {seed}: print nose ratio {nose:.4}"
+        );
     }
 }

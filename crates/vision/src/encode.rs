@@ -43,7 +43,9 @@ pub enum EncodeError {
     SizeMismatch(usize),
     #[error("frame timestamps must increase (frame {0})")]
     Timestamps(usize),
-    #[error("FFmpeg has no libvpx VP8 encoder: install FFmpeg with libvpx (scripts/setup-vision.sh)")]
+    #[error(
+        "FFmpeg has no libvpx VP8 encoder: install FFmpeg with libvpx (scripts/setup-vision.sh)"
+    )]
     NoEncoder,
     #[error("FFmpeg failed: {0}")]
     Ffmpeg(String),
@@ -64,7 +66,9 @@ pub fn encode_webm_vp8(
 ) -> Result<Vec<u8>, EncodeError> {
     let first = frames.first().ok_or(EncodeError::NoFrames)?;
     if timestamps_ms.len() != frames.len() {
-        return Err(EncodeError::Timestamps(timestamps_ms.len().min(frames.len())));
+        return Err(EncodeError::Timestamps(
+            timestamps_ms.len().min(frames.len()),
+        ));
     }
     for (index, frame) in frames.iter().enumerate() {
         if frame.width() != first.width() || frame.height() != first.height() {

@@ -1,0 +1,164 @@
+//! The engine's cost on one simulated 640x480 30 frames/s session of about 8 seconds, one core:
+//! decoding alone (the floor), the streaming half (decode, detect, measure), the decision, and
+//! how many real-time sessions the machine's cores sustain, estimated from those costs and then
+//! run: that many sessions fed one-second chunks in real time, each on its own thread, must each
+//! be observed within a second of its last chunk.
+//!
+//! `cargo bench -p openliveness-engine --bench engine` (needs `scripts/setup-vision.sh`).
+
+#![allow(clippy::unwrap_used)] // A benchmark stops at the first failed step.
+
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use openliveness_engine::{decide, observe_bytes, observe_stream, Claims, Issued, ObserveOptions};
+use openliveness_protocol::challenge::{issue, SeededRandom};
+use openliveness_protocol::{ChallengeKind, ChallengeVersion};
+use openliveness_sim::{ChallengeSpec, ClientMessage, SessionSpec, Species};
+use openliveness_store::ReceivedEvent;
+use openliveness_vision::decode::{decode_bytes, DecodeOptions, ImageOutput};
+use openliveness_vision::BlazeFace;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let rounds = 5;
+    // The first seed whose session runs at 30 frames/s.
+    let (issued, recording, encoded) = (1..100)
+        .find_map(|seed| {
+            let issued = issue(
+                ChallengeKind::FaceMovementAndLightChallenge,
+                ChallengeVersion(2, 0, 0),
+                640,
+                480,
+                &mut SeededRandom::new(seed),
+            );
+            let spec = SessionSpec {
+                species: Species::BonaFide,
+                seed,
+                challenge: ChallengeSpec::from_server(&issued.server_challenge, 640, 480).unwrap(),
+            };
+            let recording = openliveness_sim::simulate(&spec).unwrap();
+            (recording.conditions.fps == 30.0 && recording.timeline.video_end_ms >= 7500.0).then(
+                || {
+                    let encoded = openliveness_sim::encode(&recording).unwrap();
+                    (issued, recording, encoded)
+                },
+            )
+        })
+        .unwrap();
+    let duration_s = recording.timeline.video_end_ms / 1000.0;
+    let frames = recording.frames.len();
+    let detector = BlazeFace::load_default(Default::default()).unwrap();
+    let options = ObserveOptions::default();
+    let mut events = Vec::new();
+    for message in openliveness_sim::client_messages(&recording, &encoded, 1_767_225_600_000, "id")
+    {
+        if let ClientMessage::Info { at_ms, body } = message {
+            events.push(ReceivedEvent {
+                arrived_at: 1_767_225_600_000 + at_ms as u64,
+                event_type: "ClientSessionInformationEvent".to_owned(),
+                payload: body,
+            });
+        }
+    }
+    let issued_view = Issued::from_issued(&issued).unwrap();
+    let claims = Claims::from_events(&events);
+
+    let decode_only = DecodeOptions {
+        image: ImageOutput::Decoded,
+        detector_view: None,
+        ..DecodeOptions::default()
+    };
+    let (mut decode, mut observe, mut conclude) = (Vec::new(), Vec::new(), Vec::new());
+    let mut observations = None;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        decode_bytes(&encoded.webm, &decode_only, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        decode.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        let observed = observe_bytes(&encoded.webm, &detector, &options).unwrap();
+        observe.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        let report = decide(&issued_view, &claims, &observed, &Default::default());
+        conclude.push(start.elapsed().as_secs_f64());
+        assert!(report.confidence >= 90.0);
+        observations = Some(observed);
+    }
+    let (decode, observe, conclude) = (median(decode), median(observe), median(conclude));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let floor = cores * duration_s / decode;
+    let estimate = cores * duration_s / (observe + conclude);
+    println!(
+        "session: {frames} frames, {duration_s:.2} s of 640x480 VP8 at 30 frames/s, {} bytes",
+        encoded.webm.len()
+    );
+    println!(
+        "decode alone (floor):             {:8.1} ms",
+        decode * 1000.0
+    );
+    println!(
+        "observe (decode, detect, measure): {:8.1} ms",
+        observe * 1000.0
+    );
+    println!(
+        "decide (the pure checks):          {:8.1} ms",
+        conclude * 1000.0
+    );
+    println!(
+        "analysis CPU per session:          {:8.1} ms",
+        (observe + conclude) * 1000.0
+    );
+    println!("real-time sessions on {cores} cores: decode-only floor {floor:.1}, engine (estimated) {estimate:.1} = {:.0}% of the floor", estimate / floor * 100.0);
+    let _ = observations;
+
+    // Run it: that many sessions at once, chunks in real time.
+    let concurrent = estimate.floor().max(1.0) as usize;
+    let chunks = encoded.chunks.clone();
+    let lateness: Vec<f64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..concurrent)
+            .map(|i| {
+                let chunks = chunks.clone();
+                let detector = &detector;
+                let options = &options;
+                scope.spawn(move || {
+                    // Spread the starts over a second.
+                    let start =
+                        Instant::now() + Duration::from_millis((i * 1000 / concurrent) as u64);
+                    let (sender, receiver) = std::sync::mpsc::channel();
+                    let worker = std::thread::spawn({
+                        let detector = BlazeFace::load_default(Default::default()).unwrap();
+                        let options = options.clone();
+                        move || observe_stream(receiver, &detector, &options).unwrap()
+                    });
+                    let _ = detector;
+                    for (at_ms, bytes) in &chunks {
+                        let due = start + Duration::from_secs_f64(at_ms / 1000.0);
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                        sender.send(bytes.clone()).unwrap();
+                    }
+                    drop(sender);
+                    let last = Instant::now();
+                    worker.join().unwrap();
+                    last.elapsed().as_secs_f64()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let worst = lateness.iter().copied().fold(0.0, f64::max);
+    println!(
+        "{concurrent} concurrent real-time sessions: observed at most {:.0} ms after the last chunk ({})",
+        worst * 1000.0,
+        if worst < 1.0 { "kept up" } else { "fell behind" }
+    );
+}
