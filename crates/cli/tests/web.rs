@@ -140,14 +140,14 @@ async fn our_page_completes_a_session_and_shows_the_result() {
         .send()
         .await
         .unwrap();
-    assert!(
-        matches!(
-            result.status,
-            LivenessSessionStatus::Succeeded | LivenessSessionStatus::Failed
-        ),
-        "{:?}",
-        result.status
+    // A fake camera replays a fixed video: it cannot answer the colours, so the engine
+    // analyses it and gives it a low confidence.
+    assert_eq!(
+        result.status,
+        LivenessSessionStatus::Succeeded,
+        "{result:?}"
     );
+    assert!(result.confidence.unwrap() < 50.0, "{result:?}");
     assert_eq!(report["resultStatus"], result.status.as_str(), "{report:#}");
 }
 
@@ -200,12 +200,12 @@ async fn the_amplify_example_reaches_on_analysis_complete() {
         .send()
         .await
         .unwrap();
-    assert!(
-        matches!(
-            result.status,
-            LivenessSessionStatus::Succeeded | LivenessSessionStatus::Failed
-        ),
-        "{:?}",
-        result.status
+    // A fake camera replays a fixed video: it cannot answer the colours, so the engine
+    // analyses it and gives it a low confidence.
+    assert_eq!(
+        result.status,
+        LivenessSessionStatus::Succeeded,
+        "{result:?}"
     );
+    assert!(result.confidence.unwrap() < 50.0, "{result:?}");
 }

@@ -14,20 +14,14 @@ mod client;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
-};
-use aws_sigv4::sign::v4::SigningParams;
-use aws_smithy_types::DateTime;
 use base64::Engine as _;
 use bytes::Bytes;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use openliveness_auth::{ChainVerifier, SecretKey};
-use openliveness_protocol::eventstream::{self, Header, HeaderValue, Message};
+use openliveness_protocol::eventstream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 #[derive(Debug, Parser)]
@@ -77,86 +71,15 @@ fn own_cpu_seconds() -> f64 {
     cpu_seconds(std::process::id()).unwrap_or(0.0)
 }
 
+/// The presigned WebSocket URL and its signature, as the simulator's client (and Amplify) makes
+/// them.
 fn presign(authority: &str, session: &str, args: &Args) -> Result<(String, String), String> {
-    let identity = Credentials::new(
-        &args.access_key_id,
-        &args.secret_access_key,
-        None,
-        None,
-        "streamgen",
-    )
-    .into();
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(Duration::from_secs(299));
-    let params = SigningParams::builder()
-        .identity(&identity)
-        .region(client::REGION)
-        .name(client::SERVICE)
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .map_err(|e| e.to_string())?
-        .into();
-    let url = format!(
-        "http://{authority}/start-face-liveness-session-websocket?session-id={session}&video-width=640&video-height=480\
-         &challenge-versions=FaceMovementAndLightChallenge_2.0.0%2CFaceMovementChallenge_1.0.0"
-    );
-    let signable = SignableRequest::new(
-        "GET",
-        &url,
-        [("host", authority)].into_iter(),
-        SignableBody::Bytes(b""),
-    )
-    .map_err(|e| e.to_string())?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| e.to_string())?
-        .into_parts();
-    let mut request = http::Request::builder()
-        .uri(&url)
-        .body(())
-        .map_err(|e| e.to_string())?;
-    instructions.apply_to_request_http1x(&mut request);
-    let query = request.uri().query().unwrap_or_default().to_owned();
-    let signature = query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("X-Amz-Signature="))
-        .ok_or("no signature")?
-        .to_owned();
-    Ok((
-        format!("ws://{authority}/start-face-liveness-session-websocket?{query}"),
-        signature,
-    ))
-}
-
-fn envelope(
-    chain: &mut ChainVerifier,
-    event_type: &str,
-    json: &serde_json::Value,
-) -> Result<Vec<u8>, String> {
-    let inner = eventstream::event_message(
-        event_type,
-        serde_json::to_vec(json).map_err(|e| e.to_string())?,
-    );
-    let payload = eventstream::encode_message(&inner).map_err(|e| e.to_string())?;
-    let now = i64::try_from(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX);
-    let signature = chain.sign_next(now, &payload).ok_or("signing failed")?;
-    let message = Message::new(payload)
-        .add_header(Header::new(
-            ":date",
-            HeaderValue::Timestamp(DateTime::from_millis(now)),
-        ))
-        .add_header(Header::new(
-            ":chunk-signature",
-            HeaderValue::ByteArray(signature.into()),
-        ));
-    eventstream::encode_message(&message).map_err(|e| e.to_string())
+    let target = openliveness_sim::client::Target {
+        endpoint: format!("http://{authority}"),
+        access_key_id: args.access_key_id.clone(),
+        secret_access_key: args.secret_access_key.clone(),
+    };
+    openliveness_sim::client::presign(&target, session, 640, 480)
 }
 
 async fn one_stream(
@@ -231,7 +154,8 @@ async fn stream_inner(
     let first = serde_json::json!({"Challenge": {kind: {"ChallengeId": session,
         "InitialFace": {"InitialFaceDetectedTimestamp": 1_780_000_000_000i64,
             "BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.4, "Top": 0.3}}}}});
-    let bytes = envelope(&mut chain, "ClientSessionInformationEvent", &first)?;
+    let bytes =
+        openliveness_sim::client::envelope(&mut chain, "ClientSessionInformationEvent", &first)?;
     socket
         .send(WsMessage::Binary(bytes.into()))
         .await
@@ -241,7 +165,7 @@ async fn stream_inner(
         let due = start + Duration::from_secs(u64::from(second));
         tokio::time::sleep_until(due.into()).await;
         let event = serde_json::json!({"VideoChunk": video, "TimestampMillis": 1_780_000_000_000i64 + i64::from(second) * 1000});
-        let bytes = envelope(&mut chain, "VideoEvent", &event)?;
+        let bytes = openliveness_sim::client::envelope(&mut chain, "VideoEvent", &event)?;
         socket
             .send(WsMessage::Binary(bytes.into()))
             .await
@@ -250,7 +174,7 @@ async fn stream_inner(
             .lateness_ms
             .push(due.elapsed().as_secs_f64() * 1000.0);
     }
-    let end = envelope(
+    let end = openliveness_sim::client::envelope(
         &mut chain,
         "VideoEvent",
         &serde_json::json!({"VideoChunk": "", "TimestampMillis": 1_780_000_000_000i64}),
