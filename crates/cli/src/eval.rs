@@ -49,6 +49,23 @@ pub struct EvalArgs {
     #[arg(long)]
     pub check: bool,
 
+    /// Play the sessions against this server (`http://HOST:PORT`) over the WebSocket transport
+    /// instead of deciding them in process (keys from --access-key-id/--secret-access-key or
+    /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", requires = "endpoint")]
+    pub access_key_id: Option<String>,
+
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "endpoint"
+    )]
+    pub secret_access_key: Option<String>,
+
     /// Worker threads (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -151,6 +168,35 @@ pub fn score_one(
         confidence: outcome.report.confidence,
         deciding_check: outcome.report.deciding_check.to_owned(),
         checks: serde_json::to_value(&outcome.report.checks).unwrap_or_default(),
+    })
+}
+
+/// Plays one session against a server and reads its confidence from the results.
+fn play_one(
+    runtime: &tokio::runtime::Runtime,
+    target: &openliveness_sim::client::Target,
+    species: Species,
+    seed: u64,
+    size: (u32, u32),
+) -> Result<Scored, String> {
+    let played = runtime.block_on(openliveness_sim::client::play(
+        target, species, seed, size, false,
+    ))?;
+    let results = &played.results;
+    if results["Status"] != "SUCCEEDED" {
+        return Err(format!(
+            "session {} ended {}",
+            played.session_id, results["Status"]
+        ));
+    }
+    Ok(Scored {
+        species,
+        seed,
+        confidence: results["Confidence"]
+            .as_f64()
+            .ok_or("no Confidence in the results")?,
+        deciding_check: "(server)".to_owned(),
+        checks: serde_json::Value::Null,
     })
 }
 
@@ -306,8 +352,23 @@ pub fn det_curve(scores: &[Scored]) -> RgbImage {
 }
 
 pub fn run(args: EvalArgs) -> ExitCode {
-    let engine = match Engine::load_default() {
-        Ok(engine) => engine,
+    let remote = match (&args.endpoint, &args.access_key_id, &args.secret_access_key) {
+        (Some(endpoint), Some(id), Some(secret)) => Some(openliveness_sim::client::Target {
+            endpoint: endpoint.clone(),
+            access_key_id: id.clone(),
+            secret_access_key: secret.clone(),
+        }),
+        (Some(_), _, _) => {
+            return crate::fail(&"--endpoint needs --access-key-id and --secret-access-key")
+        }
+        _ => None,
+    };
+    let engine = match (&remote, Engine::load_default()) {
+        (None, Err(error)) => return crate::fail(&error),
+        (_, engine) => engine.ok(),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
         Err(error) => return crate::fail(&error),
     };
     let per_species = if args.quick { 4 } else { args.sessions };
@@ -335,7 +396,12 @@ pub fn run(args: EvalArgs) -> ExitCode {
                 let Some(&(species, seed)) = jobs.get(index) else {
                     break;
                 };
-                match score_one(&engine, species, seed, args.size) {
+                let scored = match (&remote, &engine) {
+                    (Some(target), _) => play_one(&runtime, target, species, seed, args.size),
+                    (None, Some(engine)) => score_one(engine, species, seed, args.size),
+                    (None, None) => Err("no engine".to_owned()),
+                };
+                match scored {
                     Ok(scored) => results
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
