@@ -3,8 +3,9 @@
 # boto3 and pytest in ./.venv; Node.js, FFmpeg and the pinned JavaScript SDK in
 # tests/node/node_modules; Chromium, the built web page, playwright-core and the Amplify example),
 # then the Rust tests (unit, store conformance, the official Rust SDK
-# and the JavaScript streaming clients against the real binary, bad input) and the Python tests
-# (AWS CLI and boto3 against the real binary).
+# and the JavaScript streaming clients against the real binary, bad input, the simulator and the
+# engine) and the Python tests (AWS CLI and boto3 against the real binary), then a quick
+# evaluation of the engine on simulated sessions.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
