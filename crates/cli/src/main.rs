@@ -3,6 +3,7 @@
 //! Configuration comes from a TOML file (`--config`), then environment variables, then flags;
 //! later ones win. `openliveness serve --help` lists every option.
 
+mod analyze;
 mod decrypt;
 mod eval;
 mod play;
@@ -45,6 +46,9 @@ enum Command {
     /// Measure the engine on simulated sessions: APCER per attack species and BPCER at the
     /// operating thresholds, a DET curve and a markdown table.
     Eval(eval::EvalArgs),
+    /// Run the liveness engine on a stored or simulated session's evidence and print the
+    /// decision with every check's score and reason.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -170,6 +174,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Analyze(args) => analyze::run(args),
         Command::Decrypt(args) => decrypt::run(args),
     }
 }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use openliveness_sim::rng::Rng;
 use openliveness_sim::{ChallengeSpec, SessionSpec, Species};
 
 #[derive(Debug, clap::Args)]
@@ -27,7 +26,7 @@ pub struct SimulateArgs {
     pub movement_only: bool,
 
     /// Write the session here (video.webm, chunk-NNN.webm, events.json, recording.json,
-    /// contact-sheet.png).
+    /// contact-sheet.png, and evidence.json with video.bin as a server keeps them).
     #[arg(long, value_name = "DIR", required_unless_present = "endpoint")]
     pub out: Option<PathBuf>,
 
@@ -79,12 +78,23 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         return crate::fail(&"--out or --endpoint is required");
     };
     let (width, height) = args.size;
-    let challenge = ChallengeSpec::draw(
-        width,
-        height,
-        !args.movement_only,
-        &mut Rng::new(args.seed ^ 0xC4A1_1E46E),
-    );
+    // The challenge the server would issue, so that the evidence written below is what a server
+    // keeps (`openliveness analyze` reads it).
+    let issued = if args.movement_only {
+        openliveness_protocol::challenge::issue(
+            openliveness_protocol::ChallengeKind::FaceMovementChallenge,
+            openliveness_protocol::ChallengeVersion(1, 0, 0),
+            width,
+            height,
+            &mut openliveness_protocol::challenge::SeededRandom::new(args.seed),
+        )
+    } else {
+        crate::eval::issued_challenge(args.seed, width, height)
+    };
+    let Some(challenge) = ChallengeSpec::from_server(&issued.server_challenge, width, height)
+    else {
+        return crate::fail(&"the issued challenge has no member");
+    };
     let spec = SessionSpec {
         species: args.species,
         seed: args.seed,
@@ -104,7 +114,14 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         1_767_225_600_000,
         "00000000-0000-4000-8000-000000000000",
     );
-    if let Err(error) = openliveness_sim::session::write_dir(out, &recording, &encoded, &messages) {
+    let evidence = crate::eval::evidence_of(&issued, &recording, &encoded);
+    let written = openliveness_sim::session::write_dir(out, &recording, &encoded, &messages)
+        .and_then(|()| {
+            let json = serde_json::to_vec_pretty(&evidence).map_err(std::io::Error::other)?;
+            std::fs::write(out.join("evidence.json"), json)?;
+            std::fs::write(out.join("video.bin"), &evidence.video)
+        });
+    if let Err(error) = written {
         return crate::fail(&format!("cannot write {}: {error}", out.display()));
     }
     println!(
