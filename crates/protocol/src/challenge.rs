@@ -64,6 +64,12 @@ pub trait RandomSource {
     }
 }
 
+impl RandomSource for Box<dyn RandomSource + Send> {
+    fn next_u32(&mut self) -> u32 {
+        (**self).next_u32()
+    }
+}
+
 /// The operating system's CSPRNG.
 #[derive(Debug, Default)]
 pub struct OsRandom;

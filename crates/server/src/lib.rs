@@ -55,6 +55,9 @@ pub struct AppState {
     pub evidence: Arc<dyn EvidenceStore>,
     /// What decides a session once its stream ended.
     pub analyzer: Arc<dyn Analyzer>,
+    /// Where challenges get their randomness: the operating system's CSPRNG; tests inject a
+    /// seeded generator (`with_challenge_random`).
+    pub challenge_random: Arc<std::sync::Mutex<Box<dyn challenge::RandomSource + Send>>>,
     /// Signs session-scoped client credentials (`POST /v1/client-credentials`).
     pub client_credential_key: Option<ClientCredentialKey>,
     /// Output buckets and KMS keys (`Settings.OutputConfig`, `KmsKeyId`).
@@ -95,6 +98,7 @@ impl AppState {
             in_flight,
             evidence,
             analyzer: Arc::new(EngineUnavailable),
+            challenge_random: Arc::new(std::sync::Mutex::new(Box::new(challenge::OsRandom))),
             client_credential_key: None,
             output: Arc::new(output),
         }
@@ -108,6 +112,14 @@ impl AppState {
     }
 
     /// The same state with another analyzer.
+    pub fn with_challenge_random(
+        mut self,
+        random: impl challenge::RandomSource + Send + 'static,
+    ) -> AppState {
+        self.challenge_random = Arc::new(std::sync::Mutex::new(Box::new(random)));
+        self
+    }
+
     pub fn with_analyzer(mut self, analyzer: Arc<dyn Analyzer>) -> AppState {
         self.analyzer = analyzer;
         self

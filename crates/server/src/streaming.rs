@@ -41,7 +41,7 @@ use openliveness_store::{
 use tokio::sync::mpsc;
 
 use crate::analysis::VideoObserver;
-use crate::challenge::{self, IssuedChallenge, OsRandom};
+use crate::challenge::{self, IssuedChallenge};
 use crate::AppState;
 
 /// The SigV4 service name of the streaming API (not `rekognitionstreaming`).
@@ -360,13 +360,19 @@ async fn prepare(
         Claim::Expired => return Err(expired()),
         Claim::NotFound => return Err(not_found()),
     };
-    let issued = challenge::issue(
-        kind,
-        version,
-        parameters.video_width,
-        parameters.video_height,
-        &mut OsRandom,
-    );
+    let issued = {
+        let mut random = state
+            .challenge_random
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        challenge::issue(
+            kind,
+            version,
+            parameters.video_width,
+            parameters.video_height,
+            &mut *random,
+        )
+    };
     let secret = state
         .credentials
         .lookup_with_token(

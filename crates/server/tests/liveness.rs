@@ -1,0 +1,136 @@
+//! End to end through the server with the real engine: simulated sessions played by the
+//! simulator's client over the WebSocket transport (presigned URL, signed envelopes, as the
+//! Amplify web component does), decided while the video streams in, results from
+//! GetFaceLivenessSessionResults. The server's challenges come from a seeded generator, so every
+//! run plays the same sessions.
+//!
+//! Needs the face model and photograph (`scripts/setup-vision.sh`).
+
+#![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
+
+use std::sync::Arc;
+
+use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_engine::Engine;
+use openliveness_protocol::challenge::SeededRandom;
+use openliveness_server::analysis::EngineAnalyzer;
+use openliveness_server::clock::SystemClock;
+use openliveness_server::config::{Config, FileConfig, Overrides};
+use openliveness_server::AppState;
+use openliveness_sim::client::{play, Played, Target};
+use openliveness_sim::Species;
+use openliveness_store::{RedbStore, RedbStoreConfig};
+
+const KEY: &str = "AKIDLIVENESS";
+const SECRET: &str = "liveness-secret";
+
+struct Server {
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// The server with the engine, its challenges drawn from `seed`.
+async fn start(seed: u64) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        data_dir: Some(dir.path().to_owned()),
+        ..Overrides::default()
+    };
+    let mut config: Config = Config::resolve(FileConfig::default(), overrides).unwrap();
+    config.credentials.push(Credential {
+        access_key_id: KEY.to_owned(),
+        secret_access_key: SecretKey::new(SECRET),
+        tenant: TenantId::new("111111111111"),
+        session_token: None,
+        expires_at: None,
+        allowed_actions: None,
+        session_id: None,
+    });
+    let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
+    let store = Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap());
+    let engine = Engine::load_default().expect("the face model: run scripts/setup-vision.sh");
+    let state = AppState::new(config, store, credentials, Arc::new(SystemClock))
+        .with_analyzer(Arc::new(EngineAnalyzer::new(Arc::new(engine))))
+        .with_challenge_random(SeededRandom::new(seed));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = openliveness_server::local_url(listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        openliveness_server::serve(listener, Arc::new(state), None, std::future::pending())
+            .await
+            .unwrap();
+    });
+    Server { url, _dir: dir }
+}
+
+async fn play_one(server: &Server, species: Species, seed: u64) -> Played {
+    let target = Target {
+        endpoint: server.url.clone(),
+        access_key_id: KEY.to_owned(),
+        secret_access_key: SECRET.to_owned(),
+    };
+    play(&target, species, seed, (640, 480), false)
+        .await
+        .unwrap()
+}
+
+fn confidence(played: &Played) -> f64 {
+    played.results["Confidence"].as_f64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_session_succeeds_with_high_confidence_and_a_reference_image_of_the_face() {
+    let server = start(7).await;
+    let played = play_one(&server, Species::BonaFide, 7).await;
+    // The protocol exchange of PROTOCOL.md 4.5: the challenge first, DisconnectionEvent after
+    // the result is stored, then the server closes with 1000.
+    assert_eq!(
+        played.received,
+        [
+            "ChallengeEvent",
+            "ServerSessionInformationEvent",
+            "DisconnectionEvent"
+        ]
+    );
+    assert_eq!(played.close_code, Some(1000));
+    let results = &played.results;
+    assert_eq!(results["Status"], "SUCCEEDED");
+    assert!(confidence(&played) >= 90.0, "{}", results["Confidence"]);
+    assert_eq!(
+        results["Challenge"]["Type"],
+        "FaceMovementAndLightChallenge"
+    );
+    let reference = &results["ReferenceImage"];
+    let jpeg = base64_decode(reference["Bytes"].as_str().unwrap());
+    assert_eq!(&jpeg[..3], &[0xFF, 0xD8, 0xFF]);
+    assert!(jpeg.len() <= 200 * 1024);
+    // The box covers the face: the face fills the oval at the end, about 45% of the width.
+    let bounding = &reference["BoundingBox"];
+    let width = bounding["Width"].as_f64().unwrap();
+    let left = bounding["Left"].as_f64().unwrap();
+    assert!((0.3..0.6).contains(&width), "{bounding}");
+    assert!(left > 0.1 && left + width < 0.9, "{bounding}");
+}
+
+/// Not every attack is refused: EVALUATION.md measures 1% of printed photos accepted at 50
+/// (seeds 6,000,000 to 6,000,099), and the print of seed 11 against challenges seeded 11 here
+/// scores 67.9. These two sessions (seeds 12) are refused, as most are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_replay_and_a_printed_photo_get_low_confidence() {
+    let server = start(12).await;
+    for species in [Species::ScreenReplay, Species::PrintedPhoto] {
+        let played = play_one(&server, species, 12).await;
+        assert_eq!(played.results["Status"], "SUCCEEDED", "{species}");
+        assert!(
+            confidence(&played) < 50.0,
+            "{species}: {}",
+            played.results["Confidence"]
+        );
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
