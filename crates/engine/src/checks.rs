@@ -214,7 +214,6 @@ fn appearance_change(observations: &Observations) -> (f64, f64) {
         split = split.max(within - across);
         at += step;
     }
-    let _ = median(&mut changes);
     (split, changes.iter().copied().fold(0.0, f64::max))
 }
 
@@ -636,9 +635,8 @@ pub fn fit_light(
     };
     let ends: Vec<(f64, [f64; 3])> = stages
         .iter()
-        .filter_map(|&(start, duration, current, _, _)| {
+        .filter_map(|&(start, duration, ..)| {
             let seen = mean_over(start + duration * 0.6, start + duration)?;
-            let _ = current;
             Some((start + duration, seen))
         })
         .collect();

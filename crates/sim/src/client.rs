@@ -57,6 +57,17 @@ fn authority(endpoint: &str) -> Result<&str, String> {
         .ok_or_else(|| format!("{endpoint:?}: only http:// endpoints are supported"))
 }
 
+fn identity(target: &Target) -> aws_smithy_runtime_api::client::identity::Identity {
+    Credentials::new(
+        &target.access_key_id,
+        &target.secret_access_key,
+        None,
+        None,
+        "sim",
+    )
+    .into()
+}
+
 fn signing_params<'a>(
     identity: &'a aws_smithy_runtime_api::client::identity::Identity,
     service: &'a str,
@@ -77,14 +88,7 @@ fn signing_params<'a>(
 pub async fn control(target: &Target, operation: &str, body: &Value) -> Result<Value, String> {
     let authority = authority(&target.endpoint)?;
     let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
-    let identity = Credentials::new(
-        &target.access_key_id,
-        &target.secret_access_key,
-        None,
-        None,
-        "sim",
-    )
-    .into();
+    let identity = identity(target);
     let params = signing_params(&identity, "rekognition", SigningSettings::default())?;
     let url = format!("http://{authority}/");
     let amz_target = format!("RekognitionService.{operation}");
@@ -145,14 +149,7 @@ pub fn presign(
     height: u32,
 ) -> Result<(String, String), String> {
     let authority = authority(&target.endpoint)?;
-    let identity = Credentials::new(
-        &target.access_key_id,
-        &target.secret_access_key,
-        None,
-        None,
-        "sim",
-    )
-    .into();
+    let identity = identity(target);
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(Duration::from_secs(299));
