@@ -286,6 +286,51 @@ impl Output {
         })
     }
 
+    /// The evidence as [`Output::seal_evidence`] took it, from what rests: evidence that is not
+    /// sealed comes back as it is. Each envelope must have been sealed for this evidence's
+    /// session (its encryption context), so sealed files moved under another session's id do
+    /// not open as that session's.
+    pub async fn open_evidence(&self, evidence: Evidence) -> Result<Evidence, String> {
+        let context = envelope::session_context(&evidence.session_id.to_string());
+        let sealed_details = match evidence.challenge.get("Sealed") {
+            Some(sealed) => Some(
+                sealed
+                    .as_str()
+                    .and_then(|text| base64::engine::general_purpose::STANDARD.decode(text).ok())
+                    .ok_or_else(|| {
+                        "evidence.json: the sealed challenge is not base64".to_owned()
+                    })?,
+            ),
+            None => None,
+        };
+        // Whether the evidence is sealed is told by its JSON alone: a plain video may begin with
+        // any bytes the client sent.
+        let Some(sealed_details) = sealed_details else {
+            return Ok(evidence);
+        };
+        for sealed in [sealed_details.as_slice(), evidence.video.as_slice()] {
+            let (header, _) = envelope::header(sealed).map_err(|error| error.to_string())?;
+            if header.context != context {
+                return Err("the evidence was sealed for another session".to_owned());
+            }
+        }
+        #[derive(Deserialize)]
+        struct Details {
+            challenge: serde_json::Value,
+            events: Vec<openliveness_store::ReceivedEvent>,
+        }
+        let details: Details = serde_json::from_slice(&self.open(&sealed_details).await?)
+            .map_err(|error| format!("evidence.json: the sealed details: {error}"))?;
+        let video = self.open(&evidence.video).await?;
+        Ok(Evidence {
+            session_id: evidence.session_id,
+            tenant: evidence.tenant,
+            challenge: details.challenge,
+            events: details.events,
+            video,
+        })
+    }
+
     /// Puts an analysed session's images where its settings say: the output bucket (then the
     /// result names `S3Object`s), or sealed in the result when only a KMS key is given, or as
     /// they are. All or nothing: on an error, objects written so far are deleted.

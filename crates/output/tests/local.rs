@@ -263,6 +263,21 @@ async fn with_a_kms_key_files_evidence_and_kept_images_are_sealed_and_open_again
         serde_json::from_slice(&output.open_file(&json).await.unwrap()).unwrap();
     assert_eq!(details["challenge"]["kind"], "FaceMovementChallenge");
     assert_eq!(details["events"][0]["event_type"], "VideoEvent");
+    // The server opens it whole again (the operator's report); plain evidence stays as it is.
+    assert_eq!(
+        output.open_evidence(sealed.clone()).await.unwrap(),
+        evidence
+    );
+    assert_eq!(
+        output.open_evidence(evidence.clone()).await.unwrap(),
+        evidence
+    );
+    // Sealed files moved under another session's id do not open as that session's.
+    let moved = Evidence {
+        session_id: SessionId::random(),
+        ..sealed.clone()
+    };
+    assert!(output.open_evidence(moved).await.is_err());
 
     // The data key is bound to its session: another session's context does not unwrap it.
     assert!(keys

@@ -26,7 +26,8 @@ impl VideoObserver for NoObserver {
     }
 }
 
-/// Decides a session from its evidence. `analyze` and `conclude` run on a blocking thread.
+/// Decides a session from its evidence. `analyze`, `conclude` and `report` run on a blocking
+/// thread.
 pub trait Analyzer: Send + Sync + 'static {
     /// The result of a session whose video could be analysed (`SUCCEEDED`, whatever the
     /// confidence), or why it could not be (`FAILED`; the reason is for operators only).
@@ -48,6 +49,37 @@ pub trait Analyzer: Send + Sync + 'static {
         let _ = (observer, audit_images_limit);
         self.analyze(evidence)
     }
+
+    /// The operator's report on a stored session (`GET /v1/sessions/{SessionId}/report`): the
+    /// decision with every check's score, measurements and reason, as JSON; for a session that
+    /// could not be analysed, [`failed_report`]. `Err` when this analyzer makes no reports (the
+    /// engine is not running): the caller gets a server error, never a made-up report.
+    fn report(&self, evidence: &Evidence) -> Result<serde_json::Value, String> {
+        let _ = evidence;
+        Err("this analyzer makes no reports".to_owned())
+    }
+}
+
+/// The report on a session that could not be analysed: `{"status": "FAILED", "reason": ...}`.
+pub fn failed_report(reason: &str) -> serde_json::Value {
+    serde_json::json!({"status": "FAILED", "reason": reason})
+}
+
+/// A report as JSON text, as the server sends it and `openliveness analyze --json` prints it.
+pub fn report_text(report: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_default()
+}
+
+/// What the engine reports on `evidence`, decoded and decided from its stored video: the
+/// engine's [`openliveness_engine::Report`] as JSON, or [`failed_report`]. The one rendering of
+/// a report, for the server's endpoint and `openliveness analyze` alike.
+pub fn engine_report(engine: &Engine, evidence: &Evidence) -> serde_json::Value {
+    match engine.analyze(evidence, 0) {
+        Ok(outcome) => serde_json::to_value(&outcome.report).unwrap_or_else(|error| {
+            failed_report(&format!("the report could not be rendered: {error}"))
+        }),
+        Err(reason) => failed_report(&reason),
+    }
 }
 
 /// When the engine cannot run (no face model): every session ends `FAILED`, never with a
@@ -57,6 +89,10 @@ pub struct EngineUnavailable;
 
 impl Analyzer for EngineUnavailable {
     fn analyze(&self, _evidence: &Evidence) -> Result<SessionResult, String> {
+        Err("analysis engine unavailable".to_owned())
+    }
+
+    fn report(&self, _evidence: &Evidence) -> Result<serde_json::Value, String> {
         Err("analysis engine unavailable".to_owned())
     }
 }
@@ -96,6 +132,10 @@ impl Analyzer for EngineAnalyzer {
 
     fn begin(&self) -> Box<dyn VideoObserver> {
         Box::new(EngineObserver(Some(self.engine.start())))
+    }
+
+    fn report(&self, evidence: &Evidence) -> Result<serde_json::Value, String> {
+        Ok(engine_report(&self.engine, evidence))
     }
 
     fn conclude(

@@ -17,6 +17,7 @@ pub mod control;
 pub mod listener;
 pub mod metrics;
 pub mod quota;
+pub mod report;
 pub mod streaming;
 pub mod web;
 
@@ -62,6 +63,9 @@ pub struct AppState {
     pub client_credential_key: Option<ClientCredentialKey>,
     /// Output buckets and KMS keys (`Settings.OutputConfig`, `KmsKeyId`).
     pub output: Arc<openliveness_output::Output>,
+    /// How many operator reports (`GET /v1/sessions/{id}/report`) may run the engine at once:
+    /// one per core, so that they cannot starve streaming; past that, `ThrottlingException`.
+    pub report_slots: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -101,6 +105,9 @@ impl AppState {
             challenge_random: Arc::new(std::sync::Mutex::new(Box::new(challenge::OsRandom))),
             client_credential_key: None,
             output: Arc::new(output),
+            report_slots: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            )),
         }
     }
 
@@ -141,6 +148,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", post(control::handle).get(not_found))
         .route(client_credentials::PATH, post(client_credentials::handle))
+        .route(report::PATH, get(report::handle))
         .merge(web::demo_routes(state.config.web.demo))
         .route(streaming_protocol::START_PATH, post(streaming::start_http))
         .route(

@@ -8,58 +8,24 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
-use std::sync::Arc;
+#[path = "support/engine_server.rs"]
+mod engine_server;
 
-use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
-use openliveness_engine::Engine;
-use openliveness_protocol::challenge::SeededRandom;
-use openliveness_server::analysis::EngineAnalyzer;
-use openliveness_server::clock::SystemClock;
-use openliveness_server::config::{Config, FileConfig, Overrides};
-use openliveness_server::AppState;
+use engine_server::{credential, Options, Server};
 use openliveness_sim::client::{play, Played, Target};
 use openliveness_sim::Species;
-use openliveness_store::{RedbStore, RedbStoreConfig};
 
 const KEY: &str = "AKIDLIVENESS";
 const SECRET: &str = "liveness-secret";
 
-struct Server {
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
 /// The server with the engine, its challenges drawn from `seed`.
 async fn start(seed: u64) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let overrides = Overrides {
-        data_dir: Some(dir.path().to_owned()),
-        ..Overrides::default()
-    };
-    let mut config: Config = Config::resolve(FileConfig::default(), overrides).unwrap();
-    config.credentials.push(Credential {
-        access_key_id: KEY.to_owned(),
-        secret_access_key: SecretKey::new(SECRET),
-        tenant: TenantId::new("111111111111"),
-        session_token: None,
-        expires_at: None,
-        allowed_actions: None,
-        session_id: None,
-    });
-    let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
-    let store = Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap());
-    let engine = Engine::load_default().expect("the face model: run scripts/setup-vision.sh");
-    let state = AppState::new(config, store, credentials, Arc::new(SystemClock))
-        .with_analyzer(Arc::new(EngineAnalyzer::new(Arc::new(engine))))
-        .with_challenge_random(SeededRandom::new(seed));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = openliveness_server::local_url(listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        openliveness_server::serve(listener, Arc::new(state), None, std::future::pending())
-            .await
-            .unwrap();
-    });
-    Server { url, _dir: dir }
+    engine_server::start(Options {
+        seed,
+        credentials: vec![credential(KEY, SECRET, "111111111111", None)],
+        ..Options::default()
+    })
+    .await
 }
 
 async fn play_one(server: &Server, species: Species, seed: u64) -> Played {

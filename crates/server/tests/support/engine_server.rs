@@ -1,0 +1,114 @@
+//! Test support: the server in process on a free loopback port, as the binary builds it from a
+//! configuration, with the real liveness engine (loaded once per test binary) or without one
+//! (every session `FAILED`), its challenges drawn from a seeded generator so that every run
+//! plays the same sessions.
+//!
+//! The engine needs the face model (`scripts/setup-vision.sh`).
+
+#![allow(dead_code)] // Each test binary uses its own part of this module.
+
+use std::sync::{Arc, OnceLock};
+
+use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_engine::Engine;
+use openliveness_protocol::challenge::SeededRandom;
+use openliveness_server::analysis::EngineAnalyzer;
+use openliveness_server::clock::{Clock, SystemClock};
+use openliveness_server::config::{Config, FileConfig, Overrides};
+use openliveness_server::AppState;
+use openliveness_store::{RedbStore, RedbStoreConfig};
+
+/// A running server.
+pub struct Server {
+    pub state: Arc<AppState>,
+    /// `host:port`.
+    pub address: String,
+    /// `http://host:port`.
+    pub url: String,
+    /// The data directory.
+    pub dir: tempfile::TempDir,
+}
+
+/// How to start one.
+pub struct Options {
+    /// Seeds the challenges' randomness.
+    pub seed: u64,
+    /// The real engine, or none (every session `FAILED`, no reports).
+    pub engine: bool,
+    pub clock: Arc<dyn Clock>,
+    /// The configuration file's text (`[kms]`, `[anonymous]`, ...).
+    pub toml: String,
+    pub credentials: Vec<Credential>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            seed: 1,
+            engine: true,
+            clock: Arc::new(SystemClock),
+            toml: String::new(),
+            credentials: Vec::new(),
+        }
+    }
+}
+
+/// A key of `tenant`; `actions` limits what it may do.
+pub fn credential(key: &str, secret: &str, tenant: &str, actions: Option<&[&str]>) -> Credential {
+    Credential {
+        access_key_id: key.to_owned(),
+        secret_access_key: SecretKey::new(secret),
+        tenant: TenantId::new(tenant),
+        session_token: None,
+        expires_at: None,
+        allowed_actions: actions.map(|actions| actions.iter().map(|a| (*a).to_owned()).collect()),
+        session_id: None,
+    }
+}
+
+/// The engine with the default face model, shared by every server of the test binary.
+pub fn engine() -> Arc<Engine> {
+    static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
+    Arc::clone(ENGINE.get_or_init(|| {
+        Arc::new(Engine::load_default().expect("the face model: run scripts/setup-vision.sh"))
+    }))
+}
+
+pub async fn start(options: Options) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file: FileConfig = toml::from_str(&options.toml).expect("configuration");
+    let overrides = Overrides {
+        data_dir: Some(dir.path().to_owned()),
+        ..Overrides::default()
+    };
+    let mut config = Config::resolve(file, overrides).expect("configuration");
+    config.credentials.extend(options.credentials);
+    let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
+    let store = Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).expect("store"));
+    let output =
+        openliveness_output::Output::configured(&config.output, &config.kms, &config.data_dir)
+            .expect("[output]/[kms]");
+    let mut state = AppState::new(config, store, credentials, options.clock)
+        .with_output(Arc::new(output))
+        .with_challenge_random(SeededRandom::new(options.seed));
+    if options.engine {
+        state = state.with_analyzer(Arc::new(EngineAnalyzer::new(engine())));
+    }
+    let state = Arc::new(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    let served = Arc::clone(&state);
+    tokio::spawn(async move {
+        openliveness_server::serve(listener, served, None, std::future::pending())
+            .await
+            .expect("serve");
+    });
+    Server {
+        state,
+        url: format!("http://{address}"),
+        address,
+        dir,
+    }
+}
