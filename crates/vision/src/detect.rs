@@ -185,6 +185,26 @@ impl Detection {
     pub fn keypoint(&self, keypoint: Keypoint) -> Point {
         self.keypoints[keypoint as usize]
     }
+
+    /// The face between `self` (at `t = 0`) and `other` (at `t = 1`): box and keypoints
+    /// interpolated linearly; the score is `self`'s.
+    pub fn lerp(&self, other: &Detection, t: f32) -> Detection {
+        let mix = |a: f32, b: f32| a + (b - a) * t;
+        let (a, b) = (&self.bounding_box, &other.bounding_box);
+        Detection {
+            score: self.score,
+            bounding_box: BoundingBox {
+                left: mix(a.left, b.left),
+                top: mix(a.top, b.top),
+                width: mix(a.width, b.width),
+                height: mix(a.height, b.height),
+            },
+            keypoints: std::array::from_fn(|k| Point {
+                x: mix(self.keypoints[k].x, other.keypoints[k].x),
+                y: mix(self.keypoints[k].y, other.keypoints[k].y),
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

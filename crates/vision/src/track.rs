@@ -62,6 +62,14 @@ impl TrackedFace {
         }
     }
 
+    fn detection(&self) -> Detection {
+        Detection {
+            score: self.score,
+            bounding_box: self.bounding_box,
+            keypoints: self.keypoints,
+        }
+    }
+
     fn carried(&self) -> Self {
         Self {
             source: FaceSource::Carried,
@@ -279,10 +287,9 @@ impl Tracker {
                     0.0
                 };
                 if let Some(face) = self.frames[index].face.as_mut() {
-                    face.bounding_box = lerp_box(&a.bounding_box, &b.bounding_box, t);
-                    for (k, point) in face.keypoints.iter_mut().enumerate() {
-                        *point = lerp_point(a.keypoints[k], b.keypoints[k], t);
-                    }
+                    let between = a.detection().lerp(&b.detection(), t);
+                    face.bounding_box = between.bounding_box;
+                    face.keypoints = between.keypoints;
                 }
             }
         }
@@ -393,26 +400,6 @@ impl DeferredTracker {
             tracker.push(frame.index, frame.timestamp_us, detections);
         }
         Ok(tracker.finish())
-    }
-}
-
-fn lerp(a: f32, b: f32, t: f32) -> f32 {
-    a + (b - a) * t
-}
-
-fn lerp_point(a: Point, b: Point, t: f32) -> Point {
-    Point {
-        x: lerp(a.x, b.x, t),
-        y: lerp(a.y, b.y, t),
-    }
-}
-
-fn lerp_box(a: &BoundingBox, b: &BoundingBox, t: f32) -> BoundingBox {
-    BoundingBox {
-        left: lerp(a.left, b.left, t),
-        top: lerp(a.top, b.top, t),
-        width: lerp(a.width, b.width, t),
-        height: lerp(a.height, b.height, t),
     }
 }
 
