@@ -69,6 +69,17 @@ pub struct EvalArgs {
     /// Worker threads (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<usize>,
+
+    /// Keep each simulated session here (`<species>-<seed>/evidence.json` and `video.bin`, as a
+    /// server stores evidence) and read it back instead of simulating it again: rendering and
+    /// encoding cost far more than the analysis, so the same sessions can be decided again by a
+    /// changed engine. The sessions depend only on the species, the seed and the size.
+    #[arg(long, value_name = "DIR", conflicts_with = "endpoint")]
+    pub sessions_dir: Option<PathBuf>,
+
+    /// Only simulate the sessions into --sessions-dir; decide nothing.
+    #[arg(long, requires = "sessions_dir")]
+    pub simulate_only: bool,
 }
 
 /// One decided session.
@@ -143,13 +154,50 @@ pub fn evidence_of(
     }
 }
 
-/// Simulates and decides one session in process.
-pub fn score_one(
-    engine: &Engine,
+/// The evidence of one simulated session: read from `cache` when it holds it, else simulated
+/// (and written there).
+pub fn session_evidence(
     species: Species,
     seed: u64,
     size: (u32, u32),
-) -> Result<Scored, String> {
+    cache: Option<&std::path::Path>,
+) -> Result<Evidence, String> {
+    let dir = cache.map(|cache| cache.join(format!("{species}-{seed}-{}x{}", size.0, size.1)));
+    if let Some(dir) = &dir {
+        if dir.join("video.bin").exists() {
+            let json = std::fs::read(dir.join("evidence.json")).map_err(|e| e.to_string())?;
+            let mut evidence: Evidence =
+                serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+            evidence.video = std::fs::read(dir.join("video.bin")).map_err(|e| e.to_string())?;
+            return Ok(evidence);
+        }
+    }
+    let evidence = simulate_evidence(species, seed, size)?;
+    if let Some(dir) = &dir {
+        // Written aside and renamed, so that a reader sees a whole session or none (and two
+        // runs filling the same directory do not meet).
+        let partial = dir.with_extension(format!("partial-{}", std::process::id()));
+        let written = std::fs::create_dir_all(&partial)
+            .and_then(|()| {
+                std::fs::write(
+                    partial.join("evidence.json"),
+                    serde_json::to_vec(&evidence).unwrap_or_default(),
+                )
+            })
+            .and_then(|()| std::fs::write(partial.join("video.bin"), &evidence.video))
+            .and_then(|()| std::fs::rename(&partial, dir));
+        if let Err(error) = written {
+            let _ = std::fs::remove_dir_all(&partial);
+            // Another run wrote the same session first: the same bytes.
+            if !dir.join("video.bin").exists() {
+                return Err(format!("{}: {error}", dir.display()));
+            }
+        }
+    }
+    Ok(evidence)
+}
+
+fn simulate_evidence(species: Species, seed: u64, size: (u32, u32)) -> Result<Evidence, String> {
     let issued = issued_challenge(seed, size.0, size.1);
     let challenge = ChallengeSpec::from_server(&issued.server_challenge, size.0, size.1)
         .ok_or("the issued challenge has no member")?;
@@ -160,7 +208,18 @@ pub fn score_one(
     };
     let recording = openliveness_sim::simulate(&spec).map_err(|e| e.to_string())?;
     let encoded = openliveness_sim::encode(&recording).map_err(|e| e.to_string())?;
-    let evidence = evidence_of(&issued, &recording, &encoded);
+    Ok(evidence_of(&issued, &recording, &encoded))
+}
+
+/// Simulates (or reads from `cache`) and decides one session in process.
+pub fn score_one(
+    engine: &Engine,
+    species: Species,
+    seed: u64,
+    size: (u32, u32),
+    cache: Option<&std::path::Path>,
+) -> Result<Scored, String> {
+    let evidence = session_evidence(species, seed, size, cache)?;
     let outcome = engine.analyze(&evidence, 0)?;
     Ok(Scored {
         species,
@@ -396,13 +455,22 @@ pub fn run(args: EvalArgs) -> ExitCode {
                 let Some(&(species, seed)) = jobs.get(index) else {
                     break;
                 };
+                let cache = args.sessions_dir.as_deref();
                 let scored = match (&remote, &engine) {
-                    (Some(target), _) => play_one(&runtime, target, species, seed, args.size),
-                    (None, Some(engine)) => score_one(engine, species, seed, args.size),
+                    _ if args.simulate_only => {
+                        session_evidence(species, seed, args.size, cache).map(|_| None)
+                    }
+                    (Some(target), _) => {
+                        play_one(&runtime, target, species, seed, args.size).map(Some)
+                    }
+                    (None, Some(engine)) => {
+                        score_one(engine, species, seed, args.size, cache).map(Some)
+                    }
                     (None, None) => Err("no engine".to_owned()),
                 };
                 match scored {
-                    Ok(scored) => results
+                    Ok(None) => {}
+                    Ok(Some(scored)) => results
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push(scored),
@@ -430,6 +498,13 @@ pub fn run(args: EvalArgs) -> ExitCode {
     let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     for failure in &failures {
         eprintln!("could not evaluate {failure}");
+    }
+    if args.simulate_only {
+        return if failures.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let report = markdown(&scores, &command);
