@@ -33,10 +33,13 @@ pub fn jpeg(image: &RgbImage, quality: u8) -> Vec<u8> {
     }
 }
 
+/// The JPEG quality images start at.
+pub const JPEG_QUALITY: u8 = 85;
+
 fn audit_image(candidate: &Candidate) -> AuditImage {
     let [left, top, width, height] = candidate.face;
     AuditImage {
-        bytes: Some(Blob(candidate.jpeg.clone())),
+        bytes: Some(Blob(jpeg(&candidate.image, JPEG_QUALITY))),
         s3_object: None,
         bounding_box: Some(BoundingBox {
             width: width.clamp(0.0, 1.0),
@@ -55,11 +58,7 @@ pub fn select(
     colour_window: Option<(f64, f64)>,
     audit_limit: usize,
 ) -> (Option<AuditImage>, Vec<AuditImage>) {
-    let candidates: Vec<&Candidate> = observations
-        .candidates
-        .iter()
-        .filter(|c| !c.jpeg.is_empty())
-        .collect();
+    let candidates: Vec<&Candidate> = observations.candidates.iter().collect();
     let largest = candidates.iter().map(|c| c.face[2]).fold(0.0f32, f32::max);
     let in_colours =
         |c: &Candidate| colour_window.is_some_and(|(from, to)| c.t_ms >= from && c.t_ms <= to);

@@ -29,9 +29,12 @@ pub use observe::{observe_bytes, observe_stream, Observations, ObserveError, Obs
 /// (calibration seeds, kept apart from the evaluation's; see EVALUATION.md).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Calibration {
-    /// How much less alike the face's patches on either side of a frame may be than on one
-    /// side (check 1: another person).
-    pub appearance_split: f64,
+    /// Check 1, another person: the most the identity change may reach, that is how much less
+    /// alike the face's appearance is across some moment than on either side of it, plus
+    /// `tone_weight` times the step of the skin's colour under the screen's light.
+    pub identity_threshold: f64,
+    pub identity_width: f64,
+    pub tone_weight: f64,
     /// The perspective slope difference a flat picture shows (the detector's own drift).
     pub flat_perspective: f64,
     pub perspective_threshold: f64,
@@ -50,15 +53,17 @@ pub struct Calibration {
 impl Default for Calibration {
     fn default() -> Self {
         Calibration {
-            appearance_split: 0.23,
+            identity_threshold: 0.54,
+            identity_width: 0.08,
+            tone_weight: 0.77,
             flat_perspective: 0.2,
             perspective_threshold: 0.1,
             perspective_width: 0.15,
             light_r2: 0.6,
             max_lag_ms: 250.0,
             face_background_ratio: 8.0,
-            relief_threshold: 0.12,
-            relief_width: 0.06,
+            relief_threshold: 0.19,
+            relief_width: 0.05,
         }
     }
 }
@@ -83,19 +88,24 @@ pub fn decide(
     calibration: &Calibration,
 ) -> Report {
     let light = issued.has_light();
+    let fitted = light
+        .then(|| checks::fit_light(observations, issued, claims))
+        .flatten();
     let mut checks = vec![
-        checks::one_face(observations, calibration),
+        checks::one_face(
+            observations,
+            fitted.as_ref().map(|f| f.tone_step),
+            calibration,
+        ),
         checks::movement(observations, issued),
         checks::perspective(observations, calibration, !light),
         checks::integrity(observations, issued, claims),
     ];
-    let mut lag = None;
     if light {
-        let fitted = checks::fit_light(observations, issued, claims);
-        lag = fitted.as_ref().map(|f| f.lag_ms);
         checks.push(checks::light_time(fitted.as_ref(), calibration));
         checks.push(checks::light_space(fitted.as_ref(), calibration));
     }
+    let lag = fitted.as_ref().map(|f| f.lag_ms);
     let (weakest, bound) = checks
         .iter()
         .filter(|c| c.strong)

@@ -41,21 +41,28 @@ pub struct FrameObservation {
     pub t_ms: f64,
     /// Faces found, largest first; `None` on frames the detector did not run on.
     pub faces: Option<Vec<Detection>>,
-    /// Mean linear RGB of each region of [`REGION_GRID`] around the face (the last one found);
+    /// The face followed on this frame: the one detected, or, between two frames the detector
+    /// found it on, interpolated between them; after the last such frame, the last one found.
     /// `None` before any face was found.
+    pub face: Option<Detection>,
+    /// Whether `face` was carried over from the last detection rather than detected or
+    /// interpolated (the detector found no face since, or the video ended first).
+    pub carried: bool,
+    /// Mean linear RGB of each region of [`REGION_GRID`] around `face`.
     pub regions: Option<[[f32; 3]; 9]>,
     /// Mean linear RGB of the background: the frame's sides, away from the face.
     pub background: [f32; 3],
     /// A fingerprint of the pixels, to spot repeated frames.
     pub fingerprint: u64,
-    /// The face's appearance on frames the detector found it on: a small patch aligned to the
-    /// eyes, each colour channel normalised to zero mean and unit variance on its own (so that
-    /// the screen's colour cancels).
+    /// The face's appearance when `face` is detected or interpolated: a small patch aligned to
+    /// the eyes, each colour channel normalised to zero mean and unit variance on its own (so
+    /// that the screen's colour cancels).
     #[serde(skip)]
     pub appearance: Option<Vec<f32>>,
 }
 
-/// A frame kept as a candidate for the reference or audit images.
+/// A frame kept as a candidate for the reference or audit images; only the few chosen are
+/// encoded (`images::select`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Candidate {
     pub frame: usize,
@@ -65,7 +72,7 @@ pub struct Candidate {
     /// Variance of the Laplacian over the face (higher: sharper).
     pub sharpness: f32,
     #[serde(skip)]
-    pub jpeg: Vec<u8>,
+    pub image: std::sync::Arc<RgbImage>,
 }
 
 /// Everything the checks get from the video.
@@ -83,20 +90,26 @@ pub struct Observations {
 #[derive(Debug, Clone)]
 pub struct ObserveOptions {
     pub limits: DecodeLimits,
-    /// Run the detector on every n-th frame (the regions follow the last face found).
+    /// Prepare the detector's view on every n-th frame.
     pub detect_every: NonZeroU32,
+    /// Run the detector on a frame with a view when this long has passed since it last ran
+    /// (less a tenth, so that it keeps its cadence on views a frame late). The frames between
+    /// wait (at most about this long) and are measured with the face interpolated between the
+    /// detections on either side.
+    pub detect_interval_ms: f64,
     /// Keep a candidate image at most this often.
     pub candidate_every_ms: f64,
-    pub jpeg_quality: u8,
 }
 
 impl Default for ObserveOptions {
+    /// BlazeFace four times a second (every 8th frame at 30 frames/s, every 4th at 15), on a
+    /// view prepared every 4th frame; the cost is in BENCHMARKS.md.
     fn default() -> Self {
         ObserveOptions {
             limits: DecodeLimits::default(),
-            detect_every: NonZeroU32::MIN.saturating_add(1),
-            candidate_every_ms: 400.0,
-            jpeg_quality: 85,
+            detect_every: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
+            detect_interval_ms: 250.0,
+            candidate_every_ms: 800.0,
         }
     }
 }
@@ -134,7 +147,7 @@ pub fn observe_stream(
     if let Some(error) = failure {
         return Err(error);
     }
-    let mut observations = observer.observations;
+    let mut observations = observer.finish();
     observations.skipped_packets = summary.skipped_packets;
     Ok(observations)
 }
@@ -153,12 +166,25 @@ pub fn observe_bytes(
     observe_stream(receiver, detector, options)
 }
 
+/// A decoded frame waiting for the next detection.
+struct Waiting {
+    t_ms: f64,
+    image: RgbImage,
+    background: [f32; 3],
+    fingerprint: u64,
+}
+
 struct Observer<'a> {
     detector: &'a BlazeFace,
     options: &'a ObserveOptions,
     lut: Vec<f32>,
+    basis: Vec<Vec<f64>>,
     observations: Observations,
-    last_face: Option<Detection>,
+    /// The last face detected, and when.
+    last_face: Option<(f64, Detection)>,
+    /// When the detector last ran.
+    last_detection_ms: f64,
+    waiting: Vec<Waiting>,
     first_pts_us: Option<i64>,
     last_candidate_ms: f64,
 }
@@ -169,72 +195,122 @@ impl<'a> Observer<'a> {
             detector,
             options,
             lut: (0..=255u8).map(srgb_to_linear).collect(),
+            basis: smooth_basis(),
             observations: Observations::default(),
             last_face: None,
+            last_detection_ms: f64::NEG_INFINITY,
+            waiting: Vec::new(),
             first_pts_us: None,
             last_candidate_ms: f64::NEG_INFINITY,
         }
     }
 
     fn push(&mut self, frame: Frame) -> Result<(), ObserveError> {
-        let Some(image) = &frame.image else {
+        let Some(image) = frame.image else {
             return Ok(());
         };
-        let index = self.observations.frames.len();
-        if index == 0 {
+        if self.observations.frames.is_empty() && self.waiting.is_empty() {
             self.observations.width = image.width();
             self.observations.height = image.height();
         }
         let pts = frame.timestamp_us.unwrap_or(0);
         let first = *self.first_pts_us.get_or_insert(pts);
         let t_ms = (pts - first) as f64 / 1000.0;
-        let faces = match &frame.detector_view {
-            Some(view) => {
-                let mut faces = self
-                    .detector
-                    .detect(view, image.width(), image.height())
-                    .map_err(|error| ObserveError::Detect(error.to_string()))?;
-                // The person answering is the nearest face: the largest first.
-                faces.sort_by(|a, b| b.bounding_box.width.total_cmp(&a.bounding_box.width));
-                if let Some(best) = faces.first() {
-                    self.last_face = Some(best.clone());
+        let background = background_mean(&image, self.last_face.as_ref().map(|f| &f.1), &self.lut);
+        let fingerprint = fingerprint(&image);
+        let due = t_ms - self.last_detection_ms >= 0.9 * self.options.detect_interval_ms;
+        let Some(view) = frame.detector_view.as_ref().filter(|_| due) else {
+            self.waiting.push(Waiting {
+                t_ms,
+                image,
+                background,
+                fingerprint,
+            });
+            return Ok(());
+        };
+        self.last_detection_ms = t_ms;
+        let mut faces = self
+            .detector
+            .detect(view, image.width(), image.height())
+            .map_err(|error| ObserveError::Detect(error.to_string()))?;
+        // The person answering is the nearest face: the largest first.
+        faces.sort_by(|a, b| b.bounding_box.width.total_cmp(&a.bounding_box.width));
+        let found = faces.first().cloned();
+        // The frames since the last detection, with the face between the two detections.
+        let previous = self.last_face.clone();
+        for waiting in std::mem::take(&mut self.waiting) {
+            let face = match (&previous, &found) {
+                (Some((t0, a)), Some(b)) if t_ms > *t0 => {
+                    let s = ((waiting.t_ms - t0) / (t_ms - t0)).clamp(0.0, 1.0) as f32;
+                    Some((a.lerp(b, s), false))
                 }
-                Some(faces)
-            }
-            None => None,
-        };
-        let regions = self
-            .last_face
-            .as_ref()
-            .map(|face| region_means(image, face, &self.lut));
-        let background = background_mean(image, self.last_face.as_ref(), &self.lut);
-        let fingerprint = fingerprint(image);
-        let appearance = match (&faces, &self.last_face) {
-            (Some(found), Some(face)) if !found.is_empty() => Some(appearance(image, face)),
-            _ => None,
-        };
-        if let (Some(face), Some(found)) = (&self.last_face, &faces) {
-            if !found.is_empty() && t_ms - self.last_candidate_ms >= self.options.candidate_every_ms
-            {
+                (Some((_, a)), _) => Some((a.clone(), true)),
+                (None, _) => None,
+            };
+            self.record(waiting, None, face);
+        }
+        if let Some(face) = &found {
+            self.last_face = Some((t_ms, face.clone()));
+            if t_ms - self.last_candidate_ms >= self.options.candidate_every_ms {
                 self.last_candidate_ms = t_ms;
-                self.observations.candidates.push(candidate(
-                    index,
-                    t_ms,
-                    image,
-                    face,
-                    self.options.jpeg_quality,
-                ));
+                let index = self.observations.frames.len();
+                let candidate = candidate(index, t_ms, &image, face);
+                self.observations.candidates.push(candidate);
             }
         }
-        self.observations.frames.push(FrameObservation {
+        let face = match (&found, &self.last_face) {
+            (Some(face), _) => Some((face.clone(), false)),
+            (None, Some((_, last))) => Some((last.clone(), true)),
+            (None, None) => None,
+        };
+        let waiting = Waiting {
             t_ms,
-            faces,
-            regions,
+            image,
             background,
             fingerprint,
+        };
+        self.record(waiting, Some(faces), face);
+        Ok(())
+    }
+
+    /// Measures one frame with its face and appends it.
+    fn record(
+        &mut self,
+        frame: Waiting,
+        faces: Option<Vec<Detection>>,
+        face: Option<(Detection, bool)>,
+    ) {
+        let regions = face
+            .as_ref()
+            .map(|(face, _)| region_means(&frame.image, face, &self.lut));
+        let appearance = match &face {
+            // Where the detector found the face: interpolated keypoints drift off the features.
+            Some((face, false)) if faces.is_some() => {
+                Some(appearance(&frame.image, face, &self.basis))
+            }
+            _ => None,
+        };
+        let carried = face.as_ref().is_some_and(|(_, carried)| *carried);
+        self.observations.frames.push(FrameObservation {
+            t_ms: frame.t_ms,
+            faces,
+            face: face.map(|(face, _)| face),
+            carried,
+            regions,
+            background: frame.background,
+            fingerprint: frame.fingerprint,
             appearance,
         });
-        Ok(())
+    }
+
+    /// The frames after the last detection, with the last face carried.
+    fn finish(mut self) -> Observations {
+        let last = self.last_face.clone();
+        for waiting in std::mem::take(&mut self.waiting) {
+            let face = last.as_ref().map(|(_, face)| (face.clone(), true));
+            self.record(waiting, None, face);
+        }
+        self.observations
     }
 }
 
@@ -334,13 +410,39 @@ fn background_mean(image: &RgbImage, face: Option<&Detection>, lut: &[f32]) -> [
 /// The side of the appearance patch.
 pub const PATCH: usize = 12;
 
-fn appearance(image: &RgbImage, face: &Detection) -> Vec<f32> {
+/// An orthonormal basis, over the patch's grid, of the polynomials of degree at most 2 in the
+/// grid's coordinates: the slow variation over the face that the appearance leaves out.
+fn smooth_basis() -> Vec<Vec<f64>> {
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for (px, py) in [(0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)] {
+        let mut v: Vec<f64> = (0..PATCH * PATCH)
+            .map(|i| {
+                let x = (i % PATCH) as f64 / (PATCH - 1) as f64 - 0.5;
+                let y = (i / PATCH) as f64 / (PATCH - 1) as f64 - 0.5;
+                x.powi(px) * y.powi(py)
+            })
+            .collect();
+        for q in &basis {
+            let dot: f64 = v.iter().zip(q).map(|(a, b)| a * b).sum();
+            v.iter_mut().zip(q).for_each(|(a, b)| *a -= dot * b);
+        }
+        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-12);
+        v.iter_mut().for_each(|a| *a /= norm);
+        basis.push(v);
+    }
+    basis
+}
+
+/// The face's appearance, made to ignore the light: a patch aligned to the eyes, per colour
+/// channel the log brightness less its smooth part (a quadratic surface over the patch). The
+/// screen's colours and the ambient light multiply each channel by a field that varies slowly
+/// over the face (its shading), which this removes; the face's own features remain. Each
+/// channel is normalised to zero mean and unit variance, so appearances compare by correlation.
+fn appearance(image: &RgbImage, face: &Detection, basis: &[Vec<f64>]) -> Vec<f32> {
     let (mid, along, distance) = eye_frame(face);
     let down = [-along[1], along[0]];
     let (w, h) = (image.width() as f64 - 1.0, image.height() as f64 - 1.0);
-    // Channel by channel: the screen's colour scales each channel of the whole face alike, so
-    // that each channel's normalised pattern is the face's own.
-    let mut channels: [Vec<f32>; 3] = std::array::from_fn(|_| Vec::with_capacity(PATCH * PATCH));
+    let mut channels: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(PATCH * PATCH));
     for row in 0..PATCH {
         let b = -0.7 + 2.3 * row as f64 / (PATCH - 1) as f64;
         for column in 0..PATCH {
@@ -349,18 +451,21 @@ fn appearance(image: &RgbImage, face: &Detection) -> Vec<f32> {
             let y = (mid[1] + (along[1] * a + down[1] * b) * distance).clamp(0.0, h);
             let p = image.pixel(x as u32, y as u32);
             for (channel, value) in channels.iter_mut().zip(p) {
-                channel.push(f32::from(value));
+                channel.push((f64::from(value) + 4.0).ln());
             }
         }
     }
     let mut out = Vec::with_capacity(3 * PATCH * PATCH);
-    for channel in channels {
-        let n = channel.len() as f32;
-        let mean = channel.iter().sum::<f32>() / n;
-        let spread = (channel.iter().map(|g| (g - mean).powi(2)).sum::<f32>() / n)
+    for mut channel in channels {
+        for q in basis {
+            let dot: f64 = channel.iter().zip(q).map(|(a, b)| a * b).sum();
+            channel.iter_mut().zip(q).for_each(|(a, b)| *a -= dot * b);
+        }
+        let n = channel.len() as f64;
+        let spread = (channel.iter().map(|g| g * g).sum::<f64>() / n)
             .sqrt()
-            .max(1.0);
-        out.extend(channel.iter().map(|g| (g - mean) / spread));
+            .max(1e-3);
+        out.extend(channel.iter().map(|g| (g / spread) as f32));
     }
     out
 }
@@ -377,13 +482,7 @@ fn fingerprint(image: &RgbImage) -> u64 {
     hash
 }
 
-fn candidate(
-    index: usize,
-    t_ms: f64,
-    image: &RgbImage,
-    face: &Detection,
-    quality: u8,
-) -> Candidate {
+fn candidate(index: usize, t_ms: f64, image: &RgbImage, face: &Detection) -> Candidate {
     let (w, h) = (image.width() as f32, image.height() as f32);
     let b = &face.bounding_box;
     Candidate {
@@ -391,7 +490,7 @@ fn candidate(
         t_ms,
         face: [b.left / w, b.top / h, b.width / w, b.height / h],
         sharpness: sharpness(image, face),
-        jpeg: crate::images::jpeg(image, quality),
+        image: std::sync::Arc::new(image.clone()),
     }
 }
 
