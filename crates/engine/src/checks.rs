@@ -117,8 +117,8 @@ fn spread<T: Copy>(items: &[T], n: usize) -> Vec<T> {
 }
 
 /// How much less alike the face's appearance is across some moment than on either side of it
-/// (within a second), over the frames the detector found the face on once it is at least half
-/// its final size. Returns the largest such split, when it was, and how many frames were
+/// (within a second), over the frames once the face is at least half its final size (the face
+/// detected, or predicted between detections: a swap happens in a moment, between two). Returns the largest such split, when it was, and how many frames were
 /// compared.
 ///
 /// The colours change the face's shading too, and a swap in the simulator happens while they
@@ -932,7 +932,7 @@ mod tests {
                     t_ms,
                     faces: None,
                     face: Some(face()),
-                    carried: false,
+                    predicted: false,
                     regions: None,
                     background: [0.0; 3],
                     fingerprint: u64::from(i),

@@ -53,9 +53,9 @@ pub struct Calibration {
 impl Default for Calibration {
     fn default() -> Self {
         Calibration {
-            identity_threshold: 0.54,
-            identity_width: 0.08,
-            tone_weight: 0.77,
+            identity_threshold: 0.44,
+            identity_width: 0.03,
+            tone_weight: 0.5,
             flat_perspective: 0.2,
             perspective_threshold: 0.1,
             perspective_width: 0.15,
@@ -63,7 +63,7 @@ impl Default for Calibration {
             max_lag_ms: 250.0,
             face_background_ratio: 8.0,
             relief_threshold: 0.19,
-            relief_width: 0.05,
+            relief_width: 0.04,
         }
     }
 }

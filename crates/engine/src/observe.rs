@@ -41,22 +41,19 @@ pub struct FrameObservation {
     pub t_ms: f64,
     /// Faces found, largest first; `None` on frames the detector did not run on.
     pub faces: Option<Vec<Detection>>,
-    /// The face followed on this frame: the one detected, or, between two frames the detector
-    /// found it on, interpolated between them; after the last such frame, the last one found.
-    /// `None` before any face was found.
+    /// The face followed on this frame: the one detected, or on the frames between detections
+    /// the last one found moved on along its motion since the one before. `None` before any
+    /// face was found.
     pub face: Option<Detection>,
-    /// Whether `face` was carried over from the last detection rather than detected or
-    /// interpolated (the detector found no face since, or the video ended first).
-    pub carried: bool,
+    /// Whether `face` was predicted rather than detected on this frame.
+    pub predicted: bool,
     /// Mean linear RGB of each region of [`REGION_GRID`] around `face`.
     pub regions: Option<[[f32; 3]; 9]>,
     /// Mean linear RGB of the background: the frame's sides, away from the face.
     pub background: [f32; 3],
     /// A fingerprint of the pixels, to spot repeated frames.
     pub fingerprint: u64,
-    /// The face's appearance when `face` is detected or interpolated: a small patch aligned to
-    /// the eyes, each colour channel normalised to zero mean and unit variance on its own (so
-    /// that the screen's colour cancels).
+    /// The face's appearance (see `appearance`), where `face` is.
     #[serde(skip)]
     pub appearance: Option<Vec<f32>>,
 }
@@ -94,21 +91,22 @@ pub struct ObserveOptions {
     pub detect_every: NonZeroU32,
     /// Run the detector on a frame with a view when this long has passed since it last ran
     /// (less a tenth, so that it keeps its cadence on views a frame late). The frames between
-    /// wait (at most about this long) and are measured with the face interpolated between the
-    /// detections on either side.
+    /// are measured with the face predicted from the last two detections.
     pub detect_interval_ms: f64,
     /// Keep a candidate image at most this often.
     pub candidate_every_ms: f64,
 }
 
 impl Default for ObserveOptions {
-    /// BlazeFace four times a second (every 8th frame at 30 frames/s, every 4th at 15), on a
-    /// view prepared every 4th frame; the cost is in BENCHMARKS.md.
+    /// BlazeFace on every second frame (15 times a second at 30 frames/s). Fewer detections
+    /// cost less but blur the moment a face is swapped: on the calibration's 60 live and 80
+    /// swapped sessions, the best identity threshold errs on 2 sessions detecting 15 times a
+    /// second, 5 at 7.5 and 13 at 4 (EVALUATION.md); the cost of each is in BENCHMARKS.md.
     fn default() -> Self {
         ObserveOptions {
             limits: DecodeLimits::default(),
-            detect_every: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
-            detect_interval_ms: 250.0,
+            detect_every: NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN),
+            detect_interval_ms: 60.0,
             candidate_every_ms: 800.0,
         }
     }
@@ -147,7 +145,7 @@ pub fn observe_stream(
     if let Some(error) = failure {
         return Err(error);
     }
-    let mut observations = observer.finish();
+    let mut observations = observer.observations;
     observations.skipped_packets = summary.skipped_packets;
     Ok(observations)
 }
@@ -166,25 +164,18 @@ pub fn observe_bytes(
     observe_stream(receiver, detector, options)
 }
 
-/// A decoded frame waiting for the next detection.
-struct Waiting {
-    t_ms: f64,
-    image: RgbImage,
-    background: [f32; 3],
-    fingerprint: u64,
-}
-
 struct Observer<'a> {
     detector: &'a BlazeFace,
     options: &'a ObserveOptions,
     lut: Vec<f32>,
     basis: Vec<Vec<f64>>,
     observations: Observations,
-    /// The last face detected, and when.
+    /// The last two faces detected, and when: the face on the frames between detections is
+    /// predicted from them.
     last_face: Option<(f64, Detection)>,
+    previous_face: Option<(f64, Detection)>,
     /// When the detector last ran.
     last_detection_ms: f64,
-    waiting: Vec<Waiting>,
     first_pts_us: Option<i64>,
     last_candidate_ms: f64,
 }
@@ -198,10 +189,36 @@ impl<'a> Observer<'a> {
             basis: smooth_basis(),
             observations: Observations::default(),
             last_face: None,
+            previous_face: None,
             last_detection_ms: f64::NEG_INFINITY,
-            waiting: Vec::new(),
             first_pts_us: None,
             last_candidate_ms: f64::NEG_INFINITY,
+        }
+    }
+
+    /// The face at `t_ms` on a frame the detector did not look at: the last one found, moved on
+    /// along its motion since the one before (for at most one more interval).
+    fn predicted(&self, t_ms: f64) -> Option<Detection> {
+        let (t1, last) = self.last_face.as_ref()?;
+        match &self.previous_face {
+            Some((t0, previous)) if t1 > t0 => {
+                let s = ((t_ms - t0) / (t1 - t0)).clamp(1.0, 2.0) as f32;
+                Some(previous.lerp(last, s))
+            }
+            _ => Some(last.clone()),
+        }
+    }
+
+    /// Whether the face moved less than 2% of its width between the last two detections.
+    fn still(&self) -> bool {
+        match (&self.previous_face, &self.last_face) {
+            (Some((_, a)), Some((_, b))) => {
+                let (ca, cb) = (a.bounding_box.center(), b.bounding_box.center());
+                let width = b.bounding_box.width.max(1.0);
+                (ca.x - cb.x).hypot(ca.y - cb.y) < 0.02 * width
+                    && (a.bounding_box.width / width - 1.0).abs() < 0.02
+            }
+            _ => false,
         }
     }
 
@@ -209,108 +226,64 @@ impl<'a> Observer<'a> {
         let Some(image) = frame.image else {
             return Ok(());
         };
-        if self.observations.frames.is_empty() && self.waiting.is_empty() {
+        if self.observations.frames.is_empty() {
             self.observations.width = image.width();
             self.observations.height = image.height();
         }
         let pts = frame.timestamp_us.unwrap_or(0);
         let first = *self.first_pts_us.get_or_insert(pts);
         let t_ms = (pts - first) as f64 / 1000.0;
-        let background = background_mean(&image, self.last_face.as_ref().map(|f| &f.1), &self.lut);
-        let fingerprint = fingerprint(&image);
         let due = t_ms - self.last_detection_ms >= 0.9 * self.options.detect_interval_ms;
-        let Some(view) = frame.detector_view.as_ref().filter(|_| due) else {
-            self.waiting.push(Waiting {
-                t_ms,
-                image,
-                background,
-                fingerprint,
-            });
-            return Ok(());
+        let faces = match frame.detector_view.as_ref().filter(|_| due) {
+            Some(view) => {
+                self.last_detection_ms = t_ms;
+                let mut faces = self
+                    .detector
+                    .detect(view, image.width(), image.height())
+                    .map_err(|error| ObserveError::Detect(error.to_string()))?;
+                // The person answering is the nearest face: the largest first.
+                faces.sort_by(|a, b| b.bounding_box.width.total_cmp(&a.bounding_box.width));
+                Some(faces)
+            }
+            None => None,
         };
-        self.last_detection_ms = t_ms;
-        let mut faces = self
-            .detector
-            .detect(view, image.width(), image.height())
-            .map_err(|error| ObserveError::Detect(error.to_string()))?;
-        // The person answering is the nearest face: the largest first.
-        faces.sort_by(|a, b| b.bounding_box.width.total_cmp(&a.bounding_box.width));
-        let found = faces.first().cloned();
-        // The frames since the last detection, with the face between the two detections.
-        let previous = self.last_face.clone();
-        for waiting in std::mem::take(&mut self.waiting) {
-            let face = match (&previous, &found) {
-                (Some((t0, a)), Some(b)) if t_ms > *t0 => {
-                    let s = ((waiting.t_ms - t0) / (t_ms - t0)).clamp(0.0, 1.0) as f32;
-                    Some((a.lerp(b, s), false))
-                }
-                (Some((_, a)), _) => Some((a.clone(), true)),
-                (None, _) => None,
-            };
-            self.record(waiting, None, face);
-        }
+        let found = faces.as_ref().and_then(|faces| faces.first()).cloned();
+        let (face, predicted) = match &found {
+            Some(face) => {
+                self.previous_face = self.last_face.replace((t_ms, face.clone()));
+                (Some(face.clone()), false)
+            }
+            None => (self.predicted(t_ms), true),
+        };
+        let regions = face
+            .as_ref()
+            .map(|face| region_means(&image, face, &self.lut));
+        // The appearance where the face is where the detector saw it: detected, or predicted
+        // while it holds still (a prediction of a moving face drifts off its features).
+        let appearance = match (&found, &face) {
+            (Some(found), _) => Some(appearance(&image, found, &self.basis)),
+            (None, Some(face)) if self.still() => Some(appearance(&image, face, &self.basis)),
+            _ => None,
+        };
+        let index = self.observations.frames.len();
+        self.observations.frames.push(FrameObservation {
+            t_ms,
+            faces,
+            background: background_mean(&image, face.as_ref(), &self.lut),
+            fingerprint: fingerprint(&image),
+            face,
+            predicted: predicted && self.last_face.is_some(),
+            regions,
+            appearance,
+        });
         if let Some(face) = &found {
-            self.last_face = Some((t_ms, face.clone()));
             if t_ms - self.last_candidate_ms >= self.options.candidate_every_ms {
                 self.last_candidate_ms = t_ms;
-                let index = self.observations.frames.len();
-                let candidate = candidate(index, t_ms, &image, face);
+                let candidate = candidate(index, t_ms, image, face);
                 self.observations.candidates.push(candidate);
             }
         }
-        let face = match (&found, &self.last_face) {
-            (Some(face), _) => Some((face.clone(), false)),
-            (None, Some((_, last))) => Some((last.clone(), true)),
-            (None, None) => None,
-        };
-        let waiting = Waiting {
-            t_ms,
-            image,
-            background,
-            fingerprint,
-        };
-        self.record(waiting, Some(faces), face);
         Ok(())
-    }
-
-    /// Measures one frame with its face and appends it.
-    fn record(
-        &mut self,
-        frame: Waiting,
-        faces: Option<Vec<Detection>>,
-        face: Option<(Detection, bool)>,
-    ) {
-        let regions = face
-            .as_ref()
-            .map(|(face, _)| region_means(&frame.image, face, &self.lut));
-        let appearance = match &face {
-            // Where the detector found the face: interpolated keypoints drift off the features.
-            Some((face, false)) if faces.is_some() => {
-                Some(appearance(&frame.image, face, &self.basis))
-            }
-            _ => None,
-        };
-        let carried = face.as_ref().is_some_and(|(_, carried)| *carried);
-        self.observations.frames.push(FrameObservation {
-            t_ms: frame.t_ms,
-            faces,
-            face: face.map(|(face, _)| face),
-            carried,
-            regions,
-            background: frame.background,
-            fingerprint: frame.fingerprint,
-            appearance,
-        });
-    }
-
-    /// The frames after the last detection, with the last face carried.
-    fn finish(mut self) -> Observations {
-        let last = self.last_face.clone();
-        for waiting in std::mem::take(&mut self.waiting) {
-            let face = last.as_ref().map(|(_, face)| (face.clone(), true));
-            self.record(waiting, None, face);
-        }
-        self.observations
     }
 }
 
@@ -354,14 +327,15 @@ fn region_means(image: &RgbImage, face: &Detection, lut: &[f32]) -> [[f32; 3]; 9
                 centre[0] + half,
                 centre[1] + half,
             ],
+            2,
             lut,
         );
     }
     out
 }
 
-/// Mean linear RGB over a box (x0, y0, x1, y1), sampling every other pixel.
-fn mean_box(image: &RgbImage, area: [f64; 4], lut: &[f32]) -> [f32; 3] {
+/// Mean linear RGB over a box (x0, y0, x1, y1), sampling every `step`-th pixel across and down.
+fn mean_box(image: &RgbImage, area: [f64; 4], step: u32, lut: &[f32]) -> [f32; 3] {
     let (w, h) = (f64::from(image.width()), f64::from(image.height()));
     let x0 = area[0].clamp(0.0, w - 1.0) as u32;
     let x1 = area[2].clamp(0.0, w - 1.0) as u32;
@@ -379,9 +353,9 @@ fn mean_box(image: &RgbImage, area: [f64; 4], lut: &[f32]) -> [f32; 3] {
                 sum[k] += lut[row[at + k] as usize];
             }
             count += 1;
-            x += 2;
+            x += step;
         }
-        y += 2;
+        y += step;
     }
     let count = count.max(1) as f32;
     sum.map(|s| s / count)
@@ -398,8 +372,8 @@ fn background_mean(image: &RgbImage, face: Option<&Detection>, lut: &[f32]) -> [
         ),
         None => (true, true),
     };
-    let left = mean_box(image, [0.0, 0.0, strip, h], lut);
-    let right = mean_box(image, [w - strip, 0.0, w, h], lut);
+    let left = mean_box(image, [0.0, 0.0, strip, h], 4, lut);
+    let right = mean_box(image, [w - strip, 0.0, w, h], 4, lut);
     match (left_free, right_free) {
         (true, true) | (false, false) => [0, 1, 2].map(|k| (left[k] + right[k]) / 2.0),
         (true, false) => left,
@@ -482,15 +456,15 @@ fn fingerprint(image: &RgbImage) -> u64 {
     hash
 }
 
-fn candidate(index: usize, t_ms: f64, image: &RgbImage, face: &Detection) -> Candidate {
+fn candidate(index: usize, t_ms: f64, image: RgbImage, face: &Detection) -> Candidate {
     let (w, h) = (image.width() as f32, image.height() as f32);
     let b = &face.bounding_box;
     Candidate {
         frame: index,
         t_ms,
         face: [b.left / w, b.top / h, b.width / w, b.height / h],
-        sharpness: sharpness(image, face),
-        image: std::sync::Arc::new(image.clone()),
+        sharpness: sharpness(&image, face),
+        image: std::sync::Arc::new(image),
     }
 }
 

@@ -19,7 +19,8 @@ struct Fixture {
     evidence: Evidence,
 }
 
-/// One simulated live session, as the server would have kept it.
+/// One simulated live session, as the server would have kept it. (Seed 4: the live session of
+/// seed 3 is among those the identity check rejects, EVALUATION.md.)
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
@@ -28,11 +29,11 @@ fn fixture() -> &'static Fixture {
             ChallengeVersion(2, 0, 0),
             640,
             480,
-            &mut SeededRandom::new(3),
+            &mut SeededRandom::new(4),
         );
         let spec = SessionSpec {
             species: Species::BonaFide,
-            seed: 3,
+            seed: 4,
             challenge: ChallengeSpec::from_server(&issued.server_challenge, 640, 480).unwrap(),
         };
         let recording = openliveness_sim::simulate(&spec).unwrap();

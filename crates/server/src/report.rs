@@ -19,7 +19,7 @@
 //! - no engine, the evidence unreadable or not opening under its KMS key: `InternalServerError`
 //!   (the detail goes to the log).
 //!
-//! The analysis costs about a second of CPU per session: it runs on a blocking thread, at most
+//! The analysis costs a few tenths of a second of CPU per session: it runs on a blocking thread, at most
 //! [`AppState::report_slots`] at once (one per core), so that reports cannot starve streaming.
 
 use std::sync::Arc;
