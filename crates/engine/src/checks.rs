@@ -584,18 +584,20 @@ pub fn fit_light(
         }
         sum
     };
+    // The screen's light on a frame, `lag` ms after the client says it was shown.
+    let light_at = |frame: &crate::observe::FrameObservation, lag: f64| {
+        let t = frame.t_ms - anchor - lag;
+        (0.0..total)
+            .contains(&t)
+            .then(|| expected(&stages, t))
+            .flatten()
+    };
     let samples_at =
         |lag: f64, pick: &dyn Fn(&crate::observe::FrameObservation) -> Option<[f64; 3]>| {
             observations
                 .frames
                 .iter()
-                .filter_map(|frame| {
-                    let t = frame.t_ms - anchor - lag;
-                    if t < 0.0 || t >= total {
-                        return None;
-                    }
-                    Some((expected(&stages, t)?, pick(frame)?))
-                })
+                .filter_map(|frame| Some((light_at(frame, lag)?, pick(frame)?)))
                 .collect::<Vec<_>>()
         };
     let skin_pick = |frame: &crate::observe::FrameObservation| frame.regions.as_ref().map(skin_of);
@@ -616,12 +618,8 @@ pub fn fit_light(
         .frames
         .iter()
         .filter_map(|frame| {
-            let t = frame.t_ms - anchor - lag;
-            if t < 0.0 || t >= total {
-                return None;
-            }
             Some((
-                expected(&stages, t)?,
+                light_at(frame, lag)?,
                 skin_pick(frame)?,
                 frame.background.map(f64::from),
             ))
