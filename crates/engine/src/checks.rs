@@ -8,6 +8,7 @@ use openliveness_vision::{Detection, Keypoint};
 use serde::Serialize;
 
 use crate::claims::{Claims, Issued};
+use crate::identity::{self, Sample, Step};
 use crate::observe::{eye_frame, Observations, REGION_GRID, SKIN_REGIONS};
 use crate::Calibration;
 
@@ -85,97 +86,51 @@ fn centre(face: &Detection) -> [f64; 2] {
     [f64::from(c.x), f64::from(c.y)]
 }
 
-fn correlation(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum::<f64>()
-        / a.len().max(1) as f64
-}
-
-/// Mean correlation over the pairs of `left` and `right` (distinct pairs when `same`).
-fn mean_pairs(left: &[&[f32]], right: &[&[f32]], same: bool) -> f64 {
-    let (mut sum, mut count) = (0.0, 0usize);
-    for (i, a) in left.iter().enumerate() {
-        for (j, b) in right.iter().enumerate() {
-            if same && j <= i {
-                continue;
-            }
-            sum += correlation(a, b);
-            count += 1;
-        }
-    }
-    sum / count.max(1) as f64
-}
-
-/// At most `n` items spread evenly over `items`.
-fn spread<T: Copy>(items: &[T], n: usize) -> Vec<T> {
-    if items.len() <= n {
-        return items.to_vec();
-    }
-    (0..n).map(|i| items[i * items.len() / n]).collect()
-}
-
-/// How much less alike the face's appearance is across some moment than on either side of it
-/// (within a second), over the frames once the face is at least half its final size (the face
-/// detected, or predicted between detections: a swap happens in a moment, between two). Returns the largest such split, when it was, and how many frames were
-/// compared.
-///
-/// The colours change the face's shading too, and a swap in the simulator happens while they
-/// are on, so the frames under the colours are compared as well: this is the check's weakness
-/// (EVALUATION.md).
-fn appearance_split(observations: &Observations) -> (f64, f64, usize) {
-    const SIDE_MS: f64 = 1000.0;
+/// Check 1's identity measure on the frames where the face is near (at least half its widest):
+/// see [`crate::identity`]. Under a colour sequence (`light`, the screen's light on each frame
+/// at the fitted lag) only moments under the colours are tested.
+fn appearance_step(
+    observations: &Observations,
+    light: Option<&[Option<[f64; 3]>]>,
+) -> (Step, usize) {
     let widest = observations
         .frames
         .iter()
         .filter_map(|f| f.face.as_ref().map(|d| d.bounding_box.width))
         .fold(0.0f32, f32::max);
-    let patches: Vec<(f64, &[f32])> = observations
+    let samples: Vec<Sample> = observations
         .frames
         .iter()
-        .filter(|f| {
-            f.face
-                .as_ref()
-                .is_some_and(|d| d.bounding_box.width >= 0.5 * widest)
+        .enumerate()
+        .filter_map(|(index, frame)| {
+            let face = frame.face.as_ref()?;
+            let width = face.bounding_box.width;
+            if width < 0.5 * widest {
+                return None;
+            }
+            Some(Sample {
+                t_ms: frame.t_ms,
+                width: f64::from(width),
+                light: light.and_then(|light| light.get(index).copied().flatten()),
+                appearance: frame.appearance.as_deref()?,
+            })
         })
-        .filter_map(|f| f.appearance.as_deref().map(|a| (f.t_ms, a)))
         .collect();
-    let (mut split, mut when) = (0.0f64, f64::NAN);
-    let step = (patches.len() / 48).max(1);
-    for (t, _) in patches.iter().step_by(step) {
-        let before: Vec<&[f32]> = patches
-            .iter()
-            .filter(|(u, _)| u < t && t - u <= SIDE_MS)
-            .map(|p| p.1)
-            .collect();
-        let after: Vec<&[f32]> = patches
-            .iter()
-            .filter(|(u, _)| u >= t && u - t < SIDE_MS)
-            .map(|p| p.1)
-            .collect();
-        if before.len() < 3 || after.len() < 3 {
-            continue;
-        }
-        let (before, after) = (spread(&before, 8), spread(&after, 8));
-        let within = (mean_pairs(&before, &before, true) + mean_pairs(&after, &after, true)) / 2.0;
-        let across = mean_pairs(&before, &after, false);
-        if within - across > split {
-            split = within - across;
-            when = *t;
-        }
-    }
-    (split, when, patches.len())
+    (
+        identity::appearance_step(&samples, light.is_some()),
+        samples.len(),
+    )
 }
 
 /// Check 1: one real face all the time.
 ///
-/// Identity: the face's appearance (colour patches normalised channel by channel) on either side
-/// of any moment once the face is near. The keypoints' proportions do not tell a swap here: the
-/// approach changes them (perspective) and the colours move them as much as a swap does.
+/// Identity: a lasting step in the face's appearance beyond what the screen's light and the
+/// face's size explain ([`crate::identity`]), plus a step in the skin's colour under the light
+/// ([`LightFit::tone_step`]). The keypoints' proportions do not tell a swap here: the approach
+/// changes them (perspective) and the colours move them as much as a swap does.
 pub fn one_face(
     observations: &Observations,
-    tone_step: Option<f64>,
+    light: Option<&LightFit>,
     calibration: &Calibration,
 ) -> CheckResult {
     let (faces, ran) = detected(observations);
@@ -198,8 +153,9 @@ pub fn one_face(
             jumps += 1;
         }
     }
-    let (appearance_change, change_at_ms, compared) = appearance_split(observations);
-    let tone_step = tone_step.unwrap_or(0.0);
+    let (step, compared) = appearance_step(observations, light.map(|l| l.frame_light.as_slice()));
+    let (appearance_change, change_at_ms) = (step.change, step.at_ms);
+    let tone_step = light.map_or(0.0, |l| l.tone_step);
     let identity_change = appearance_change + calibration.tone_weight * tone_step;
     let score = above(coverage, 0.85, 0.1)
         * below(extra, 0.06, 0.05)
@@ -242,6 +198,7 @@ pub fn one_face(
             ("identity_change", identity_change),
             ("appearance_change_at_ms", change_at_ms),
             ("appearance_frames", compared as f64),
+            ("page_light", step.page_light),
         ]),
     }
 }
@@ -517,6 +474,9 @@ pub struct LightFit {
     /// frames before some moment under the colours and after it (log ratio, the background's
     /// own change taken out): another face's skin reflects the same light differently.
     pub tone_step: f64,
+    /// The screen's light on each frame at the fitted lag (linear RGB; `None` outside the
+    /// sequence), indexed like `Observations::frames`.
+    pub frame_light: Vec<Option<[f64; 3]>>,
 }
 
 impl Fit {
@@ -693,6 +653,11 @@ pub fn fit_light(
         order: correct as f64 / transitions.max(1) as f64,
         transitions,
         tone_step,
+        frame_light: observations
+            .frames
+            .iter()
+            .map(|frame| light_at(frame, lag))
+            .collect(),
     })
 }
 
@@ -886,72 +851,5 @@ pub fn integrity(observations: &Observations, issued: &Issued, claims: &Claims) 
             ("claimed_duration_ms", claimed),
             ("backwards", backwards as f64),
         ]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::observe::FrameObservation;
-    use openliveness_vision::{BoundingBox, Point};
-
-    fn face() -> Detection {
-        Detection {
-            score: 0.9,
-            bounding_box: BoundingBox {
-                left: 200.0,
-                top: 150.0,
-                width: 200.0,
-                height: 200.0,
-            },
-            keypoints: [Point { x: 300.0, y: 250.0 }; 6],
-        }
-    }
-
-    /// A normalised pattern: `person` picks which, `noise` perturbs it deterministically.
-    fn patch(person: u32, noise: u32) -> Vec<f32> {
-        let raw: Vec<f32> = (0..432u32)
-            .map(|i| {
-                let x = (i * (7 + person * 5) + person * 131) % 97;
-                x as f32 + ((i * 31 + noise * 17) % 13) as f32 * 0.8
-            })
-            .collect();
-        let n = raw.len() as f32;
-        let mean = raw.iter().sum::<f32>() / n;
-        let spread = (raw.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
-        raw.iter().map(|v| (v - mean) / spread).collect()
-    }
-
-    fn observations(person_at: impl Fn(f64) -> u32) -> Observations {
-        let frames = (0..240u32)
-            .map(|i| {
-                let t_ms = f64::from(i) * 33.3;
-                FrameObservation {
-                    t_ms,
-                    faces: None,
-                    face: Some(face()),
-                    predicted: false,
-                    regions: None,
-                    background: [0.0; 3],
-                    fingerprint: u64::from(i),
-                    appearance: Some(patch(person_at(t_ms), i)),
-                }
-            })
-            .collect();
-        Observations {
-            width: 640,
-            height: 480,
-            frames,
-            ..Observations::default()
-        }
-    }
-
-    #[test]
-    fn another_person_from_some_frame_on_splits_the_appearance() {
-        let same = appearance_split(&observations(|_| 0));
-        let swapped = appearance_split(&observations(|t| u32::from(t >= 3000.0)));
-        assert!(same.0 < 0.05, "one person: {same:?}");
-        assert!(swapped.0 > 0.5, "a swap: {swapped:?}");
-        assert!((swapped.1 - 3000.0).abs() < 200.0, "found at {}", swapped.1);
     }
 }

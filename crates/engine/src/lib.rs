@@ -10,6 +10,7 @@
 
 pub mod checks;
 pub mod claims;
+pub mod identity;
 pub mod images;
 pub mod observe;
 
@@ -29,9 +30,10 @@ pub use observe::{observe_bytes, observe_stream, Observations, ObserveError, Obs
 /// (calibration seeds, kept apart from the evaluation's; see EVALUATION.md).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Calibration {
-    /// Check 1, another person: the most the identity change may reach, that is how much less
-    /// alike the face's appearance is across some moment than on either side of it, plus
-    /// `tone_weight` times the step of the skin's colour under the screen's light.
+    /// Check 1, another person: the most the identity change may reach, that is the share of the
+    /// appearance's variance (beyond the screen's light and the face's size) that one lasting
+    /// step under the colours explains ([`identity`]), plus `tone_weight` times the step of the
+    /// skin's colour under the screen's light.
     pub identity_threshold: f64,
     pub identity_width: f64,
     pub tone_weight: f64,
@@ -53,9 +55,9 @@ pub struct Calibration {
 impl Default for Calibration {
     fn default() -> Self {
         Calibration {
-            identity_threshold: 0.44,
-            identity_width: 0.03,
-            tone_weight: 0.5,
+            identity_threshold: 0.19,
+            identity_width: 0.02,
+            tone_weight: 0.3,
             flat_perspective: 0.2,
             perspective_threshold: 0.1,
             perspective_width: 0.15,
@@ -92,11 +94,7 @@ pub fn decide(
         .then(|| checks::fit_light(observations, issued, claims))
         .flatten();
     let mut checks = vec![
-        checks::one_face(
-            observations,
-            fitted.as_ref().map(|f| f.tone_step),
-            calibration,
-        ),
+        checks::one_face(observations, fitted.as_ref(), calibration),
         checks::movement(observations, issued),
         checks::perspective(observations, calibration, !light),
         checks::integrity(observations, issued, claims),
