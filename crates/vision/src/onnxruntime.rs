@@ -39,6 +39,11 @@ fn environment(library: &Path) -> Result<&'static ort::environment::Environment,
 impl Session {
     pub(crate) fn new(library: &Path, model: &[u8]) -> Result<Self, ModelError> {
         let build = |error: ort::Error| ModelError::Build(format!("ONNX Runtime: {error}"));
+        if !library.is_file() {
+            return Err(ModelError::OnnxRuntimeMissing {
+                path: library.display().to_string(),
+            });
+        }
         let environment = environment(library)?;
         let session = ort::session::Session::builder(environment)
             .map_err(build)?
