@@ -188,9 +188,10 @@ pub(crate) struct DetectorArgs {
 impl DetectorArgs {
     /// The engine on the backend asked for (without a configuration file: `eval`, `analyze`).
     pub(crate) fn engine(&self) -> Result<openliveness_engine::Engine, String> {
-        let mut file = openliveness_server::config::FileDetector::default();
-        file.backend = self.detector_backend.clone();
-        file.onnxruntime_library = self.onnxruntime_library.clone();
+        let file = openliveness_server::config::FileDetector {
+            backend: self.detector_backend.clone(),
+            onnxruntime_library: self.onnxruntime_library.clone(),
+        };
         let backend = file
             .resolve(None, None)
             .map_err(|error| error.to_string())?;
