@@ -14,7 +14,6 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4::SigningParams;
 use http_body_util::{BodyExt, Empty};
-use openliveness_engine::Engine;
 use openliveness_protocol::SessionId;
 use openliveness_store::Evidence;
 use serde::Deserialize;
@@ -50,6 +49,9 @@ pub struct AnalyzeArgs {
     /// Secret key for --endpoint.
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub secret_access_key: Option<String>,
+
+    #[command(flatten)]
+    pub detector: crate::DetectorArgs,
 }
 
 pub fn run(args: AnalyzeArgs) -> ExitCode {
@@ -63,7 +65,7 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
             fetch(endpoint, session_id, access_key_id, secret_access_key)
                 .map(|(text, report)| (session_id.clone(), text, report))
         }
-        (_, _, Some(dir)) => analyze_dir(dir),
+        (_, _, Some(dir)) => analyze_dir(dir, &args.detector),
         _ => Err("an evidence directory, or --endpoint with --session-id, is required".to_owned()),
     };
     match made {
@@ -74,7 +76,10 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
 
 /// Runs the engine on an evidence directory: the session's id and the report, as JSON text and
 /// as the value.
-fn analyze_dir(dir: &Path) -> Result<(String, String, Value), String> {
+fn analyze_dir(
+    dir: &Path,
+    detector: &crate::DetectorArgs,
+) -> Result<(String, String, Value), String> {
     let json = std::fs::read(dir.join("evidence.json"))
         .map_err(|error| format!("{}/evidence.json: {error}", dir.display()))?;
     let mut evidence: Evidence = serde_json::from_slice(&json).map_err(|error| {
@@ -85,7 +90,7 @@ fn analyze_dir(dir: &Path) -> Result<(String, String, Value), String> {
     })?;
     evidence.video = std::fs::read(dir.join("video.bin"))
         .map_err(|error| format!("{}/video.bin: {error}", dir.display()))?;
-    let engine = Engine::load_default()?;
+    let engine = detector.engine()?;
     let report = openliveness_server::analysis::engine_report(&engine, &evidence);
     let text = openliveness_server::analysis::report_text(&report);
     Ok((evidence.session_id.to_string(), text, report))

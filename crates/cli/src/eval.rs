@@ -84,6 +84,9 @@ pub struct EvalArgs {
     /// Only simulate the sessions into --sessions-dir; decide nothing.
     #[arg(long, requires = "sessions_dir")]
     pub simulate_only: bool,
+
+    #[command(flatten)]
+    pub detector: crate::DetectorArgs,
 }
 
 /// One decided session.
@@ -426,7 +429,7 @@ pub fn run(args: EvalArgs) -> ExitCode {
         }
         _ => None,
     };
-    let engine = match (&remote, Engine::load_default()) {
+    let engine = match (&remote, args.detector.engine()) {
         (None, Err(error)) => return crate::fail(&error),
         (_, engine) => engine.ok(),
     };

@@ -1,14 +1,17 @@
 //! The engine's cost on one simulated 640x480 30 frames/s session of about 8 seconds, one core:
-//! decoding alone (the floor), the streaming half (decode, detect, measure), the conclusion (the
-//! checks and the reference image's JPEG), and
-//! how many real-time sessions the machine's cores sustain: estimated from those costs, then
-//! found by running them (sessions fed one-second chunks in real time, each on its own thread,
-//! must each be done within a second of its last chunk), for decoding alone (the floor) and for
-//! the engine (observing, then concluding) alike.
+//! decoding alone (the floor: FFmpeg's decoder and nothing else, no conversion to RGB), the
+//! streaming half (decode, detect, measure), the conclusion (the checks and the reference
+//! image's JPEG), and how many real-time sessions the machine's cores sustain: estimated from
+//! those costs, then found by running them (sessions fed one-second chunks in real time, each on
+//! its own thread, must each be done within a second of its last chunk), for decoding alone (the
+//! floor) and for the engine (observing, then concluding) alike.
 //!
 //! `cargo bench -p openliveness-engine --bench engine` (needs `scripts/setup-vision.sh`);
 //! `OPENLIVENESS_BENCH_DETECT_MS=N` measures detection every N ms instead of the engine's
-//! cadence.
+//! cadence; `OPENLIVENESS_BENCH_BACKEND=onnxruntime` runs the detector on ONNX Runtime (with
+//! `--features onnxruntime`, after `scripts/setup-vision.sh --onnxruntime`; the library is
+//! found where that puts it, or at `$OPENLIVENESS_ONNXRUNTIME_LIBRARY`);
+//! `OPENLIVENESS_BENCH_CAPACITY=0` measures the costs alone.
 
 #![allow(clippy::unwrap_used)] // A benchmark stops at the first failed step.
 
@@ -16,13 +19,12 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openliveness_engine::{observe_bytes, observe_stream, Engine, ObserveOptions};
+use openliveness_engine::{observe_bytes, observe_stream, DetectorBackend, Engine, ObserveOptions};
 use openliveness_protocol::challenge::{issue, SeededRandom};
 use openliveness_protocol::{ChallengeKind, ChallengeVersion, SessionId};
 use openliveness_sim::{ChallengeSpec, ClientMessage, SessionSpec, Species};
 use openliveness_store::{Evidence, ReceivedEvent};
 use openliveness_vision::decode::{decode_bytes, decode_stream, DecodeOptions, ImageOutput};
-use openliveness_vision::BlazeFace;
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -60,7 +62,13 @@ fn main() {
         .unwrap();
     let duration_s = recording.timeline.video_end_ms / 1000.0;
     let frames = recording.frames.len();
-    let detector = BlazeFace::load_default(Default::default()).unwrap();
+    let backend = DetectorBackend::from_name(
+        &std::env::var("OPENLIVENESS_BENCH_BACKEND").unwrap_or_else(|_| "tract".to_owned()),
+        None,
+    )
+    .unwrap();
+    let mut engine = Engine::load(&backend).unwrap_or_else(|error| panic!("{error}"));
+    let detector = Arc::clone(engine.detector());
     let mut options = ObserveOptions::default();
     // The detection cadence to measure (default: the engine's).
     if let Ok(interval) = std::env::var("OPENLIVENESS_BENCH_DETECT_MS") {
@@ -85,16 +93,20 @@ fn main() {
         events,
         video: Vec::new(),
     };
-    let detector = Arc::new(detector);
-    let mut engine = Engine::new(Arc::clone(&detector));
     engine.options = options.clone();
 
+    // The floor is the decoder alone: frames decoded, not converted to RGB.
     let decode_only = DecodeOptions {
-        image: ImageOutput::Decoded,
+        image: ImageOutput::Omitted,
         detector_view: None,
         ..DecodeOptions::default()
     };
-    let (mut decode, mut observe, mut conclude) = (Vec::new(), Vec::new(), Vec::new());
+    let decode_rgb = DecodeOptions {
+        image: ImageOutput::Decoded,
+        ..decode_only.clone()
+    };
+    let (mut decode, mut rgb, mut observe, mut conclude) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let start = Instant::now();
         decode_bytes(&encoded.webm, &decode_only, &mut |_| {
@@ -103,6 +115,12 @@ fn main() {
         .unwrap();
         decode.push(start.elapsed().as_secs_f64());
         let start = Instant::now();
+        decode_bytes(&encoded.webm, &decode_rgb, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        rgb.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
         let observed = observe_bytes(&encoded.webm, &detector, &options).unwrap();
         observe.push(start.elapsed().as_secs_f64());
         let start = Instant::now();
@@ -110,7 +128,12 @@ fn main() {
         std::hint::black_box(engine.conclude(&evidence, &observed, 0).unwrap());
         conclude.push(start.elapsed().as_secs_f64());
     }
-    let (decode, observe, conclude) = (median(decode), median(observe), median(conclude));
+    let (decode, rgb, observe, conclude) = (
+        median(decode),
+        median(rgb),
+        median(observe),
+        median(conclude),
+    );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let floor = cores * duration_s / decode;
     let estimate = cores * duration_s / (observe + conclude);
@@ -118,10 +141,12 @@ fn main() {
         "session: {frames} frames, {duration_s:.2} s of 640x480 VP8 at 30 frames/s, {} bytes",
         encoded.webm.len()
     );
+    println!("detector backend: {}", backend.name());
     println!(
         "decode alone (floor):             {:8.1} ms",
         decode * 1000.0
     );
+    println!("decode and convert to RGB:        {:8.1} ms", rgb * 1000.0);
     println!(
         "observe (decode, detect, measure): {:8.1} ms",
         observe * 1000.0
@@ -141,6 +166,10 @@ fn main() {
     // observes (the one detector shared, as the server shares it) and concludes. A run keeps up
     // when every session is done within a second of its last chunk. The capacity is the most
     // sessions that keep up, found the same way for decoding alone and for the engine.
+    // `OPENLIVENESS_BENCH_CAPACITY=0`: the costs alone (a quick look while changing the engine).
+    if std::env::var("OPENLIVENESS_BENCH_CAPACITY").is_ok_and(|v| v == "0") {
+        return;
+    }
     let chunks = &encoded.chunks;
     let run = |n: usize, analyse: bool| -> f64 {
         let lateness: Vec<f64> = std::thread::scope(|scope| {

@@ -167,7 +167,8 @@ pub fn observe_bytes(
 struct Observer<'a> {
     detector: &'a BlazeFace,
     options: &'a ObserveOptions,
-    lut: Vec<f32>,
+    /// sRGB byte to linear light.
+    lut: [f32; 256],
     basis: Vec<Vec<f64>>,
     observations: Observations,
     /// The last two faces detected, and when: the face on the frames between detections is
@@ -185,7 +186,7 @@ impl<'a> Observer<'a> {
         Observer {
             detector,
             options,
-            lut: (0..=255u8).map(srgb_to_linear).collect(),
+            lut: std::array::from_fn(|byte| srgb_to_linear(byte as u8)),
             basis: smooth_basis(),
             observations: Observations::default(),
             last_face: None,
@@ -309,7 +310,7 @@ pub fn eye_frame(face: &Detection) -> ([f64; 2], [f64; 2], f64) {
     (mid, [along[0] / distance, along[1] / distance], distance)
 }
 
-fn region_means(image: &RgbImage, face: &Detection, lut: &[f32]) -> [[f32; 3]; 9] {
+fn region_means(image: &RgbImage, face: &Detection, lut: &[f32; 256]) -> [[f32; 3]; 9] {
     let (mid, along, distance) = eye_frame(face);
     let down = [-along[1], along[0]];
     let mut out = [[0.0f32; 3]; 9];
@@ -334,35 +335,34 @@ fn region_means(image: &RgbImage, face: &Detection, lut: &[f32]) -> [[f32; 3]; 9
     out
 }
 
-/// Mean linear RGB over a box (x0, y0, x1, y1), sampling every `step`-th pixel across and down.
-fn mean_box(image: &RgbImage, area: [f64; 4], step: u32, lut: &[f32]) -> [f32; 3] {
+/// Mean linear RGB over a box (x0, y0, x1, y1), sampling every `step`-th pixel across and down
+/// (row by row, left to right: the sums' order, and so their rounding, is part of the result).
+fn mean_box(image: &RgbImage, area: [f64; 4], step: u32, lut: &[f32; 256]) -> [f32; 3] {
     let (w, h) = (f64::from(image.width()), f64::from(image.height()));
     let x0 = area[0].clamp(0.0, w - 1.0) as u32;
     let x1 = area[2].clamp(0.0, w - 1.0) as u32;
     let y0 = area[1].clamp(0.0, h - 1.0) as u32;
     let y1 = area[3].clamp(0.0, h - 1.0) as u32;
+    let step = step.max(1) as usize;
     let mut sum = [0.0f32; 3];
     let mut count = 0u32;
-    let mut y = y0;
-    while y <= y1 {
-        let row = image.row(y);
-        let mut x = x0;
-        while x <= x1 {
-            let at = x as usize * 3;
-            for k in 0..3 {
-                sum[k] += lut[row[at + k] as usize];
+    if x0 <= x1 {
+        let columns = x0 as usize * 3..(x1 as usize + 1) * 3;
+        for y in (y0..=y1).step_by(step) {
+            for pixel in image.row(y)[columns.clone()].chunks_exact(3).step_by(step) {
+                sum[0] += lut[usize::from(pixel[0])];
+                sum[1] += lut[usize::from(pixel[1])];
+                sum[2] += lut[usize::from(pixel[2])];
+                count += 1;
             }
-            count += 1;
-            x += step;
         }
-        y += step;
     }
     let count = count.max(1) as f32;
     sum.map(|s| s / count)
 }
 
 /// The frame's left and right sixths, away from the face when it is on the other side.
-fn background_mean(image: &RgbImage, face: Option<&Detection>, lut: &[f32]) -> [f32; 3] {
+fn background_mean(image: &RgbImage, face: Option<&Detection>, lut: &[f32; 256]) -> [f32; 3] {
     let (w, h) = (f64::from(image.width()), f64::from(image.height()));
     let strip = w / 6.0;
     let (left_free, right_free) = match face {
@@ -476,17 +476,28 @@ fn sharpness(image: &RgbImage, face: &Detection) -> f32 {
     let x1 = (b.right() as i64).clamp(1, w - 2);
     let y0 = (b.top as i64).clamp(1, h - 2);
     let y1 = (b.bottom() as i64).clamp(1, h - 2);
-    let g = |x: i64, y: i64| f32::from(image.pixel(x as u32, y as u32)[1]);
+    if x0 > x1 || y0 > y1 {
+        return 0.0;
+    }
+    // The green bytes of a row, from column x0 - 1 to x1 + 1.
+    let green = |y: i64| {
+        let row = &image.row(y as u32)[(x0 as usize - 1) * 3..(x1 as usize + 2) * 3];
+        row.chunks_exact(3).map(|pixel| f32::from(pixel[1]))
+    };
     let (mut sum, mut sum_sq, mut count) = (0.0f32, 0.0f32, 0.0f32);
     let mut y = y0;
     while y <= y1 {
-        let mut x = x0;
-        while x <= x1 {
-            let l = 4.0 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1);
+        // Columns x - 1, x, x + 1 of this row, and x of the rows above and below, for
+        // x = x0, x0 + 2, ... up to x1.
+        let middle: Vec<f32> = green(y).collect();
+        let above = green(y - 1).skip(1).step_by(2);
+        let below = green(y + 1).skip(1).step_by(2);
+        let across = middle.windows(3).step_by(2);
+        for ((window, up), down) in across.zip(above).zip(below) {
+            let l = 4.0 * window[1] - window[0] - window[2] - up - down;
             sum += l;
             sum_sq += l * l;
             count += 1.0;
-            x += 2;
         }
         y += 2;
     }
@@ -495,4 +506,133 @@ fn sharpness(image: &RgbImage, face: &Detection) -> f32 {
     }
     let mean = sum / count;
     sum_sq / count - mean * mean
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openliveness_vision::{BoundingBox, Point};
+
+    /// A deterministic 64x48 image of pseudo-random bytes.
+    fn noise() -> RgbImage {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let data = (0..64 * 48 * 3)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 56) as u8
+            })
+            .collect();
+        RgbImage::new(64, 48, data).unwrap()
+    }
+
+    fn face(left: f32, top: f32, width: f32, height: f32) -> Detection {
+        Detection {
+            score: 0.9,
+            bounding_box: BoundingBox {
+                left,
+                top,
+                width,
+                height,
+            },
+            keypoints: [Point { x: 30.0, y: 20.0 }; 6],
+        }
+    }
+
+    /// The measures as they were first written, pixel by pixel: the faster forms must give the
+    /// same bits, or the engine's decisions would move.
+    fn mean_box_by_pixel(image: &RgbImage, area: [f64; 4], step: u32, lut: &[f32]) -> [f32; 3] {
+        let (w, h) = (f64::from(image.width()), f64::from(image.height()));
+        let x0 = area[0].clamp(0.0, w - 1.0) as u32;
+        let x1 = area[2].clamp(0.0, w - 1.0) as u32;
+        let y0 = area[1].clamp(0.0, h - 1.0) as u32;
+        let y1 = area[3].clamp(0.0, h - 1.0) as u32;
+        let mut sum = [0.0f32; 3];
+        let mut count = 0u32;
+        let mut y = y0;
+        while y <= y1 {
+            let mut x = x0;
+            while x <= x1 {
+                let pixel = image.pixel(x, y);
+                for (total, byte) in sum.iter_mut().zip(pixel) {
+                    *total += lut[usize::from(byte)];
+                }
+                count += 1;
+                x += step;
+            }
+            y += step;
+        }
+        let count = count.max(1) as f32;
+        sum.map(|s| s / count)
+    }
+
+    fn sharpness_by_pixel(image: &RgbImage, face: &Detection) -> f32 {
+        let b = &face.bounding_box;
+        let (w, h) = (i64::from(image.width()), i64::from(image.height()));
+        let x0 = (b.left as i64).clamp(1, w - 2);
+        let x1 = (b.right() as i64).clamp(1, w - 2);
+        let y0 = (b.top as i64).clamp(1, h - 2);
+        let y1 = (b.bottom() as i64).clamp(1, h - 2);
+        let g = |x: i64, y: i64| f32::from(image.pixel(x as u32, y as u32)[1]);
+        let (mut sum, mut sum_sq, mut count) = (0.0f32, 0.0f32, 0.0f32);
+        let mut y = y0;
+        while y <= y1 {
+            let mut x = x0;
+            while x <= x1 {
+                let l = 4.0 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1);
+                sum += l;
+                sum_sq += l * l;
+                count += 1.0;
+                x += 2;
+            }
+            y += 2;
+        }
+        if count < 2.0 {
+            return 0.0;
+        }
+        let mean = sum / count;
+        sum_sq / count - mean * mean
+    }
+
+    #[test]
+    fn mean_box_and_sharpness_give_the_same_bits_as_pixel_by_pixel() {
+        let image = noise();
+        let lut: [f32; 256] = std::array::from_fn(|byte| srgb_to_linear(byte as u8));
+        let areas = [
+            [0.0, 0.0, 63.0, 47.0],
+            [3.2, 5.9, 17.7, 30.1],
+            [-10.0, -4.0, 5.0, 100.0],
+            [50.5, 40.5, 80.0, 60.0],
+            [20.0, 20.0, 20.0, 20.0],
+            [30.0, 30.0, 10.0, 10.0],
+            [f64::NAN, 2.0, 9.0, f64::NAN],
+        ];
+        for area in areas {
+            for step in [1, 2, 3, 4] {
+                let fast = mean_box(&image, area, step, &lut);
+                let slow = mean_box_by_pixel(&image, area, step, &lut);
+                assert_eq!(
+                    fast.map(f32::to_bits),
+                    slow.map(f32::to_bits),
+                    "{area:?} {step}"
+                );
+            }
+        }
+        let faces = [
+            face(10.0, 8.0, 30.0, 25.0),
+            face(-5.0, -5.0, 20.0, 70.0),
+            face(40.3, 30.7, 40.0, 40.0),
+            face(61.0, 46.0, 9.0, 9.0),
+            face(20.0, 20.0, 1.0, 1.0),
+        ];
+        for face in &faces {
+            assert_eq!(
+                sharpness(&image, face).to_bits(),
+                sharpness_by_pixel(&image, face).to_bits(),
+                "{:?}",
+                face.bounding_box
+            );
+        }
+    }
 }

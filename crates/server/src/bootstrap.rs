@@ -62,7 +62,8 @@ pub fn prepare(
     let output = openliveness_output::Output::configured(&config.output, &config.kms, &data_dir)
         .map_err(|error| crate::config::ConfigError::Invalid(format!("[output]/[kms]: {error}")))?;
     let credentials = StaticCredentials::new(config.credentials.iter().cloned());
-    let engine = openliveness_engine::Engine::load_default().map_err(StartError::Engine)?;
+    let engine = openliveness_engine::Engine::load(&config.detector).map_err(StartError::Engine)?;
+    tracing::info!(backend = config.detector.name(), "face detector loaded");
     let analyzer = crate::analysis::EngineAnalyzer::new(Arc::new(engine));
     let state = AppState::new(config, store, Arc::new(credentials), clock)
         .with_analyzer(Arc::new(analyzer))

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use openliveness_auth::{ClientCredentialKey, Credential, SecretKey, TenantId};
+use openliveness_engine::DetectorBackend;
 use serde::Deserialize;
 
 /// Everything the server needs to run, resolved.
@@ -43,6 +44,8 @@ pub struct Config {
     pub output: openliveness_output::OutputConfig,
     /// `[kms]`: the KMS keys sessions may name with `KmsKeyId`.
     pub kms: openliveness_output::KmsConfig,
+    /// `[detector]`: what runs the face detector (tract unless ONNX Runtime is asked for).
+    pub detector: DetectorBackend,
 }
 
 /// `[web]`: the browser client's files and the demo routes.
@@ -55,6 +58,37 @@ pub struct WebConfig {
 }
 
 pub const DEFAULT_WEB_ROOT: &str = "web/dist";
+
+/// `[detector]` in the file: what runs the face detector.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDetector {
+    /// `tract` (the default) or `onnxruntime`.
+    pub backend: Option<String>,
+    /// ONNX Runtime's shared library, for `backend = "onnxruntime"` (default:
+    /// `models/libonnxruntime.so.1.31.1`, as `scripts/setup-vision.sh --onnxruntime` installs it).
+    pub onnxruntime_library: Option<PathBuf>,
+}
+
+impl FileDetector {
+    /// Flags and environment variables win over the file, field by field.
+    pub fn resolve(
+        self,
+        backend: Option<String>,
+        library: Option<PathBuf>,
+    ) -> Result<DetectorBackend, ConfigError> {
+        let backend = backend.or(self.backend);
+        let library = library.or(self.onnxruntime_library);
+        let name = backend.as_deref().unwrap_or("tract");
+        if name != "onnxruntime" && library.is_some() {
+            return Err(ConfigError::Invalid(format!(
+                "[detector] onnxruntime_library (--onnxruntime-library) is for backend \"onnxruntime\", not {name:?}"
+            )));
+        }
+        DetectorBackend::from_name(name, library)
+            .map_err(|error| ConfigError::Invalid(format!("[detector] backend: {error}")))
+    }
+}
 
 /// `[web]` in the file.
 #[derive(Debug, Default, Deserialize)]
@@ -227,6 +261,8 @@ pub struct FileConfig {
     pub output: openliveness_output::OutputConfig,
     #[serde(default)]
     pub kms: openliveness_output::KmsConfig,
+    #[serde(default)]
+    pub detector: FileDetector,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -280,6 +316,10 @@ pub struct Overrides {
     pub demo: Option<bool>,
     /// `--web-root DIR`: where the browser client's files are.
     pub web_root: Option<PathBuf>,
+    /// `--detector-backend tract|onnxruntime`.
+    pub detector_backend: Option<String>,
+    /// `--onnxruntime-library FILE`.
+    pub onnxruntime_library: Option<PathBuf>,
 }
 
 /// Why a configuration cannot be used.
@@ -418,6 +458,9 @@ impl Config {
             })?),
             None => None,
         };
+        let detector = file
+            .detector
+            .resolve(overrides.detector_backend, overrides.onnxruntime_library)?;
         let web = WebConfig {
             root: overrides
                 .web_root
@@ -460,6 +503,7 @@ impl Config {
             web,
             output: file.output,
             kms: file.kms,
+            detector,
         })
     }
 }
@@ -584,6 +628,66 @@ mod tests {
             format!("{url:?}"),
             "redis://<redacted>@redis.internal:6379/0"
         );
+    }
+
+    #[test]
+    fn the_detector_runs_on_tract_unless_onnxruntime_is_asked_for() {
+        let resolve = |text: &str, backend: Option<&str>, library: Option<&str>| {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            let overrides = Overrides {
+                detector_backend: backend.map(str::to_owned),
+                onnxruntime_library: library.map(PathBuf::from),
+                ..Overrides::default()
+            };
+            Config::resolve(file, overrides).map(|config| config.detector)
+        };
+        assert_eq!(resolve("", None, None).unwrap(), DetectorBackend::Tract);
+        let onnxruntime = |library: &str| DetectorBackend::OnnxRuntime {
+            library: PathBuf::from(library),
+        };
+        assert_eq!(
+            resolve(
+                "[detector]\nbackend = \"onnxruntime\"\nonnxruntime_library = \"/opt/ort.so\"\n",
+                None,
+                None
+            )
+            .unwrap(),
+            onnxruntime("/opt/ort.so")
+        );
+        // Flags win over the file, field by field.
+        assert_eq!(
+            resolve(
+                "[detector]\nonnxruntime_library = \"/opt/ort.so\"\n",
+                Some("onnxruntime"),
+                None
+            )
+            .unwrap(),
+            onnxruntime("/opt/ort.so")
+        );
+        assert_eq!(
+            resolve(
+                "[detector]\nbackend = \"onnxruntime\"\n",
+                Some("tract"),
+                None
+            )
+            .unwrap(),
+            DetectorBackend::Tract
+        );
+        // Without a path, ONNX Runtime is looked for where scripts/setup-vision.sh puts it.
+        assert!(matches!(
+            resolve("", Some("onnxruntime"), None).unwrap(),
+            DetectorBackend::OnnxRuntime { library } if library.ends_with("libonnxruntime.so.1.31.1")
+        ));
+        // A library for tract is a mistake, and unknown backends are refused by name.
+        assert!(resolve("", None, Some("/opt/ort.so")).is_err());
+        let error = resolve("[detector]\nbackend = \"cuda\"\n", None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("cuda") && error.contains("tract, onnxruntime"),
+            "{error}"
+        );
+        assert!(toml::from_str::<FileConfig>("[detector]\nthreads = 2\n").is_err());
     }
 
     #[test]

@@ -33,20 +33,37 @@ pub const MODEL_SHA256: &str = "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd
 /// The environment variable that points at the model file, when it is not in `models/`.
 pub const MODEL_PATH_ENV: &str = "OPENLIVENESS_BLAZEFACE_MODEL";
 
+/// ONNX Runtime's shared library as `scripts/setup-vision.sh --onnxruntime` installs it into
+/// `models/` (from the pinned PyPI wheel), for [`Backend::OnnxRuntime`].
+pub const ONNXRUNTIME_LIBRARY_FILE_NAME: &str = "libonnxruntime.so.1.31.1";
+/// The environment variable that points at ONNX Runtime's library, when it is not in `models/`.
+pub const ONNXRUNTIME_LIBRARY_ENV: &str = "OPENLIVENESS_ONNXRUNTIME_LIBRARY";
+
 /// Where the model is looked for: `$OPENLIVENESS_BLAZEFACE_MODEL` when set; otherwise
 /// `models/face_detection_front_128x128_barracuda.onnx` under the current directory, or under
 /// the source checkout this crate was built from (for tests and development).
 pub fn default_model_path() -> PathBuf {
-    if let Some(path) = std::env::var_os(MODEL_PATH_ENV) {
+    in_models(MODEL_PATH_ENV, MODEL_FILE_NAME)
+}
+
+/// Where ONNX Runtime's library is looked for, the same way as the model:
+/// `$OPENLIVENESS_ONNXRUNTIME_LIBRARY` when set; otherwise `models/libonnxruntime.so.1.31.1`
+/// under the current directory, or under the source checkout this crate was built from.
+pub fn default_onnxruntime_library_path() -> PathBuf {
+    in_models(ONNXRUNTIME_LIBRARY_ENV, ONNXRUNTIME_LIBRARY_FILE_NAME)
+}
+
+fn in_models(variable: &str, file_name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(variable) {
         return PathBuf::from(path);
     }
-    let relative = Path::new("models").join(MODEL_FILE_NAME);
+    let relative = Path::new("models").join(file_name);
     if relative.is_file() {
         return relative;
     }
     let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../models")
-        .join(MODEL_FILE_NAME);
+        .join(file_name);
     if checkout.is_file() {
         return checkout;
     }
@@ -64,7 +81,9 @@ pub enum ModelError {
     },
     #[error("the BlazeFace model at {path} has sha256 {got}, expected {MODEL_SHA256}: run scripts/setup-vision.sh")]
     WrongSha256 { path: String, got: String },
-    #[error("tract cannot build the BlazeFace model: {0}")]
+    #[error("ONNX Runtime's library is missing at {path}: run scripts/setup-vision.sh --onnxruntime (or set {ONNXRUNTIME_LIBRARY_ENV})")]
+    OnnxRuntimeMissing { path: String },
+    #[error("cannot build the BlazeFace model: {0}")]
     Build(String),
 }
 
@@ -534,7 +553,7 @@ impl BlazeFace {
 
 /// tract's optimised plan of the model, for a fixed 1x128x128x3 input.
 fn tract_plan(bytes: &[u8]) -> Result<Arc<TypedRunnableModel>, ModelError> {
-    let build = |error: TractError| ModelError::Build(format!("{error:#}"));
+    let build = |error: TractError| ModelError::Build(format!("tract: {error:#}"));
     let onnx = tract_onnx::onnx();
     let mut proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(build)?;
     give_constant_of_shape_a_value(&mut proto);
