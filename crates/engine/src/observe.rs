@@ -99,9 +99,9 @@ pub struct ObserveOptions {
 
 impl Default for ObserveOptions {
     /// BlazeFace on every second frame (15 times a second at 30 frames/s). Fewer detections
-    /// cost less but blur the moment a face is swapped: on the calibration's 60 live and 80
-    /// swapped sessions, the best identity threshold errs on 2 sessions detecting 15 times a
-    /// second, 5 at 7.5 and 13 at 4 (EVALUATION.md); the cost of each is in BENCHMARKS.md.
+    /// cost less but give identity fewer appearances to compare: on the calibration's 160 live
+    /// and 160 swapped sessions, the best identity threshold errs on 4 sessions detecting 15
+    /// times a second and on 11 at 4 (EVALUATION.md); the cost of each is in BENCHMARKS.md.
     fn default() -> Self {
         ObserveOptions {
             limits: DecodeLimits::default(),

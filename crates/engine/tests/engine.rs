@@ -19,8 +19,7 @@ struct Fixture {
     evidence: Evidence,
 }
 
-/// One simulated live session, as the server would have kept it. (Seed 4: the live session of
-/// seed 3 is among those the identity check rejects, EVALUATION.md.)
+/// One simulated live session, as the server would have kept it.
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
