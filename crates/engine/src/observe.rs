@@ -484,7 +484,7 @@ fn sharpness(image: &RgbImage, face: &Detection) -> f32 {
         let row = &image.row(y as u32)[(x0 as usize - 1) * 3..(x1 as usize + 2) * 3];
         row.chunks_exact(3).map(|pixel| f32::from(pixel[1]))
     };
-    let (mut sum, mut sum_sq, mut count) = (0.0f32, 0.0f32, 0.0f32);
+    let mut laplacian = Moments::default();
     let mut y = y0;
     while y <= y1 {
         // Columns x - 1, x, x + 1 of this row, and x of the rows above and below, for
@@ -494,18 +494,36 @@ fn sharpness(image: &RgbImage, face: &Detection) -> f32 {
         let below = green(y + 1).skip(1).step_by(2);
         let across = middle.windows(3).step_by(2);
         for ((window, up), down) in across.zip(above).zip(below) {
-            let l = 4.0 * window[1] - window[0] - window[2] - up - down;
-            sum += l;
-            sum_sq += l * l;
-            count += 1.0;
+            laplacian.add(4.0 * window[1] - window[0] - window[2] - up - down);
         }
         y += 2;
     }
-    if count < 2.0 {
-        return 0.0;
+    laplacian.variance()
+}
+
+/// Sums for a variance, in the order the values come.
+#[derive(Default)]
+struct Moments {
+    sum: f32,
+    sum_sq: f32,
+    count: f32,
+}
+
+impl Moments {
+    fn add(&mut self, value: f32) {
+        self.sum += value;
+        self.sum_sq += value * value;
+        self.count += 1.0;
     }
-    let mean = sum / count;
-    sum_sq / count - mean * mean
+
+    /// The variance, 0 with fewer than two values.
+    fn variance(&self) -> f32 {
+        if self.count < 2.0 {
+            return 0.0;
+        }
+        let mean = self.sum / self.count;
+        self.sum_sq / self.count - mean * mean
+    }
 }
 
 #[cfg(test)]
@@ -575,24 +593,18 @@ mod tests {
         let y0 = (b.top as i64).clamp(1, h - 2);
         let y1 = (b.bottom() as i64).clamp(1, h - 2);
         let g = |x: i64, y: i64| f32::from(image.pixel(x as u32, y as u32)[1]);
-        let (mut sum, mut sum_sq, mut count) = (0.0f32, 0.0f32, 0.0f32);
+        let mut laplacian = Moments::default();
         let mut y = y0;
         while y <= y1 {
             let mut x = x0;
             while x <= x1 {
-                let l = 4.0 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1);
-                sum += l;
-                sum_sq += l * l;
-                count += 1.0;
+                laplacian
+                    .add(4.0 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1));
                 x += 2;
             }
             y += 2;
         }
-        if count < 2.0 {
-            return 0.0;
-        }
-        let mean = sum / count;
-        sum_sq / count - mean * mean
+        laplacian.variance()
     }
 
     #[test]
