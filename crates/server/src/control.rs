@@ -20,7 +20,6 @@ use openliveness_protocol::{
 };
 use openliveness_store::{Lookup, NewSession, SessionRecord, StoreError};
 
-use crate::metrics::{OperationLabels, RequestLabels};
 use crate::{AppState, RequestId};
 
 /// The content type of every awsJson1_1 response.
@@ -54,21 +53,7 @@ pub async fn handle(
         Ok(_) => "ok",
         Err(error) => error.code.name(),
     };
-    state
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            operation: operation_name,
-            outcome,
-        })
-        .inc();
-    state
-        .metrics
-        .latency
-        .get_or_create(&OperationLabels {
-            operation: operation_name,
-        })
-        .observe(started.elapsed().as_secs_f64());
+    state.metrics.finished(operation_name, outcome, started);
     match result {
         Ok(body) => {
             tracing::debug!(operation = operation_name, "ok");

@@ -1,5 +1,7 @@
 //! Prometheus metrics, served at `/metrics`.
 
+use std::time::Instant;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -113,6 +115,17 @@ impl Metrics {
             stream_bytes_received,
             stream_outcomes,
         }
+    }
+
+    /// Counts one control-plane request of `operation` that ended with `outcome` (`ok` or the
+    /// error code), and its latency since `started`.
+    pub fn finished(&self, operation: &'static str, outcome: &'static str, started: Instant) {
+        self.requests
+            .get_or_create(&RequestLabels { operation, outcome })
+            .inc();
+        self.latency
+            .get_or_create(&OperationLabels { operation })
+            .observe(started.elapsed().as_secs_f64());
     }
 
     /// The Prometheus text exposition.

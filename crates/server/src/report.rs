@@ -38,7 +38,6 @@ use openliveness_protocol::{
 use openliveness_store::Lookup;
 
 use crate::control;
-use crate::metrics::{OperationLabels, RequestLabels};
 use crate::{AppState, RequestId};
 
 /// The route.
@@ -90,21 +89,7 @@ pub async fn handle(
         Ok(_) => "ok",
         Err(refusal) => refusal.error.code.name(),
     };
-    state
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            operation: OPERATION,
-            outcome,
-        })
-        .inc();
-    state
-        .metrics
-        .latency
-        .get_or_create(&OperationLabels {
-            operation: OPERATION,
-        })
-        .observe(started.elapsed().as_secs_f64());
+    state.metrics.finished(OPERATION, outcome, started);
     match result {
         Ok(report) => {
             let mut response =
