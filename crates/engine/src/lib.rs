@@ -14,7 +14,6 @@ pub mod identity;
 pub mod images;
 pub mod observe;
 
-use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
@@ -26,6 +25,9 @@ use serde::Serialize;
 pub use checks::CheckResult;
 pub use claims::{Claims, Issued};
 pub use observe::{observe_bytes, observe_stream, Observations, ObserveError, ObserveOptions};
+/// What runs the face detector: tract (built in, the default) or ONNX Runtime (the
+/// `onnxruntime` feature; about four times faster, BENCHMARKS.md).
+pub use openliveness_vision::detect::Backend as DetectorBackend;
 
 /// The thresholds the checks' scores turn on, fitted on simulated bona fide and attack sessions
 /// (calibration seeds, kept apart from the evaluation's; see EVALUATION.md).
@@ -160,73 +162,6 @@ impl Outcome {
     }
 }
 
-/// What runs the face detector (BlazeFace). Both backends run the same model and find the
-/// same faces within a pixel or so; ONNX Runtime is about four times faster (BENCHMARKS.md).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum DetectorBackend {
-    /// tract, pure Rust, built in (the default).
-    #[default]
-    Tract,
-    /// ONNX Runtime, loaded at start from this shared library (`scripts/setup-vision.sh
-    /// --onnxruntime` installs the pinned one into `models/`). Only in builds with the
-    /// `onnxruntime` feature; [`Engine::load`] says so otherwise.
-    OnnxRuntime { library: PathBuf },
-}
-
-impl DetectorBackend {
-    /// The names [`DetectorBackend::from_name`] knows.
-    pub const NAMES: [&'static str; 2] = ["tract", "onnxruntime"];
-
-    /// `tract` or `onnxruntime`; ONNX Runtime's library is `library`, else where
-    /// `scripts/setup-vision.sh --onnxruntime` puts it
-    /// ([`openliveness_vision::detect::default_onnxruntime_library_path`]).
-    pub fn from_name(name: &str, library: Option<PathBuf>) -> Result<DetectorBackend, String> {
-        match name {
-            "tract" => Ok(DetectorBackend::Tract),
-            "onnxruntime" => Ok(DetectorBackend::OnnxRuntime {
-                library: library
-                    .unwrap_or_else(openliveness_vision::detect::default_onnxruntime_library_path),
-            }),
-            other => Err(format!(
-                "unknown detector backend {other:?} (expected one of: {})",
-                DetectorBackend::NAMES.join(", ")
-            )),
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            DetectorBackend::Tract => "tract",
-            DetectorBackend::OnnxRuntime { .. } => "onnxruntime",
-        }
-    }
-
-    /// Whether this build can run the backend.
-    pub fn available(&self) -> bool {
-        match self {
-            DetectorBackend::Tract => true,
-            DetectorBackend::OnnxRuntime { .. } => cfg!(feature = "onnxruntime"),
-        }
-    }
-
-    fn vision(&self) -> Result<openliveness_vision::detect::Backend, String> {
-        match self {
-            DetectorBackend::Tract => Ok(openliveness_vision::detect::Backend::Tract),
-            #[cfg(feature = "onnxruntime")]
-            DetectorBackend::OnnxRuntime { library } => {
-                Ok(openliveness_vision::detect::Backend::OnnxRuntime {
-                    library: library.clone(),
-                })
-            }
-            #[cfg(not(feature = "onnxruntime"))]
-            DetectorBackend::OnnxRuntime { .. } => Err(
-                "the onnxruntime detector backend is not in this build: build with --features onnxruntime, or use the tract backend"
-                    .to_owned(),
-            ),
-        }
-    }
-}
-
 /// The engine: the face detector and the calibration, shared by all sessions.
 pub struct Engine {
     detector: Arc<BlazeFace>,
@@ -251,7 +186,7 @@ impl Engine {
     /// Loads the default BlazeFace model on `backend`.
     pub fn load(backend: &DetectorBackend) -> Result<Engine, String> {
         let config = openliveness_vision::detect::DetectorConfig {
-            backend: backend.vision()?,
+            backend: backend.clone(),
             ..Default::default()
         };
         let detector = BlazeFace::load_default(config).map_err(|e| e.to_string())?;

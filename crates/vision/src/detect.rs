@@ -83,6 +83,8 @@ pub enum ModelError {
     WrongSha256 { path: String, got: String },
     #[error("ONNX Runtime's library is missing at {path}: run scripts/setup-vision.sh --onnxruntime (or set {ONNXRUNTIME_LIBRARY_ENV})")]
     OnnxRuntimeMissing { path: String },
+    #[error("the onnxruntime detector backend is not in this build: build with --features onnxruntime, or use the tract backend")]
+    OnnxRuntimeNotBuilt,
     #[error("cannot build the BlazeFace model: {0}")]
     Build(String),
 }
@@ -253,9 +255,37 @@ pub enum Backend {
     Tract,
     /// ONNX Runtime, loaded at run time from this shared library: the `libonnxruntime.so.*` that
     /// the pinned PyPI `onnxruntime` wheel ships (`scripts/setup-vision.sh --onnxruntime` installs
-    /// it into `models/`). One thread per inference, like tract.
-    #[cfg(feature = "onnxruntime")]
+    /// it into `models/`). One thread per inference, like tract. Only builds with the
+    /// `onnxruntime` feature run it; others refuse it when the model is loaded
+    /// ([`ModelError::OnnxRuntimeNotBuilt`]).
     OnnxRuntime { library: PathBuf },
+}
+
+impl Backend {
+    /// The names [`Backend::from_name`] knows.
+    pub const NAMES: [&'static str; 2] = ["tract", "onnxruntime"];
+
+    /// `tract` or `onnxruntime`; ONNX Runtime's library is `library`, else
+    /// [`default_onnxruntime_library_path`].
+    pub fn from_name(name: &str, library: Option<PathBuf>) -> Result<Backend, String> {
+        match name {
+            "tract" => Ok(Backend::Tract),
+            "onnxruntime" => Ok(Backend::OnnxRuntime {
+                library: library.unwrap_or_else(default_onnxruntime_library_path),
+            }),
+            other => Err(format!(
+                "unknown detector backend {other:?} (expected one of: {})",
+                Backend::NAMES.join(", ")
+            )),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Tract => "tract",
+            Backend::OnnxRuntime { .. } => "onnxruntime",
+        }
+    }
 }
 
 /// How a frame sits in the 128x128 input: the view (the frame scaled, aspect kept) is centred,
@@ -424,6 +454,8 @@ impl BlazeFace {
             Backend::OnnxRuntime { library } => {
                 Engine::OnnxRuntime(crate::onnxruntime::Session::new(library, bytes)?)
             }
+            #[cfg(not(feature = "onnxruntime"))]
+            Backend::OnnxRuntime { .. } => return Err(ModelError::OnnxRuntimeNotBuilt),
         };
         let detector = Self {
             inner: Arc::new(Inner {
