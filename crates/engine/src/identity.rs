@@ -42,16 +42,13 @@ type Columns = [Vec<Vec<f64>>; 3];
 /// The fewest frames on either side of a moment for it to be tested.
 const MIN_SIDE: usize = 6;
 
-/// The columns of a design, made orthonormal (Gram-Schmidt); a column that adds nothing is
-/// dropped.
-fn orthonormal(columns: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+/// The columns of a design, made orthonormal (Gram-Schmidt, in order); a column that adds
+/// nothing is dropped.
+pub(crate) fn orthonormal(columns: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
     let mut basis: Vec<Vec<f64>> = Vec::with_capacity(columns.len());
     for mut column in columns {
         let before = norm(&column);
-        for q in &basis {
-            let dot = dot(&column, q);
-            column.iter_mut().zip(q).for_each(|(c, q)| *c -= dot * q);
-        }
+        remove_span(&mut column, &basis);
         let after = norm(&column);
         if after > 1e-6 * before.max(1e-12) && after > 1e-9 {
             column.iter_mut().for_each(|c| *c /= after);
@@ -59,6 +56,14 @@ fn orthonormal(columns: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
         }
     }
     basis
+}
+
+/// Takes out of `column` its part in the span of the orthonormal `basis`.
+pub(crate) fn remove_span(column: &mut [f64], basis: &[Vec<f64>]) {
+    for q in basis {
+        let dot = dot(column, q);
+        column.iter_mut().zip(q).for_each(|(c, q)| *c -= dot * q);
+    }
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -89,10 +94,7 @@ fn residuals(data: &[Vec<f64>], basis: &[Vec<f64>]) -> Vec<Vec<f64>> {
     data.iter()
         .map(|column| {
             let mut column = column.clone();
-            for q in basis {
-                let dot = dot(&column, q);
-                column.iter_mut().zip(q).for_each(|(c, q)| *c -= dot * q);
-            }
+            remove_span(&mut column, basis);
             column
         })
         .collect()
@@ -174,7 +176,8 @@ pub fn appearance_step(samples: &[Sample], within_light: bool) -> Step {
             .collect();
         let mut explained = 0.0;
         for k in 0..3 {
-            let q = residuals(std::slice::from_ref(&step), &bases[k]).remove(0);
+            let mut q = step.clone();
+            remove_span(&mut q, &bases[k]);
             let length = norm(&q);
             if length < 1e-6 {
                 continue;

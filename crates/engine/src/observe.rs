@@ -14,6 +14,8 @@ use openliveness_vision::decode::{
 use openliveness_vision::{BlazeFace, Detection, Keypoint, RgbImage};
 use serde::Serialize;
 
+use crate::identity::{orthonormal, remove_span};
+
 /// Face regions in a frame aligned to the eyes: (across, down) in eye distances from the eyes'
 /// midpoint. Rows: forehead, cheeks and nose, jaw and chin; columns: the image's left, middle,
 /// right.
@@ -387,24 +389,16 @@ pub const PATCH: usize = 12;
 /// An orthonormal basis, over the patch's grid, of the polynomials of degree at most 2 in the
 /// grid's coordinates: the slow variation over the face that the appearance leaves out.
 fn smooth_basis() -> Vec<Vec<f64>> {
-    let mut basis: Vec<Vec<f64>> = Vec::new();
-    for (px, py) in [(0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)] {
-        let mut v: Vec<f64> = (0..PATCH * PATCH)
+    let polynomials = [(0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)].map(|(px, py)| {
+        (0..PATCH * PATCH)
             .map(|i| {
                 let x = (i % PATCH) as f64 / (PATCH - 1) as f64 - 0.5;
                 let y = (i / PATCH) as f64 / (PATCH - 1) as f64 - 0.5;
                 x.powi(px) * y.powi(py)
             })
-            .collect();
-        for q in &basis {
-            let dot: f64 = v.iter().zip(q).map(|(a, b)| a * b).sum();
-            v.iter_mut().zip(q).for_each(|(a, b)| *a -= dot * b);
-        }
-        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-12);
-        v.iter_mut().for_each(|a| *a /= norm);
-        basis.push(v);
-    }
-    basis
+            .collect()
+    });
+    orthonormal(polynomials.to_vec())
 }
 
 /// The face's appearance, made to ignore the light: a patch aligned to the eyes, per colour
@@ -431,10 +425,7 @@ fn appearance(image: &RgbImage, face: &Detection, basis: &[Vec<f64>]) -> Vec<f32
     }
     let mut out = Vec::with_capacity(3 * PATCH * PATCH);
     for mut channel in channels {
-        for q in basis {
-            let dot: f64 = channel.iter().zip(q).map(|(a, b)| a * b).sum();
-            channel.iter_mut().zip(q).for_each(|(a, b)| *a -= dot * b);
-        }
+        remove_span(&mut channel, basis);
         let n = channel.len() as f64;
         let spread = (channel.iter().map(|g| g * g).sum::<f64>() / n)
             .sqrt()
