@@ -409,6 +409,10 @@ fn expected(stages: &[Stage], t: f64) -> Option<[f64; 3]> {
     None
 }
 
+/// A region's mean light (linear, 0-1) from which it is taken as clipped: some of its pixels are
+/// at the top of the camera's range.
+const CLIPPED: f64 = 0.85;
+
 /// A per-channel least-squares fit observed = offset + gain x expected.
 #[derive(Debug, Clone, Copy, Default)]
 struct Fit {
@@ -440,17 +444,29 @@ impl Fit {
 }
 
 fn fit(samples: &[([f64; 3], [f64; 3])]) -> Fit {
+    fit_where(samples, |_, _| true)
+}
+
+/// [`fit`], each channel `k` over only the samples `keep(sample, k)` accepts; a channel with
+/// fewer than 8 of them is left out (gain and offset 0).
+fn fit_where(samples: &[([f64; 3], [f64; 3])], keep: impl Fn(usize, usize) -> bool) -> Fit {
     let mut out = Fit::default();
-    let n = samples.len() as f64;
-    if samples.len() < 8 {
-        return out;
-    }
     for k in 0..3 {
-        let mx = samples.iter().map(|s| s.0[k]).sum::<f64>() / n;
-        let my = samples.iter().map(|s| s.1[k]).sum::<f64>() / n;
-        let sxx: f64 = samples.iter().map(|s| (s.0[k] - mx).powi(2)).sum();
-        let sxy: f64 = samples.iter().map(|s| (s.0[k] - mx) * (s.1[k] - my)).sum();
-        let syy: f64 = samples.iter().map(|s| (s.1[k] - my).powi(2)).sum();
+        let kept: Vec<(f64, f64)> = samples
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| keep(i, k))
+            .map(|(_, s)| (s.0[k], s.1[k]))
+            .collect();
+        if kept.len() < 8 {
+            continue;
+        }
+        let n = kept.len() as f64;
+        let mx = kept.iter().map(|s| s.0).sum::<f64>() / n;
+        let my = kept.iter().map(|s| s.1).sum::<f64>() / n;
+        let sxx: f64 = kept.iter().map(|s| (s.0 - mx).powi(2)).sum();
+        let sxy: f64 = kept.iter().map(|s| (s.0 - mx) * (s.1 - my)).sum();
+        let syy: f64 = kept.iter().map(|s| (s.1 - my).powi(2)).sum();
         let gain = if sxx > 1e-9 { sxy / sxx } else { 0.0 };
         out.gain[k] = gain;
         out.offset[k] = my - gain * mx;
@@ -458,6 +474,28 @@ fn fit(samples: &[([f64; 3], [f64; 3])]) -> Fit {
         out.sst += syy;
     }
     out
+}
+
+/// Each region's response to the light from (light, regions) samples, each channel over only the
+/// samples where no region is [`CLIPPED`] in it: a clipped region gains less than the light
+/// gives, which flattens the brightest parts of a face (nose, chin) as a picture is flat. Also
+/// how many channels had enough such samples.
+fn region_fits(lit: &[([f64; 3], [[f32; 3]; 9])]) -> (Vec<Fit>, usize) {
+    let unclipped =
+        |i: usize, k: usize| lit[i].1.iter().all(|region| f64::from(region[k]) < CLIPPED);
+    let fits = (0..REGION_GRID.len())
+        .map(|r| {
+            let samples: Vec<([f64; 3], [f64; 3])> = lit
+                .iter()
+                .map(|(light, regions)| (*light, regions[r].map(f64::from)))
+                .collect();
+            fit_where(&samples, unclipped)
+        })
+        .collect();
+    let channels = (0..3)
+        .filter(|&k| (0..lit.len()).filter(|&i| unclipped(i, k)).count() >= 8)
+        .count();
+    (fits, channels)
 }
 
 /// What the light checks found: the best lag and the fits there.
@@ -468,6 +506,8 @@ pub struct LightFit {
     skin: Fit,
     background: Fit,
     regions: Vec<Fit>,
+    /// The colour channels the regions' fits had enough unclipped frames in.
+    relief_channels: usize,
     order: f64,
     transitions: usize,
     /// The largest change of the skin's colour against what the fit predicts, between the
@@ -586,16 +626,12 @@ pub fn fit_light(
         })
         .collect();
     let tone_step = tone_step(&paired, &skin, &background);
-    let regions = (0..REGION_GRID.len())
-        .map(|r| {
-            fit(&samples_at(lag, &|frame| {
-                frame
-                    .regions
-                    .as_ref()
-                    .map(|regions| regions[r].map(f64::from))
-            }))
-        })
+    let lit: Vec<([f64; 3], [[f32; 3]; 9])> = observations
+        .frames
+        .iter()
+        .filter_map(|frame| Some((light_at(frame, lag)?, frame.regions?)))
         .collect();
+    let (regions, relief_channels) = region_fits(&lit);
     // The colour order, decoded: each colour change seen in the skin against the one issued.
     let mut correct = 0;
     let mut transitions = 0;
@@ -650,6 +686,7 @@ pub fn fit_light(
         skin,
         background,
         regions,
+        relief_channels,
         order: correct as f64 / transitions.max(1) as f64,
         transitions,
         tone_step,
@@ -724,22 +761,12 @@ pub fn light_time(light: Option<&LightFit>, calibration: &Calibration) -> CheckR
     }
 }
 
-/// Check 5: light reflection in space: how the screen's light falls over the face. On a head the
-/// gain (relative to the ambient level, so that the skin's own colour cancels) falls off toward
-/// the sides and toward the forehead and jaw; on a print it is flat, on a bent print it falls off
-/// only sideways.
-pub fn light_space(light: Option<&LightFit>, calibration: &Calibration) -> CheckResult {
-    let Some(light) = light else {
-        return CheckResult {
-            name: "light_space",
-            score: 0.0,
-            strong: true,
-            reason: "no reflection to measure".to_owned(),
-            measurements: BTreeMap::new(),
-        };
-    };
-    let q: Vec<f64> = light
-        .regions
+/// The relief of the screen's light over the region grid (rows: forehead, cheeks and nose, jaw;
+/// columns: left, middle, right): how much more the middle column gains than the sides (sideways)
+/// and the middle row than the forehead and jaw (vertical), each region's gain taken relative to
+/// its level (so that the skin's own colour cancels) and to the mean over the grid.
+fn relief(regions: &[Fit]) -> (f64, f64) {
+    let q: Vec<f64> = regions
         .iter()
         .map(|fit| {
             let gain: f64 = fit.gain.iter().sum();
@@ -757,6 +784,24 @@ pub fn light_space(light: Option<&LightFit>, calibration: &Calibration) -> Check
         .map(|column| at(1, column) - (at(0, column) + at(2, column)) / 2.0)
         .sum::<f64>()
         / 3.0;
+    (sideways, vertical)
+}
+
+/// Check 5: light reflection in space: how the screen's light falls over the face. On a head the
+/// gain (relative to the ambient level, so that the skin's own colour cancels) falls off toward
+/// the sides and toward the forehead and jaw; on a print it is flat, on a bent print it falls off
+/// only sideways.
+pub fn light_space(light: Option<&LightFit>, calibration: &Calibration) -> CheckResult {
+    let Some(light) = light else {
+        return CheckResult {
+            name: "light_space",
+            score: 0.0,
+            strong: true,
+            reason: "no reflection to measure".to_owned(),
+            measurements: BTreeMap::new(),
+        };
+    };
+    let (sideways, vertical) = relief(&light.regions);
     // Sideways falloff alone is what a print bent around a cylinder shows too: the vertical
     // relief (forehead and jaw turned away from the screen) is what tells a head.
     let shape = vertical;
@@ -765,7 +810,9 @@ pub fn light_space(light: Option<&LightFit>, calibration: &Calibration) -> Check
         calibration.relief_threshold,
         calibration.relief_width,
     );
-    let reason = if score >= 0.5 {
+    let reason = if light.relief_channels == 0 {
+        "the face was too bright to measure how the screen's light fell over it (clipped in every colour channel)".to_owned()
+    } else if score >= 0.5 {
         format!("the screen's light fell over the face as over a head (relief {shape:.3})")
     } else if sideways < calibration.relief_threshold && vertical < calibration.relief_threshold {
         format!("the screen's light fell evenly over the face, as over a flat picture (relief {shape:.3})")
@@ -781,6 +828,7 @@ pub fn light_space(light: Option<&LightFit>, calibration: &Calibration) -> Check
             ("relief_sideways", sideways),
             ("relief_vertical", vertical),
             ("relief", shape),
+            ("relief_channels", light.relief_channels as f64),
         ]),
     }
 }
@@ -851,5 +899,112 @@ pub fn integrity(observations: &Observations, issued: &Issued, claims: &Claims) 
             ("claimed_duration_ms", claimed),
             ("backwards", backwards as f64),
         ]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A head under the screen's colours, seen by a camera that clips: each region's mean over
+    /// pixels whose brightness spreads ±20% around the region's, each pixel clipped at 1. The
+    /// middle row (cheeks, nose) gains half as much again as the forehead and jaw; the nose and
+    /// chin are bright enough that their red clips under the brighter colours.
+    fn clipping_head() -> Vec<([f64; 3], [[f32; 3]; 9])> {
+        let skin = [0.45, 0.3, 0.2];
+        let brightness = [0.8, 1.0, 0.8, 0.9, 1.45, 0.9, 0.8, 1.45, 0.8];
+        let colours = [
+            [1.0, 1.0, 1.0],
+            [1.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, 1.0],
+        ];
+        (0..48)
+            .map(|i| {
+                let light: [f64; 3] =
+                    colours[i % colours.len()].map(|c| c * (0.5 + (i % 3) as f64 * 0.25));
+                let mut regions = [[0.0f32; 3]; 9];
+                for (r, region) in regions.iter_mut().enumerate() {
+                    let relief = if r / 3 == 1 { 1.5 } else { 1.0 };
+                    for k in 0..3 {
+                        let mean = skin[k] * brightness[r] * (1.0 + 0.8 * relief * light[k]);
+                        let pixels = [0.8, 0.9, 1.0, 1.1, 1.2].map(|p: f64| (p * mean).min(1.0));
+                        region[k] = (pixels.iter().sum::<f64>() / 5.0) as f32;
+                    }
+                }
+                (light, regions)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn clipped_frames_do_not_flatten_the_relief() {
+        let lit = clipping_head();
+        assert!(
+            lit.iter()
+                .any(|(_, regions)| regions[4][0] >= CLIPPED as f32),
+            "the nose must clip on some frames"
+        );
+        let (fits, channels) = region_fits(&lit);
+        assert_eq!(channels, 3);
+        let (_, vertical) = relief(&fits);
+        // Unclipped, the middle row's gain relative to its level is 1.5 times the others':
+        // normalised by the grid's mean (7/6 of the others'), 1.5/(7/6) - 1/(7/6) = 3/7.
+        assert!((vertical - 3.0 / 7.0).abs() < 0.02, "relief {vertical}");
+        // Fitted over every frame, clipping alone takes nearly a fifth of the relief away.
+        let everything: Vec<Fit> = (0..9)
+            .map(|r| {
+                let samples: Vec<([f64; 3], [f64; 3])> = lit
+                    .iter()
+                    .map(|(light, regions)| (*light, regions[r].map(f64::from)))
+                    .collect();
+                fit(&samples)
+            })
+            .collect();
+        let (_, flattened) = relief(&everything);
+        assert!(
+            flattened < vertical * 0.85,
+            "{flattened} against {vertical}"
+        );
+    }
+
+    #[test]
+    fn a_face_clipped_throughout_has_no_relief_to_measure() {
+        let lit: Vec<([f64; 3], [[f32; 3]; 9])> = clipping_head()
+            .into_iter()
+            .map(|(light, _)| (light, [[1.0; 3]; 9]))
+            .collect();
+        let (fits, channels) = region_fits(&lit);
+        assert_eq!(channels, 0);
+        assert!(fits
+            .iter()
+            .all(|f| f.gain == [0.0; 3] && f.offset == [0.0; 3]));
+    }
+
+    #[test]
+    fn a_fit_over_every_sample_is_the_plain_fit() {
+        let samples: Vec<([f64; 3], [f64; 3])> = (0..20)
+            .map(|i| {
+                let x = f64::from(i) / 20.0;
+                (
+                    [x, 1.0 - x, x * x],
+                    [0.1 + 0.5 * x, 0.2 + 0.3 * (1.0 - x), 0.3],
+                )
+            })
+            .collect();
+        let plain = fit(&samples);
+        assert!((plain.gain[0] - 0.5).abs() < 1e-12 && (plain.offset[0] - 0.1).abs() < 1e-12);
+        assert!((plain.gain[1] - 0.3).abs() < 1e-12 && (plain.offset[1] - 0.2).abs() < 1e-12);
+        assert!(plain.gain[2].abs() < 1e-12);
+        let odd = fit_where(&samples, |i, k| k != 1 || i % 2 == 1);
+        assert!(
+            (odd.gain[1] - 0.3).abs() < 1e-12,
+            "a line is a line on any subset"
+        );
+        assert_eq!(
+            fit_where(&samples[..7], |_, _| true).gain,
+            [0.0; 3],
+            "fewer than 8"
+        );
     }
 }
