@@ -4,8 +4,9 @@
 # tests/node/node_modules; Chromium, the built web page, playwright-core and the Amplify example),
 # then the Rust tests (unit, store conformance, the official Rust SDK
 # and the JavaScript streaming clients against the real binary, bad input, the simulator and the
-# engine) and the Python tests (AWS CLI and boto3 against the real binary), then a quick
-# evaluation of the engine on simulated sessions.
+# engine) and the Python tests (AWS CLI and boto3 against the real binary), the server deciding
+# on the optional ONNX Runtime detector backend (feature `onnxruntime`, its pinned library), then
+# a quick evaluation of the engine on simulated sessions.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,15 +14,19 @@ cd "$root"
 bash scripts/setup.sh --tests
 bash scripts/setup-python.sh
 bash scripts/setup-node.sh
-bash scripts/setup-vision.sh
+bash scripts/setup-vision.sh --onnxruntime
 bash scripts/setup-web.sh
 bash scripts/setup-amplify.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo test --workspace --locked
 bash scripts/test-python.sh
+# The optional ONNX Runtime backend, built with its feature: it finds the faces tract finds, and
+# the server starts and decides sessions on it.
+cargo test --locked -p openliveness-vision --features onnxruntime --test detect
+cargo test --locked -p openliveness-server --features onnxruntime --test detector_backend
 
 # The engine on simulated sessions, 4 per species (seeds apart from calibration's): every attack
 # below 50 and every live session at 50 or above (these seeds' live sessions score 90.7 to 98.7;
-# the engine's BPCER at 50 is 7% on the full evaluation, EVALUATION.md).
+# the engine's BPCER at 50 is 2% on the full evaluation, EVALUATION.md).
 "$CARGO_TARGET_DIR/debug/openliveness" eval --quick --check --max-bpcer 0 --first-seed 9000000 --out "$CARGO_TARGET_DIR/eval-quick"
