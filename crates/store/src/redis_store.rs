@@ -519,10 +519,18 @@ impl SessionStore for RedisStore {
     }
 
     /// Whether Redis answers a `PING` within the deadline.
+    /// Redis answers a PING. Twice at most: after Redis was away, the first command on the old
+    /// connection fails and makes the manager reconnect, and the second goes over the new one, so
+    /// a server that was idle through the outage is ready as soon as Redis is back.
     async fn ready(&self) -> bool {
-        let mut connection = self.connection.clone();
-        let ping = redis::cmd("PING");
-        let pong = ping.query_async::<String>(&mut connection);
-        self.call("ping", pong).await.is_ok()
+        for _ in 0..2 {
+            let mut connection = self.connection.clone();
+            let ping = redis::cmd("PING");
+            let pong = ping.query_async::<String>(&mut connection);
+            if self.call("ping", pong).await.is_ok() {
+                return true;
+            }
+        }
+        false
     }
 }
