@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
             max_duration: Duration::from_secs(10),
             max_decode_time: Duration::from_secs(2),
         },
-        image: ImageOutput::Omitted,
+        // The engine's output: the decoder's own picture, read pixel by pixel.
+        image: ImageOutput::Yuv,
         detector_view: Some(DetectorView::every_frame()),
         threads: 1,
     };
@@ -40,6 +41,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(frame.index, frames);
         let view = frame.detector_view.as_ref().expect("a view was asked for");
         assert!(view.width() <= 128 && view.height() <= 128);
+        let picture = frame.yuv.as_ref().expect("a picture was asked for");
+        let planes = picture.planes();
+        let (w, h) = (picture.width(), picture.height());
+        assert_eq!((w, h), (frame.decoded_width, frame.decoded_height));
+        let _ = (planes.rgb(0, 0), planes.rgb(w - 1, h - 1), planes.luma_row(h - 1));
         frames += 1;
         ControlFlow::Continue(())
     });

@@ -39,7 +39,7 @@ pub const JPEG_QUALITY: u8 = 85;
 fn audit_image(candidate: &Candidate) -> AuditImage {
     let [left, top, width, height] = candidate.face;
     AuditImage {
-        bytes: Some(Blob(jpeg(&candidate.image, JPEG_QUALITY))),
+        bytes: Some(Blob(jpeg(&candidate.image.to_rgb(), JPEG_QUALITY))),
         s3_object: None,
         bounding_box: Some(BoundingBox {
             width: width.clamp(0.0, 1.0),

@@ -11,7 +11,8 @@ use std::sync::mpsc::Receiver;
 use openliveness_vision::decode::{
     decode_stream, DecodeError, DecodeLimits, DecodeOptions, DetectorView, Frame, ImageOutput,
 };
-use openliveness_vision::{BlazeFace, Detection, Keypoint, RgbImage};
+use openliveness_vision::yuv::{Planes, YuvImage};
+use openliveness_vision::{BlazeFace, Detection, Keypoint};
 use serde::Serialize;
 
 use crate::identity::{orthonormal, remove_span};
@@ -70,8 +71,9 @@ pub struct Candidate {
     pub face: [f32; 4],
     /// Variance of the Laplacian over the face (higher: sharper).
     pub sharpness: f32,
+    /// The frame as decoded; converted to RGB only if chosen.
     #[serde(skip)]
-    pub image: std::sync::Arc<RgbImage>,
+    pub image: std::sync::Arc<YuvImage>,
 }
 
 /// Everything the checks get from the video.
@@ -131,7 +133,7 @@ pub fn observe_stream(
 ) -> Result<Observations, ObserveError> {
     let decode = DecodeOptions {
         limits: options.limits.clone(),
-        image: ImageOutput::Decoded,
+        image: ImageOutput::Yuv,
         detector_view: Some(DetectorView::every(options.detect_every)),
         threads: 1,
     };
@@ -226,9 +228,10 @@ impl<'a> Observer<'a> {
     }
 
     fn push(&mut self, frame: Frame) -> Result<(), ObserveError> {
-        let Some(image) = frame.image else {
+        let Some(image) = frame.yuv else {
             return Ok(());
         };
+        let planes = image.planes();
         if self.observations.frames.is_empty() {
             self.observations.width = image.width();
             self.observations.height = image.height();
@@ -260,20 +263,20 @@ impl<'a> Observer<'a> {
         };
         let regions = face
             .as_ref()
-            .map(|face| region_means(&image, face, &self.lut));
+            .map(|face| region_means(&planes, face, &self.lut));
         // The appearance where the face is where the detector saw it: detected, or predicted
         // while it holds still (a prediction of a moving face drifts off its features).
         let appearance = match (&found, &face) {
-            (Some(found), _) => Some(appearance(&image, found, &self.basis)),
-            (None, Some(face)) if self.still() => Some(appearance(&image, face, &self.basis)),
+            (Some(found), _) => Some(appearance(&planes, found, &self.basis)),
+            (None, Some(face)) if self.still() => Some(appearance(&planes, face, &self.basis)),
             _ => None,
         };
         let index = self.observations.frames.len();
         self.observations.frames.push(FrameObservation {
             t_ms,
             faces,
-            background: background_mean(&image, face.as_ref(), &self.lut),
-            fingerprint: fingerprint(&image),
+            background: background_mean(&planes, face.as_ref(), &self.lut),
+            fingerprint: fingerprint(&planes),
             face,
             predicted: predicted && self.last_face.is_some(),
             regions,
@@ -312,7 +315,7 @@ pub fn eye_frame(face: &Detection) -> ([f64; 2], [f64; 2], f64) {
     (mid, [along[0] / distance, along[1] / distance], distance)
 }
 
-fn region_means(image: &RgbImage, face: &Detection, lut: &[f32; 256]) -> [[f32; 3]; 9] {
+fn region_means(image: &Planes<'_>, face: &Detection, lut: &[f32; 256]) -> [[f32; 3]; 9] {
     let (mid, along, distance) = eye_frame(face);
     let down = [-along[1], along[0]];
     let mut out = [[0.0f32; 3]; 9];
@@ -337,9 +340,8 @@ fn region_means(image: &RgbImage, face: &Detection, lut: &[f32; 256]) -> [[f32; 
     out
 }
 
-/// Mean linear RGB over a box (x0, y0, x1, y1), sampling every `step`-th pixel across and down
-/// (row by row, left to right: the sums' order, and so their rounding, is part of the result).
-fn mean_box(image: &RgbImage, area: [f64; 4], step: u32, lut: &[f32; 256]) -> [f32; 3] {
+/// Mean linear RGB over a box (x0, y0, x1, y1), sampling every `step`-th pixel across and down.
+fn mean_box(image: &Planes<'_>, area: [f64; 4], step: u32, lut: &[f32; 256]) -> [f32; 3] {
     let (w, h) = (f64::from(image.width()), f64::from(image.height()));
     let x0 = area[0].clamp(0.0, w - 1.0) as u32;
     let x1 = area[2].clamp(0.0, w - 1.0) as u32;
@@ -348,15 +350,13 @@ fn mean_box(image: &RgbImage, area: [f64; 4], step: u32, lut: &[f32; 256]) -> [f
     let step = step.max(1) as usize;
     let mut sum = [0.0f32; 3];
     let mut count = 0u32;
-    if x0 <= x1 {
-        let columns = x0 as usize * 3..(x1 as usize + 1) * 3;
-        for y in (y0..=y1).step_by(step) {
-            for pixel in image.row(y)[columns.clone()].chunks_exact(3).step_by(step) {
-                sum[0] += lut[usize::from(pixel[0])];
-                sum[1] += lut[usize::from(pixel[1])];
-                sum[2] += lut[usize::from(pixel[2])];
-                count += 1;
-            }
+    for y in (y0..=y1).step_by(step) {
+        for x in (x0..=x1).step_by(step) {
+            let pixel = image.rgb(x, y);
+            sum[0] += lut[usize::from(pixel[0])];
+            sum[1] += lut[usize::from(pixel[1])];
+            sum[2] += lut[usize::from(pixel[2])];
+            count += 1;
         }
     }
     let count = count.max(1) as f32;
@@ -364,7 +364,7 @@ fn mean_box(image: &RgbImage, area: [f64; 4], step: u32, lut: &[f32; 256]) -> [f
 }
 
 /// The frame's left and right sixths, away from the face when it is on the other side.
-fn background_mean(image: &RgbImage, face: Option<&Detection>, lut: &[f32; 256]) -> [f32; 3] {
+fn background_mean(image: &Planes<'_>, face: Option<&Detection>, lut: &[f32; 256]) -> [f32; 3] {
     let (w, h) = (f64::from(image.width()), f64::from(image.height()));
     let strip = w / 6.0;
     let (left_free, right_free) = match face {
@@ -406,7 +406,7 @@ fn smooth_basis() -> Vec<Vec<f64>> {
 /// screen's colours and the ambient light multiply each channel by a field that varies slowly
 /// over the face (its shading), which this removes; the face's own features remain. Each
 /// channel is normalised to zero mean and unit variance, so appearances compare by correlation.
-fn appearance(image: &RgbImage, face: &Detection, basis: &[Vec<f64>]) -> Vec<f32> {
+fn appearance(image: &Planes<'_>, face: &Detection, basis: &[Vec<f64>]) -> Vec<f32> {
     let (mid, along, distance) = eye_frame(face);
     let down = [-along[1], along[0]];
     let (w, h) = (image.width() as f64 - 1.0, image.height() as f64 - 1.0);
@@ -417,7 +417,7 @@ fn appearance(image: &RgbImage, face: &Detection, basis: &[Vec<f64>]) -> Vec<f32
             let a = -1.0 + 2.0 * column as f64 / (PATCH - 1) as f64;
             let x = (mid[0] + (along[0] * a + down[0] * b) * distance).clamp(0.0, w);
             let y = (mid[1] + (along[1] * a + down[1] * b) * distance).clamp(0.0, h);
-            let p = image.pixel(x as u32, y as u32);
+            let p = image.rgb(x as u32, y as u32);
             for (channel, value) in channels.iter_mut().zip(p) {
                 channel.push((f64::from(value) + 4.0).ln());
             }
@@ -435,59 +435,45 @@ fn appearance(image: &RgbImage, face: &Detection, basis: &[Vec<f64>]) -> Vec<f32
     out
 }
 
-/// FNV-1a over a sparse grid of pixels.
-fn fingerprint(image: &RgbImage) -> u64 {
+/// FNV-1a over a sparse grid of the picture's brightness (about 4,000 samples).
+fn fingerprint(image: &Planes<'_>) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    let data = image.data();
-    let step = (data.len() / 4099).max(1);
-    for byte in data.iter().step_by(step) {
-        hash ^= u64::from(*byte);
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let step = (w * h / 4099).max(1);
+    for i in (0..w * h).step_by(step) {
+        hash ^= u64::from(image.luma_row((i / w) as u32)[i % w]);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash
 }
 
-fn candidate(index: usize, t_ms: f64, image: RgbImage, face: &Detection) -> Candidate {
+fn candidate(index: usize, t_ms: f64, image: YuvImage, face: &Detection) -> Candidate {
     let (w, h) = (image.width() as f32, image.height() as f32);
     let b = &face.bounding_box;
     Candidate {
         frame: index,
         t_ms,
         face: [b.left / w, b.top / h, b.width / w, b.height / h],
-        sharpness: sharpness(&image, face),
+        sharpness: sharpness(&image.planes(), face),
         image: std::sync::Arc::new(image),
     }
 }
 
-/// Variance of a 4-neighbour Laplacian of the green channel over the face box.
-fn sharpness(image: &RgbImage, face: &Detection) -> f32 {
+/// Variance of a 4-neighbour Laplacian of the green channel over the face box, on every second
+/// pixel across and down.
+fn sharpness(image: &Planes<'_>, face: &Detection) -> f32 {
     let b = &face.bounding_box;
     let (w, h) = (i64::from(image.width()), i64::from(image.height()));
     let x0 = (b.left as i64).clamp(1, w - 2);
     let x1 = (b.right() as i64).clamp(1, w - 2);
     let y0 = (b.top as i64).clamp(1, h - 2);
     let y1 = (b.bottom() as i64).clamp(1, h - 2);
-    if x0 > x1 || y0 > y1 {
-        return 0.0;
-    }
-    // The green bytes of a row, from column x0 - 1 to x1 + 1.
-    let green = |y: i64| {
-        let row = &image.row(y as u32)[(x0 as usize - 1) * 3..(x1 as usize + 2) * 3];
-        row.chunks_exact(3).map(|pixel| f32::from(pixel[1]))
-    };
+    let g = |x: i64, y: i64| f32::from(image.rgb(x as u32, y as u32)[1]);
     let mut laplacian = Moments::default();
-    let mut y = y0;
-    while y <= y1 {
-        // Columns x - 1, x, x + 1 of this row, and x of the rows above and below, for
-        // x = x0, x0 + 2, ... up to x1.
-        let middle: Vec<f32> = green(y).collect();
-        let above = green(y - 1).skip(1).step_by(2);
-        let below = green(y + 1).skip(1).step_by(2);
-        let across = middle.windows(3).step_by(2);
-        for ((window, up), down) in across.zip(above).zip(below) {
-            laplacian.add(4.0 * window[1] - window[0] - window[2] - up - down);
+    for y in (y0..=y1).step_by(2) {
+        for x in (x0..=x1).step_by(2) {
+            laplacian.add(4.0 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1));
         }
-        y += 2;
     }
     laplacian.variance()
 }
@@ -520,20 +506,20 @@ impl Moments {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openliveness_vision::yuv::yuv_to_rgb;
     use openliveness_vision::{BoundingBox, Point};
 
-    /// A deterministic 64x48 image of pseudo-random bytes.
-    fn noise() -> RgbImage {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let data = (0..64 * 48 * 3)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 56) as u8
-            })
+    /// A 64x48 picture: luma rising left to right, chroma in 2x2 blocks of two tints.
+    fn picture() -> YuvImage {
+        let (w, h) = (64usize, 48usize);
+        let y: Vec<u8> = (0..w * h).map(|i| 16 + (i % w * 3) as u8).collect();
+        let u: Vec<u8> = (0..w * h / 4)
+            .map(|i| if i % 2 == 0 { 110 } else { 140 })
             .collect();
-        RgbImage::new(64, 48, data).unwrap()
+        let v: Vec<u8> = (0..w * h / 4)
+            .map(|i| if i % 3 == 0 { 150 } else { 120 })
+            .collect();
+        YuvImage::from_planes(w as u32, h as u32, &y, &u, &v).unwrap()
     }
 
     fn face(left: f32, top: f32, width: f32, height: f32) -> Detection {
@@ -549,93 +535,76 @@ mod tests {
         }
     }
 
-    /// The measures as they were first written, pixel by pixel: the faster forms must give the
-    /// same bits, or the engine's decisions would move.
-    fn mean_box_by_pixel(image: &RgbImage, area: [f64; 4], step: u32, lut: &[f32]) -> [f32; 3] {
-        let (w, h) = (f64::from(image.width()), f64::from(image.height()));
-        let x0 = area[0].clamp(0.0, w - 1.0) as u32;
-        let x1 = area[2].clamp(0.0, w - 1.0) as u32;
-        let y0 = area[1].clamp(0.0, h - 1.0) as u32;
-        let y1 = area[3].clamp(0.0, h - 1.0) as u32;
-        let mut sum = [0.0f32; 3];
-        let mut count = 0u32;
-        let mut y = y0;
-        while y <= y1 {
-            let mut x = x0;
-            while x <= x1 {
-                let pixel = image.pixel(x, y);
-                for (total, byte) in sum.iter_mut().zip(pixel) {
-                    *total += lut[usize::from(byte)];
+    #[test]
+    fn mean_box_averages_the_linear_light_of_the_pixels_it_samples() {
+        let image = picture();
+        let planes = image.planes();
+        let lut: [f32; 256] = std::array::from_fn(|byte| srgb_to_linear(byte as u8));
+        let rgb = image.to_rgb();
+        // Every second pixel of columns 3..=9, rows 5..=8, by hand.
+        let mut sum = [0.0f64; 3];
+        let mut count = 0.0;
+        for y in [5, 7] {
+            for x in [3, 5, 7, 9] {
+                for (total, byte) in sum.iter_mut().zip(rgb.pixel(x, y)) {
+                    *total += f64::from(lut[usize::from(byte)]);
                 }
-                count += 1;
-                x += step;
+                count += 1.0;
             }
-            y += step;
         }
-        let count = count.max(1) as f32;
-        sum.map(|s| s / count)
-    }
-
-    fn sharpness_by_pixel(image: &RgbImage, face: &Detection) -> f32 {
-        let b = &face.bounding_box;
-        let (w, h) = (i64::from(image.width()), i64::from(image.height()));
-        let x0 = (b.left as i64).clamp(1, w - 2);
-        let x1 = (b.right() as i64).clamp(1, w - 2);
-        let y0 = (b.top as i64).clamp(1, h - 2);
-        let y1 = (b.bottom() as i64).clamp(1, h - 2);
-        let g = |x: i64, y: i64| f32::from(image.pixel(x as u32, y as u32)[1]);
-        let mut laplacian = Moments::default();
-        let mut y = y0;
-        while y <= y1 {
-            let mut x = x0;
-            while x <= x1 {
-                laplacian
-                    .add(4.0 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1));
-                x += 2;
-            }
-            y += 2;
+        let mean = mean_box(&planes, [3.2, 5.9, 9.7, 8.1], 2, &lut);
+        for k in 0..3 {
+            assert!(
+                (f64::from(mean[k]) - sum[k] / count).abs() < 1e-6,
+                "{mean:?}"
+            );
         }
-        laplacian.variance()
+        // Boxes outside the picture, or not boxes at all, are clamped into it.
+        for area in [
+            [-10.0, -4.0, 5.0, 100.0],
+            [50.5, 40.5, 80.0, 60.0],
+            [30.0, 30.0, 10.0, 10.0],
+            [f64::NAN, 2.0, 9.0, f64::NAN],
+        ] {
+            assert!(mean_box(&planes, area, 3, &lut)
+                .iter()
+                .all(|v| v.is_finite()));
+        }
+        assert_eq!(
+            mean_box(&planes, [0.0, 0.0, 0.0, 0.0], 1, &lut),
+            yuv_to_rgb(16, 110, 150).map(|b| lut[usize::from(b)])
+        );
     }
 
     #[test]
-    fn mean_box_and_sharpness_give_the_same_bits_as_pixel_by_pixel() {
-        let image = noise();
-        let lut: [f32; 256] = std::array::from_fn(|byte| srgb_to_linear(byte as u8));
-        let areas = [
-            [0.0, 0.0, 63.0, 47.0],
-            [3.2, 5.9, 17.7, 30.1],
-            [-10.0, -4.0, 5.0, 100.0],
-            [50.5, 40.5, 80.0, 60.0],
-            [20.0, 20.0, 20.0, 20.0],
-            [30.0, 30.0, 10.0, 10.0],
-            [f64::NAN, 2.0, 9.0, f64::NAN],
-        ];
-        for area in areas {
-            for step in [1, 2, 3, 4] {
-                let fast = mean_box(&image, area, step, &lut);
-                let slow = mean_box_by_pixel(&image, area, step, &lut);
-                assert_eq!(
-                    fast.map(f32::to_bits),
-                    slow.map(f32::to_bits),
-                    "{area:?} {step}"
-                );
-            }
-        }
-        let faces = [
+    fn sharpness_is_zero_on_a_flat_face_and_grows_with_detail() {
+        let flat = YuvImage::from_planes(8, 8, &[100; 64], &[128; 16], &[128; 16]).unwrap();
+        assert_eq!(sharpness(&flat.planes(), &face(0.0, 0.0, 8.0, 8.0)), 0.0);
+        let image = picture();
+        for face in [
             face(10.0, 8.0, 30.0, 25.0),
             face(-5.0, -5.0, 20.0, 70.0),
-            face(40.3, 30.7, 40.0, 40.0),
             face(61.0, 46.0, 9.0, 9.0),
             face(20.0, 20.0, 1.0, 1.0),
-        ];
-        for face in &faces {
-            assert_eq!(
-                sharpness(&image, face).to_bits(),
-                sharpness_by_pixel(&image, face).to_bits(),
-                "{:?}",
-                face.bounding_box
-            );
+        ] {
+            let value = sharpness(&image.planes(), &face);
+            assert!(value.is_finite() && value >= 0.0, "{value}");
         }
+        assert!(sharpness(&image.planes(), &face(10.0, 8.0, 30.0, 25.0)) > 0.0);
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_picture() {
+        let image = picture();
+        assert_eq!(
+            fingerprint(&image.planes()),
+            fingerprint(&image.clone().planes())
+        );
+        let (w, h) = (64usize, 48usize);
+        let mut y: Vec<u8> = (0..w * h).map(|i| 16 + (i % w * 3) as u8).collect();
+        y[0] += 1;
+        let u = vec![128; w * h / 4];
+        let other = YuvImage::from_planes(w as u32, h as u32, &y, &u, &u).unwrap();
+        assert_ne!(fingerprint(&image.planes()), fingerprint(&other.planes()));
     }
 }

@@ -10,8 +10,9 @@
 //! A whole (non-fragmented) MP4 is read to its end first and demuxed from the complete buffer,
 //! seekable; see the crate documentation for why.
 //!
-//! Every frame goes through swscale once into RGB at the size asked for, and once more into the
-//! small view the detector needs, straight from the decoder's YUV.
+//! Every frame goes through swscale once into RGB at the size asked for (or, with
+//! [`ImageOutput::Yuv`], is handed over in the decoder's own YUV with no conversion), and once more
+//! into the small view the detector needs, straight from the decoder's YUV.
 //!
 //! Limits bound the input size, the resolution, the frame count, the duration (by timestamp)
 //! and the time spent decoding (waiting for chunks and the caller's own work on each frame do not
@@ -35,6 +36,7 @@ use serde::Serialize;
 
 use crate::container::{self, Container, Mp4Layout, Sniff};
 use crate::image::RgbImage;
+use crate::yuv::YuvImage;
 
 /// Bounds on what one video may cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +76,9 @@ pub enum ImageOutput {
     FitWithin { width: u32, height: u32 },
     /// No RGB image (only the detector view, if asked for).
     Omitted,
+    /// No RGB image but the decoder's own picture ([`Frame::yuv`]): 8-bit YUV 4:2:0, taken
+    /// without a copy, converted (by swscale) only when the decoder made another format.
+    Yuv,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +141,8 @@ pub struct Frame {
     pub decoded_width: u32,
     pub decoded_height: u32,
     pub image: Option<RgbImage>,
+    /// The picture in YUV, with [`ImageOutput::Yuv`].
+    pub yuv: Option<YuvImage>,
     pub detector_view: Option<RgbImage>,
 }
 
@@ -515,7 +522,7 @@ impl FrameState<'_> {
     ) -> Result<ControlFlow<()>, DecodeError> {
         let mut decoded = ffmpeg::frame::Video::empty();
         while decoder.receive_frame(&mut decoded).is_ok() {
-            let frame = self.convert(&decoded)?;
+            let frame = self.convert(&mut decoded)?;
             let flow = self.meter.outside(|| on_frame(frame));
             if flow.is_break() {
                 return Ok(flow);
@@ -524,7 +531,8 @@ impl FrameState<'_> {
         Ok(ControlFlow::Continue(()))
     }
 
-    fn convert(&mut self, decoded: &ffmpeg::frame::Video) -> Result<Frame, DecodeError> {
+    /// The frame out of `decoded` (which [`ImageOutput::Yuv`] takes, leaving it empty).
+    fn convert(&mut self, decoded: &mut ffmpeg::frame::Video) -> Result<Frame, DecodeError> {
         let limits = &self.options.limits;
         if self.next_index >= limits.max_frames {
             return Err(DecodeError::TooManyFrames(limits.max_frames));
@@ -541,6 +549,14 @@ impl FrameState<'_> {
                 return Err(DecodeError::TooLong(limits.max_duration));
             }
         }
+        let detector_view = match self.options.detector_view {
+            Some(view) if self.next_index.is_multiple_of(view.every.get()) => {
+                let size = fitted_size(width, height, view.side, view.side);
+                Some(self.view_scaler.rgb(decoded, size)?)
+            }
+            _ => None,
+        };
+        let mut yuv = None;
         let image = match self.options.image {
             ImageOutput::Decoded => Some(self.image_scaler.rgb(decoded, (width, height))?),
             ImageOutput::FitWithin {
@@ -555,13 +571,19 @@ impl FrameState<'_> {
                 Some(self.image_scaler.rgb(decoded, size)?)
             }
             ImageOutput::Omitted => None,
-        };
-        let detector_view = match self.options.detector_view {
-            Some(view) if self.next_index.is_multiple_of(view.every.get()) => {
-                let size = fitted_size(width, height, view.side, view.side);
-                Some(self.view_scaler.rgb(decoded, size)?)
+            ImageOutput::Yuv => {
+                let picture = if decoded.format() == ffmpeg::format::Pixel::YUV420P {
+                    std::mem::replace(decoded, ffmpeg::frame::Video::empty())
+                } else {
+                    self.image_scaler.take(
+                        decoded,
+                        ffmpeg::format::Pixel::YUV420P,
+                        (width, height),
+                    )?
+                };
+                yuv = Some(YuvImage::from_decoded(picture));
+                None
             }
-            _ => None,
         };
         let index = self.next_index;
         self.next_index += 1;
@@ -571,6 +593,7 @@ impl FrameState<'_> {
             decoded_width: width,
             decoded_height: height,
             image,
+            yuv,
             detector_view,
         })
     }
@@ -599,8 +622,8 @@ fn to_microseconds(timestamp: i64, time_base: ffmpeg::Rational) -> Option<i64> {
     i64::try_from(rounded).ok()
 }
 
-/// One swscale context into RGB24, rebuilt when the input or output size or format changes
-/// (VP8 and VP9 streams may change resolution mid-stream).
+/// One swscale context (into RGB24, or YUV 4:2:0 from another format), rebuilt when the input or
+/// output size or format changes (VP8 and VP9 streams may change resolution mid-stream).
 #[derive(Default)]
 struct Scaler {
     context: Option<scaling::Context>,
@@ -608,16 +631,38 @@ struct Scaler {
 }
 
 impl Scaler {
+    /// `decoded` in RGB at `size`.
     fn rgb(
         &mut self,
         decoded: &ffmpeg::frame::Video,
-        (width, height): (u32, u32),
+        size: (u32, u32),
     ) -> Result<RgbImage, DecodeError> {
+        copy_rgb(self.run(decoded, ffmpeg::format::Pixel::RGB24, size)?)
+    }
+
+    /// `decoded` in `format` at `size`, in a frame of its own.
+    fn take(
+        &mut self,
+        decoded: &ffmpeg::frame::Video,
+        format: ffmpeg::format::Pixel,
+        size: (u32, u32),
+    ) -> Result<ffmpeg::frame::Video, DecodeError> {
+        let output = self.run(decoded, format, size)?;
+        Ok(std::mem::replace(output, ffmpeg::frame::Video::empty()))
+    }
+
+    fn run(
+        &mut self,
+        decoded: &ffmpeg::frame::Video,
+        format: ffmpeg::format::Pixel,
+        (width, height): (u32, u32),
+    ) -> Result<&mut ffmpeg::frame::Video, DecodeError> {
         let reusable = self.context.as_ref().is_some_and(|context| {
             let (input, output) = (context.input(), context.output());
             input.format == decoded.format()
                 && input.width == decoded.width()
                 && input.height == decoded.height()
+                && output.format == format
                 && output.width == width
                 && output.height == height
         });
@@ -633,7 +678,7 @@ impl Scaler {
                 decoded.format(),
                 decoded.width(),
                 decoded.height(),
-                ffmpeg::format::Pixel::RGB24,
+                format,
                 width,
                 height,
                 flags,
@@ -650,7 +695,7 @@ impl Scaler {
         context
             .run(decoded, output)
             .map_err(|error| DecodeError::Internal(format!("swscale: {error}")))?;
-        copy_rgb(output)
+        Ok(output)
     }
 }
 

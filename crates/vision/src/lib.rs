@@ -58,6 +58,8 @@ mod onnxruntime;
 #[cfg(feature = "ffmpeg")]
 pub mod scale;
 pub mod track;
+#[cfg(feature = "ffmpeg")]
+pub mod yuv;
 
 pub use container::Container;
 pub use detect::{BlazeFace, BoundingBox, Detection, Keypoint, Point};

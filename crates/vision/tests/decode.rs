@@ -535,6 +535,46 @@ fn the_caller_can_stop_and_choose_the_outputs() {
     assert!(frames[0].image.is_none() && frames[0].detector_view.is_some());
 }
 
+/// The decoder's own picture (`ImageOutput::Yuv`) is the picture swscale converts to RGB, to
+/// within a step of rounding, in every encoding; a picture in another format (VP9 in 4:4:4) comes converted
+/// to 4:2:0.
+#[test]
+fn the_yuv_picture_is_the_picture_in_rgb() {
+    let rgb_options = DecodeOptions {
+        detector_view: None,
+        ..DecodeOptions::default()
+    };
+    let yuv_options = DecodeOptions {
+        image: ImageOutput::Yuv,
+        ..rgb_options.clone()
+    };
+    let photo = common::photo("astronaut.png");
+    let full_chroma = common::encode_as(
+        &common::zoom_pan_frames(&photo)[..4],
+        Encoding::WebmVp9,
+        "yuv444p",
+    );
+    let videos = Encoding::ALL
+        .iter()
+        .map(|&encoding| (format!("{encoding:?}"), common::zoom_pan_video(encoding)))
+        .chain([("VP9 4:4:4".to_owned(), full_chroma.as_slice())]);
+    for (name, video) in videos {
+        let (in_rgb, _) = decode::decode_all(video, &rgb_options).unwrap();
+        let (in_yuv, summary) = decode::decode_all(video, &yuv_options).unwrap();
+        assert_eq!(in_rgb.len(), in_yuv.len(), "{name}");
+        assert_eq!(summary.frames, in_yuv.len() as u32, "{name}");
+        for (a, b) in in_rgb.iter().zip(&in_yuv) {
+            assert!(b.image.is_none() && b.detector_view.is_none(), "{name}");
+            let picture = b.yuv.as_ref().unwrap();
+            assert_eq!((picture.width(), picture.height()), (640, 480), "{name}");
+            let converted = picture.to_rgb();
+            let difference = mean_difference(a.image.as_ref().unwrap().data(), converted.data());
+            // swscale's fast 4:2:0 path rounds down, about one step below the exact conversion.
+            assert!(difference < 1.5, "{name} frame {}: {difference}", b.index);
+        }
+    }
+}
+
 /// Found by the `video_container` fuzz target: a 2 KB MP4 whose header made FFmpeg's MOV
 /// demuxer ask for a 2 GB table. FFmpeg's allocations are capped (`av_max_alloc`): the request
 /// fails and so does the open, with a clear error.

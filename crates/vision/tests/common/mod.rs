@@ -201,6 +201,11 @@ pub fn zoom_pan_frames(photo: &RgbImage) -> Vec<RgbImage> {
 
 /// Encodes raw RGB frames with the ffmpeg program.
 pub fn encode(frames: &[RgbImage], encoding: Encoding) -> Vec<u8> {
+    encode_as(frames, encoding, "yuv420p")
+}
+
+/// [`encode`] in another pixel format (`yuv444p`, ...).
+pub fn encode_as(frames: &[RgbImage], encoding: Encoding, pixel_format: &str) -> Vec<u8> {
     let directory = tempfile::tempdir().unwrap();
     let output = directory.path().join("video");
     let size = format!("{}x{}", frames[0].width(), frames[0].height());
@@ -214,7 +219,7 @@ pub fn encode(frames: &[RgbImage], encoding: Encoding) -> Vec<u8> {
         .args([
             "-an",
             "-pix_fmt",
-            "yuv420p",
+            pixel_format,
             "-threads",
             "1",
             "-fflags",
