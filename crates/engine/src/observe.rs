@@ -464,6 +464,9 @@ fn candidate(index: usize, t_ms: f64, image: YuvImage, face: &Detection) -> Cand
 fn sharpness(image: &Planes<'_>, face: &Detection) -> f32 {
     let b = &face.bounding_box;
     let (w, h) = (i64::from(image.width()), i64::from(image.height()));
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
     let x0 = (b.left as i64).clamp(1, w - 2);
     let x1 = (b.right() as i64).clamp(1, w - 2);
     let y0 = (b.top as i64).clamp(1, h - 2);
@@ -580,6 +583,9 @@ mod tests {
     fn sharpness_is_zero_on_a_flat_face_and_grows_with_detail() {
         let flat = YuvImage::from_planes(8, 8, &[100; 64], &[128; 16], &[128; 16]).unwrap();
         assert_eq!(sharpness(&flat.planes(), &face(0.0, 0.0, 8.0, 8.0)), 0.0);
+        // A picture too small for the Laplacian's neighbours.
+        let tiny = YuvImage::from_planes(2, 2, &[16, 235, 235, 16], &[128], &[128]).unwrap();
+        assert_eq!(sharpness(&tiny.planes(), &face(0.0, 0.0, 2.0, 2.0)), 0.0);
         let image = picture();
         for face in [
             face(10.0, 8.0, 30.0, 25.0),
