@@ -481,8 +481,13 @@ fn fit_where(samples: &[([f64; 3], [f64; 3])], keep: impl Fn(usize, usize) -> bo
 /// gives, which flattens the brightest parts of a face (nose, chin) as a picture is flat. Also
 /// how many channels had enough such samples.
 fn region_fits(lit: &[([f64; 3], [[f32; 3]; 9])]) -> (Vec<Fit>, usize) {
-    let unclipped =
-        |i: usize, k: usize| lit[i].1.iter().all(|region| f64::from(region[k]) < CLIPPED);
+    let clear: Vec<[bool; 3]> = lit
+        .iter()
+        .map(|(_, regions)| {
+            [0, 1, 2].map(|k| regions.iter().all(|region| f64::from(region[k]) < CLIPPED))
+        })
+        .collect();
+    let unclipped = |i: usize, k: usize| clear[i][k];
     let fits = (0..REGION_GRID.len())
         .map(|r| {
             let samples: Vec<([f64; 3], [f64; 3])> = lit
@@ -493,7 +498,7 @@ fn region_fits(lit: &[([f64; 3], [[f32; 3]; 9])]) -> (Vec<Fit>, usize) {
         })
         .collect();
     let channels = (0..3)
-        .filter(|&k| (0..lit.len()).filter(|&i| unclipped(i, k)).count() >= 8)
+        .filter(|&k| clear.iter().filter(|c| c[k]).count() >= 8)
         .count();
     (fits, channels)
 }
@@ -611,25 +616,31 @@ pub fn fit_light(
         lag += 10.0;
     }
     let (lag, skin) = best?;
-    let background = fit(&samples_at(lag, &|frame| {
-        Some(frame.background.map(f64::from))
-    }));
-    let paired: Vec<([f64; 3], [f64; 3], [f64; 3])> = observations
+    // The light on each frame at the lag found, and the frames under it.
+    let frame_light: Vec<Option<[f64; 3]>> = observations
         .frames
         .iter()
-        .filter_map(|frame| {
-            Some((
-                light_at(frame, lag)?,
-                skin_pick(frame)?,
-                frame.background.map(f64::from),
-            ))
+        .map(|frame| light_at(frame, lag))
+        .collect();
+    let lit_frames = || {
+        observations
+            .frames
+            .iter()
+            .zip(&frame_light)
+            .filter_map(|(frame, light)| Some((frame, (*light)?)))
+    };
+    let background: Vec<([f64; 3], [f64; 3])> = lit_frames()
+        .map(|(frame, light)| (light, frame.background.map(f64::from)))
+        .collect();
+    let background = fit(&background);
+    let paired: Vec<([f64; 3], [f64; 3], [f64; 3])> = lit_frames()
+        .filter_map(|(frame, light)| {
+            Some((light, skin_pick(frame)?, frame.background.map(f64::from)))
         })
         .collect();
     let tone_step = tone_step(&paired, &skin, &background);
-    let lit: Vec<([f64; 3], [[f32; 3]; 9])> = observations
-        .frames
-        .iter()
-        .filter_map(|frame| Some((light_at(frame, lag)?, frame.regions?)))
+    let lit: Vec<([f64; 3], [[f32; 3]; 9])> = lit_frames()
+        .filter_map(|(frame, light)| Some((light, frame.regions?)))
         .collect();
     let (regions, relief_channels) = region_fits(&lit);
     // The colour order, decoded: each colour change seen in the skin against the one issued.
@@ -690,11 +701,7 @@ pub fn fit_light(
         order: correct as f64 / transitions.max(1) as f64,
         transitions,
         tone_step,
-        frame_light: observations
-            .frames
-            .iter()
-            .map(|frame| light_at(frame, lag))
-            .collect(),
+        frame_light,
     })
 }
 

@@ -556,9 +556,8 @@ impl FrameState<'_> {
             }
             _ => None,
         };
-        let mut yuv = None;
-        let image = match self.options.image {
-            ImageOutput::Decoded => Some(self.image_scaler.rgb(decoded, (width, height))?),
+        let (image, yuv) = match self.options.image {
+            ImageOutput::Decoded => (Some(self.image_scaler.rgb(decoded, (width, height))?), None),
             ImageOutput::FitWithin {
                 width: box_width,
                 height: box_height,
@@ -568,9 +567,9 @@ impl FrameState<'_> {
                 } else {
                     fitted_size(width, height, box_width, box_height)
                 };
-                Some(self.image_scaler.rgb(decoded, size)?)
+                (Some(self.image_scaler.rgb(decoded, size)?), None)
             }
-            ImageOutput::Omitted => None,
+            ImageOutput::Omitted => (None, None),
             ImageOutput::Yuv => {
                 let picture = if decoded.format() == ffmpeg::format::Pixel::YUV420P {
                     std::mem::replace(decoded, ffmpeg::frame::Video::empty())
@@ -581,8 +580,7 @@ impl FrameState<'_> {
                         (width, height),
                     )?
                 };
-                yuv = Some(YuvImage::from_decoded(picture));
-                None
+                (None, Some(YuvImage::from_decoded(picture)))
             }
         };
         let index = self.next_index;
