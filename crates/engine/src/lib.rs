@@ -58,7 +58,7 @@ pub struct Calibration {
 impl Default for Calibration {
     fn default() -> Self {
         Calibration {
-            identity_threshold: 0.187,
+            identity_threshold: 0.199,
             identity_width: 0.02,
             tone_weight: 0.3,
             flat_perspective: 0.2,

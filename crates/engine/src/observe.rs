@@ -4,6 +4,7 @@
 //! frames as JPEG candidates for the reference and audit images. Everything after this works on
 //! these observations, not on pixels.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::ops::ControlFlow;
 use std::sync::mpsc::Receiver;
@@ -95,22 +96,26 @@ pub struct ObserveOptions {
     pub detect_every: NonZeroU32,
     /// Run the detector on a frame with a view when this long has passed since it last ran
     /// (less a tenth, so that it keeps its cadence on views a frame late). The frames between
-    /// are measured with the face predicted from the last two detections.
+    /// two detections that found a face are measured with the face moved from the one to the
+    /// other; after the last, with it predicted from the last two.
     pub detect_interval_ms: f64,
     /// Keep a candidate image at most this often.
     pub candidate_every_ms: f64,
 }
 
 impl Default for ObserveOptions {
-    /// BlazeFace on every second frame (15 times a second at 30 frames/s). Fewer detections
-    /// cost less but give identity fewer appearances to compare: on the calibration's 160 live
-    /// and 160 swapped sessions, the best identity threshold errs on 4 sessions detecting 15
-    /// times a second and on 11 at 4 (EVALUATION.md); the cost of each is in BENCHMARKS.md.
+    /// BlazeFace on every fourth frame (7.5 times a second at 30 frames/s): detection is the
+    /// engine's largest cost after decoding (BENCHMARKS.md). Identity compares the face's
+    /// appearance on every frame, placed between the detections on either side and with what a
+    /// small misplacement makes of it taken out ([`crate::identity`]). On the calibration's 360
+    /// live and 160 swapped sessions its best threshold errs on 2 sessions; comparing
+    /// appearances only where the face was detected, it erred on 4 detecting on every second
+    /// frame and on 7 on every fourth (EVALUATION.md).
     fn default() -> Self {
         ObserveOptions {
             limits: DecodeLimits::default(),
-            detect_every: NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN),
-            detect_interval_ms: 60.0,
+            detect_every: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
+            detect_interval_ms: 120.0,
             candidate_every_ms: 800.0,
         }
     }
@@ -149,6 +154,7 @@ pub fn observe_stream(
     if let Some(error) = failure {
         return Err(error);
     }
+    observer.finish();
     let mut observations = observer.observations;
     observations.skipped_packets = summary.skipped_packets;
     Ok(observations)
@@ -173,17 +179,39 @@ struct Observer<'a> {
     options: &'a ObserveOptions,
     /// sRGB byte to linear light.
     lut: [f32; 256],
+    /// Byte to the log brightness the appearance is made of.
+    log: [f64; 256],
     basis: Vec<Vec<f64>>,
     observations: Observations,
-    /// The last two faces detected, and when: the face on the frames between detections is
-    /// predicted from them.
+    /// The last two faces detected, and when: when no detection follows, the face on the
+    /// frames after the last one is predicted from them.
     last_face: Option<(f64, Detection)>,
     previous_face: Option<(f64, Detection)>,
+    /// The frames since the last detection, when it found a face, held (by reference to the
+    /// decoder's picture) until the next one tells where the face went on them.
+    pending: VecDeque<Held>,
+    /// Whether the detector found a face when it last ran.
+    last_found: bool,
     /// When the detector last ran.
     last_detection_ms: f64,
     first_pts_us: Option<i64>,
     last_candidate_ms: f64,
 }
+
+/// A decoded frame and what it shows apart from the face, measured as it arrives (while its
+/// pixels are still in the processor's cache: a frame held for the next detection is read again
+/// only around the face).
+struct Held {
+    t_ms: f64,
+    image: YuvImage,
+    /// Mean linear RGB of the frame's left and right sixths.
+    sides: [[f32; 3]; 2],
+    fingerprint: u64,
+}
+
+/// The most frames held between two detections (at 30 frames/s, 1 with a detection every
+/// 60 ms, 3 every 120 ms); past it, the oldest is measured with the face predicted instead.
+const MAX_PENDING: usize = 8;
 
 impl<'a> Observer<'a> {
     fn new(detector: &'a BlazeFace, options: &'a ObserveOptions) -> Self {
@@ -191,18 +219,21 @@ impl<'a> Observer<'a> {
             detector,
             options,
             lut: std::array::from_fn(|byte| srgb_to_linear(byte as u8)),
+            log: std::array::from_fn(|byte| (byte as f64 + 4.0).ln()),
             basis: smooth_basis(),
             observations: Observations::default(),
             last_face: None,
             previous_face: None,
+            pending: VecDeque::new(),
+            last_found: false,
             last_detection_ms: f64::NEG_INFINITY,
             first_pts_us: None,
             last_candidate_ms: f64::NEG_INFINITY,
         }
     }
 
-    /// The face at `t_ms` on a frame the detector did not look at: the last one found, moved on
-    /// along its motion since the one before (for at most one more interval).
+    /// The face at `t_ms` after the last detection: the last one found, moved on along its
+    /// motion since the one before (for at most one more interval).
     fn predicted(&self, t_ms: f64) -> Option<Detection> {
         let (t1, last) = self.last_face.as_ref()?;
         match &self.previous_face {
@@ -231,65 +262,119 @@ impl<'a> Observer<'a> {
         let Some(image) = frame.yuv else {
             return Ok(());
         };
-        let planes = image.planes();
-        if self.observations.frames.is_empty() {
+        if self.first_pts_us.is_none() {
             self.observations.width = image.width();
             self.observations.height = image.height();
         }
         let pts = frame.timestamp_us.unwrap_or(0);
         let first = *self.first_pts_us.get_or_insert(pts);
         let t_ms = (pts - first) as f64 / 1000.0;
+        let planes = image.planes();
+        let sides = sides(&planes, &self.lut);
+        let fingerprint = fingerprint(&planes);
+        let held = Held {
+            t_ms,
+            image,
+            sides,
+            fingerprint,
+        };
         let due = t_ms - self.last_detection_ms >= 0.9 * self.options.detect_interval_ms;
-        let faces = match frame.detector_view.as_ref().filter(|_| due) {
-            Some(view) => {
-                self.last_detection_ms = t_ms;
-                let mut faces = self
-                    .detector
-                    .detect(view, image.width(), image.height())
-                    .map_err(|error| ObserveError::Detect(error.to_string()))?;
-                // The person answering is the nearest face: the largest first.
-                faces.sort_by(|a, b| b.bounding_box.width.total_cmp(&a.bounding_box.width));
-                Some(faces)
+        let Some(view) = frame.detector_view.as_ref().filter(|_| due) else {
+            if self.last_found {
+                if self.pending.len() >= MAX_PENDING {
+                    self.measure_oldest();
+                }
+                self.pending.push_back(held);
+            } else {
+                self.extrapolated(&held, None);
             }
-            None => None,
+            return Ok(());
         };
-        let found = faces.as_ref().and_then(|faces| faces.first()).cloned();
-        let (face, predicted) = match &found {
-            Some(face) => {
-                self.previous_face = self.last_face.replace((t_ms, face.clone()));
-                (Some(face.clone()), false)
-            }
-            None => (self.predicted(t_ms), true),
+        self.last_detection_ms = t_ms;
+        let mut faces = self
+            .detector
+            .detect(view, held.image.width(), held.image.height())
+            .map_err(|error| ObserveError::Detect(error.to_string()))?;
+        // The person answering is the nearest face: the largest first.
+        faces.sort_by(|a, b| b.bounding_box.width.total_cmp(&a.bounding_box.width));
+        self.last_found = !faces.is_empty();
+        let Some(found) = faces.first().cloned() else {
+            self.finish();
+            self.extrapolated(&held, Some(faces));
+            return Ok(());
         };
+        // The frames held since the last detection: the face moved from there to here.
+        while let Some(earlier) = self.pending.pop_front() {
+            let face = match &self.last_face {
+                Some((t0, last)) if t_ms > *t0 => {
+                    last.lerp(&found, ((earlier.t_ms - t0) / (t_ms - t0)) as f32)
+                }
+                _ => found.clone(),
+            };
+            self.record(&earlier, None, Some(face), true, true);
+        }
+        self.previous_face = self.last_face.replace((t_ms, found.clone()));
+        let index = self.record(&held, Some(faces), Some(found.clone()), false, true);
+        if t_ms - self.last_candidate_ms >= self.options.candidate_every_ms {
+            self.last_candidate_ms = t_ms;
+            let candidate = candidate(index, t_ms, held.image, &found);
+            self.observations.candidates.push(candidate);
+        }
+        Ok(())
+    }
+
+    /// Measures the frames still held with the face predicted on them: no detection followed.
+    fn finish(&mut self) {
+        while !self.pending.is_empty() {
+            self.measure_oldest();
+        }
+    }
+
+    fn measure_oldest(&mut self) {
+        if let Some(held) = self.pending.pop_front() {
+            self.extrapolated(&held, None);
+        }
+    }
+
+    /// Measures a frame with the face predicted from the last two detections.
+    fn extrapolated(&mut self, held: &Held, faces: Option<Vec<Detection>>) {
+        let face = self.predicted(held.t_ms);
+        // A prediction of a moving face drifts off its features: its appearance only while
+        // the face holds still.
+        let still = self.still();
+        let predicted = self.last_face.is_some();
+        self.record(held, faces, face, predicted, still);
+    }
+
+    /// Measures one frame around `face` and adds it to the observations; its index.
+    fn record(
+        &mut self,
+        held: &Held,
+        faces: Option<Vec<Detection>>,
+        face: Option<Detection>,
+        predicted: bool,
+        with_appearance: bool,
+    ) -> usize {
+        let planes = held.image.planes();
         let regions = face
             .as_ref()
             .map(|face| region_means(&planes, face, &self.lut));
-        // The appearance where the face is where the detector saw it: detected, or predicted
-        // while it holds still (a prediction of a moving face drifts off its features).
-        let appearance = match (&found, &face) {
-            (Some(found), _) => Some(appearance(&planes, found, &self.basis)),
-            (None, Some(face)) if self.still() => Some(appearance(&planes, face, &self.basis)),
-            _ => None,
-        };
+        let appearance = face
+            .as_ref()
+            .filter(|_| with_appearance)
+            .map(|face| appearance(&planes, face, &self.log, &self.basis));
         let index = self.observations.frames.len();
         self.observations.frames.push(FrameObservation {
-            t_ms,
+            t_ms: held.t_ms,
             faces,
-            background: background_mean(&planes, face.as_ref(), &self.lut),
-            fingerprint: fingerprint(&planes),
+            background: background(&held.sides, held.image.width(), face.as_ref()),
+            fingerprint: held.fingerprint,
             face,
-            predicted: predicted && self.last_face.is_some(),
+            predicted,
             regions,
             appearance,
         });
-        if let Some(face) = &found {
-            if t_ms - self.last_candidate_ms >= self.options.candidate_every_ms {
-                self.last_candidate_ms = t_ms;
-                let candidate = candidate(index, t_ms, image, face);
-                self.observations.candidates.push(candidate);
-            }
-        }
-        Ok(())
+        index
     }
 }
 
@@ -363,9 +448,20 @@ fn mean_box(image: &Planes<'_>, area: [f64; 4], step: u32, lut: &[f32; 256]) -> 
     sum.map(|s| s / count)
 }
 
-/// The frame's left and right sixths, away from the face when it is on the other side.
-fn background_mean(image: &Planes<'_>, face: Option<&Detection>, lut: &[f32; 256]) -> [f32; 3] {
+/// Mean linear RGB of the frame's left and right sixths.
+fn sides(image: &Planes<'_>, lut: &[f32; 256]) -> [[f32; 3]; 2] {
     let (w, h) = (f64::from(image.width()), f64::from(image.height()));
+    let strip = w / 6.0;
+    [
+        mean_box(image, [0.0, 0.0, strip, h], 8, lut),
+        mean_box(image, [w - strip, 0.0, w, h], 8, lut),
+    ]
+}
+
+/// The background: the frame's sides (`sides`, of a frame `width` wide), away from the face
+/// when it is on the other side.
+fn background(sides: &[[f32; 3]; 2], width: u32, face: Option<&Detection>) -> [f32; 3] {
+    let w = f64::from(width);
     let strip = w / 6.0;
     let (left_free, right_free) = match face {
         Some(face) => (
@@ -374,8 +470,7 @@ fn background_mean(image: &Planes<'_>, face: Option<&Detection>, lut: &[f32; 256
         ),
         None => (true, true),
     };
-    let left = mean_box(image, [0.0, 0.0, strip, h], 4, lut);
-    let right = mean_box(image, [w - strip, 0.0, w, h], 4, lut);
+    let [left, right] = *sides;
     match (left_free, right_free) {
         (true, true) | (false, false) => [0, 1, 2].map(|k| (left[k] + right[k]) / 2.0),
         (true, false) => left,
@@ -406,7 +501,12 @@ fn smooth_basis() -> Vec<Vec<f64>> {
 /// screen's colours and the ambient light multiply each channel by a field that varies slowly
 /// over the face (its shading), which this removes; the face's own features remain. Each
 /// channel is normalised to zero mean and unit variance, so appearances compare by correlation.
-fn appearance(image: &Planes<'_>, face: &Detection, basis: &[Vec<f64>]) -> Vec<f32> {
+fn appearance(
+    image: &Planes<'_>,
+    face: &Detection,
+    log: &[f64; 256],
+    basis: &[Vec<f64>],
+) -> Vec<f32> {
     let (mid, along, distance) = eye_frame(face);
     let down = [-along[1], along[0]];
     let (w, h) = (image.width() as f64 - 1.0, image.height() as f64 - 1.0);
@@ -419,7 +519,7 @@ fn appearance(image: &Planes<'_>, face: &Detection, basis: &[Vec<f64>]) -> Vec<f
             let y = (mid[1] + (along[1] * a + down[1] * b) * distance).clamp(0.0, h);
             let p = image.rgb(x as u32, y as u32);
             for (channel, value) in channels.iter_mut().zip(p) {
-                channel.push((f64::from(value) + 4.0).ln());
+                channel.push(log[usize::from(value)]);
             }
         }
     }
@@ -597,6 +697,34 @@ mod tests {
             assert!(value.is_finite() && value >= 0.0, "{value}");
         }
         assert!(sharpness(&image.planes(), &face(10.0, 8.0, 30.0, 25.0)) > 0.0);
+    }
+
+    #[test]
+    fn the_background_is_the_side_away_from_the_face() {
+        let image = picture();
+        let lut: [f32; 256] = std::array::from_fn(|byte| srgb_to_linear(byte as u8));
+        let [left, right] = sides(&image.planes(), &lut);
+        // The luma rises to the right: the right sixth is brighter.
+        assert!(right[1] > left[1], "{left:?} {right:?}");
+        let both = [0, 1, 2].map(|k| (left[k] + right[k]) / 2.0);
+        assert_eq!(background(&[left, right], 64, None), both);
+        // A face over the left side leaves the right; one in the middle, both.
+        assert_eq!(
+            background(&[left, right], 64, Some(&face(2.0, 5.0, 20.0, 20.0))),
+            right
+        );
+        assert_eq!(
+            background(&[left, right], 64, Some(&face(44.0, 5.0, 18.0, 20.0))),
+            left
+        );
+        assert_eq!(
+            background(&[left, right], 64, Some(&face(24.0, 5.0, 16.0, 20.0))),
+            both
+        );
+        assert_eq!(
+            background(&[left, right], 64, Some(&face(0.0, 0.0, 64.0, 48.0))),
+            both
+        );
     }
 
     #[test]

@@ -84,6 +84,48 @@ fn a_live_session_is_accepted_with_every_check_explained() {
     assert_eq!(outcome.audit_images.len(), 2);
 }
 
+#[test]
+fn the_face_between_two_detections_is_placed_between_them() {
+    let fixture = fixture();
+    let engine = &fixture.engine;
+    let observed =
+        observe_bytes(&fixture.evidence.video, engine.detector(), &engine.options).unwrap();
+    let frames = &observed.frames;
+    // The detector ran on every fourth frame.
+    let ran = frames.iter().filter(|f| f.faces.is_some()).count();
+    assert!(
+        ran * 4 >= frames.len() && ran * 4 < frames.len() + 4,
+        "{ran}"
+    );
+    let found: Vec<usize> = (0..frames.len())
+        .filter(|&i| {
+            frames[i]
+                .faces
+                .as_ref()
+                .is_some_and(|faces| !faces.is_empty())
+        })
+        .collect();
+    let mut between = 0;
+    for pair in found.windows(2) {
+        let (a, b) = (&frames[pair[0]], &frames[pair[1]]);
+        let (from, to) = (a.face.as_ref().unwrap(), b.face.as_ref().unwrap());
+        assert_eq!(Some(from), a.faces.as_ref().unwrap().first());
+        for frame in &frames[pair[0] + 1..pair[1]] {
+            assert!(frame.faces.is_none() && frame.predicted);
+            let w = ((frame.t_ms - a.t_ms) / (b.t_ms - a.t_ms)) as f32;
+            let expected = from.lerp(to, w);
+            let face = frame.face.as_ref().unwrap();
+            for (got, want) in face.keypoints.iter().zip(&expected.keypoints) {
+                assert!((got.x - want.x).abs() < 1e-3 && (got.y - want.y).abs() < 1e-3);
+            }
+            assert!((face.bounding_box.width - expected.bounding_box.width).abs() < 1e-3);
+            assert!(frame.appearance.is_some() && frame.regions.is_some());
+            between += 1;
+        }
+    }
+    assert!(between * 2 > frames.len(), "{between} of {}", frames.len());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
 
