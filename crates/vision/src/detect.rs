@@ -331,6 +331,20 @@ impl Letterbox {
         })
     }
 
+    /// Writes `view` into `values`, the 128x128x3 input (NHWC), in [-1, 1], the bars at -1.
+    fn fill(&self, view: &RgbImage, values: &mut [f32]) {
+        values.fill(-1.0);
+        let side = BlazeFace::INPUT_SIDE as usize;
+        let (offset_x, offset_y) = (self.offset_x as usize, self.offset_y as usize);
+        for y in 0..view.height() {
+            let start = ((y as usize + offset_y) * side + offset_x) * 3;
+            let row = view.row(y);
+            for (value, byte) in values[start..start + row.len()].iter_mut().zip(row) {
+                *value = f32::from(*byte) * (2.0 / 255.0) - 1.0;
+            }
+        }
+    }
+
     /// A point in input coordinates normalised to [0, 1] to frame pixels.
     fn frame_point(&self, x: f32, y: f32) -> Point {
         let side = BlazeFace::INPUT_SIDE as f32;
@@ -360,14 +374,7 @@ impl InputTensor {
         let letterbox = Letterbox::new(view.width(), view.height(), frame_width, frame_height)?;
         let side = BlazeFace::INPUT_SIDE as usize;
         let mut values = vec![-1.0f32; side * side * 3];
-        let (offset_x, offset_y) = (letterbox.offset_x as usize, letterbox.offset_y as usize);
-        for y in 0..view.height() {
-            let start = ((y as usize + offset_y) * side + offset_x) * 3;
-            let row = view.row(y);
-            for (value, byte) in values[start..start + row.len()].iter_mut().zip(row) {
-                *value = f32::from(*byte) * (2.0 / 255.0) - 1.0;
-            }
-        }
+        letterbox.fill(view, &mut values);
         let tensor: Tensor = tract_ndarray::Array4::from_shape_vec((1, side, side, 3), values)
             .map_err(|error| DetectError::Inference(error.to_string()))?
             .into();
@@ -384,6 +391,37 @@ impl InputTensor {
 pub struct RawOutput {
     scores: Vec<f32>,
     regressors: Vec<f32>,
+}
+
+impl RawOutput {
+    fn empty() -> Self {
+        RawOutput {
+            scores: Vec::with_capacity(ANCHOR_COUNT),
+            regressors: Vec::with_capacity(ANCHOR_COUNT * VALUES_PER_ANCHOR),
+        }
+    }
+
+    /// Takes the outputs, in order: Identity, the scores of the 512 stride-8 anchors;
+    /// Identity_1, those of the 384 stride-16 ones; Identity_2 and Identity_3, their 16
+    /// regressors.
+    fn collector(&mut self) -> impl FnMut(usize, &[f32]) -> Result<(), DetectError> + '_ {
+        |index: usize, values: &[f32]| {
+            let expected = OUTPUT_LENGTHS[index];
+            if values.len() != expected {
+                return Err(DetectError::Inference(format!(
+                    "output {index} has {} values, expected {expected}",
+                    values.len()
+                )));
+            }
+            let target = if index < 2 {
+                &mut self.scores
+            } else {
+                &mut self.regressors
+            };
+            target.extend_from_slice(values);
+            Ok(())
+        }
+    }
 }
 
 /// The loaded, optimised model; clones share it.
@@ -489,6 +527,25 @@ impl BlazeFace {
         frame_width: u32,
         frame_height: u32,
     ) -> Result<Vec<Detection>, DetectError> {
+        #[cfg(feature = "onnxruntime")]
+        if let Engine::OnnxRuntime(session) = &self.inner.engine {
+            // ONNX Runtime reads the input in place: each thread fills one buffer of its own
+            // rather than allocating (and zeroing) 192 KiB a detection.
+            thread_local! {
+                static INPUT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            let letterbox = Letterbox::new(view.width(), view.height(), frame_width, frame_height)?;
+            let raw = INPUT.with(|input| {
+                let mut input = input.borrow_mut();
+                let side = Self::INPUT_SIDE as usize;
+                input.resize(side * side * 3, -1.0);
+                letterbox.fill(view, &mut input);
+                let mut raw = RawOutput::empty();
+                session.run(&input, raw.collector())?;
+                Ok::<_, DetectError>(raw)
+            })?;
+            return Ok(self.decode(&raw, &letterbox));
+        }
         let input = InputTensor::from_view(view, frame_width, frame_height)?;
         let letterbox = input.letterbox;
         let raw = self.run(input.tensor)?;
@@ -501,28 +558,8 @@ impl BlazeFace {
     }
 
     fn run(&self, input: Tensor) -> Result<RawOutput, DetectError> {
-        let mut raw = RawOutput {
-            scores: Vec::with_capacity(ANCHOR_COUNT),
-            regressors: Vec::with_capacity(ANCHOR_COUNT * VALUES_PER_ANCHOR),
-        };
-        // The outputs, in order: Identity, the scores of the 512 stride-8 anchors; Identity_1,
-        // those of the 384 stride-16 ones; Identity_2 and Identity_3, their 16 regressors.
-        let mut collect = |index: usize, values: &[f32]| -> Result<(), DetectError> {
-            let expected = OUTPUT_LENGTHS[index];
-            if values.len() != expected {
-                return Err(DetectError::Inference(format!(
-                    "output {index} has {} values, expected {expected}",
-                    values.len()
-                )));
-            }
-            let target = if index < 2 {
-                &mut raw.scores
-            } else {
-                &mut raw.regressors
-            };
-            target.extend_from_slice(values);
-            Ok(())
-        };
+        let mut raw = RawOutput::empty();
+        let mut collect = raw.collector();
         match &self.inner.engine {
             Engine::Tract(plan) => {
                 let outputs = plan
@@ -549,6 +586,7 @@ impl BlazeFace {
                 session.run(values, &mut collect)?;
             }
         }
+        drop(collect);
         Ok(raw)
     }
 
