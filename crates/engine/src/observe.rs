@@ -104,18 +104,19 @@ pub struct ObserveOptions {
 }
 
 impl Default for ObserveOptions {
-    /// BlazeFace on every fourth frame (7.5 times a second at 30 frames/s): detection is the
-    /// engine's largest cost after decoding (BENCHMARKS.md). Identity compares the face's
-    /// appearance on every frame, placed between the detections on either side and with what a
+    /// BlazeFace on every fifth frame (6 times a second at 30 frames/s): after decoding,
+    /// detection is the engine's largest cost (BENCHMARKS.md). Identity compares the face's
+    /// appearance on every frame, placed between the detections on either side, with what a
     /// small misplacement makes of it taken out ([`crate::identity`]). On the calibration's 360
-    /// live and 160 swapped sessions its best threshold errs on 2 sessions; comparing
-    /// appearances only where the face was detected, it erred on 4 detecting on every second
-    /// frame and on 7 on every fourth (EVALUATION.md).
+    /// live and 160 swapped sessions, at the threshold that accepts no swap, it rejects 12 live
+    /// sessions detecting on every fifth frame and 9 on every fourth; comparing appearances only
+    /// where the face was detected, the best threshold erred on 4 sessions detecting on every
+    /// second frame and on 7 on every fourth (EVALUATION.md).
     fn default() -> Self {
         ObserveOptions {
             limits: DecodeLimits::default(),
-            detect_every: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
-            detect_interval_ms: 120.0,
+            detect_every: NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN),
+            detect_interval_ms: 150.0,
             candidate_every_ms: 800.0,
         }
     }
@@ -209,8 +210,8 @@ struct Held {
     fingerprint: u64,
 }
 
-/// The most frames held between two detections (at 30 frames/s, 1 with a detection every
-/// 60 ms, 3 every 120 ms); past it, the oldest is measured with the face predicted instead.
+/// The most frames held between two detections (at 30 frames/s with a detection every 150 ms,
+/// 4); past it, the oldest is measured with the face predicted instead.
 const MAX_PENDING: usize = 8;
 
 impl<'a> Observer<'a> {

@@ -91,10 +91,10 @@ fn the_face_between_two_detections_is_placed_between_them() {
     let observed =
         observe_bytes(&fixture.evidence.video, engine.detector(), &engine.options).unwrap();
     let frames = &observed.frames;
-    // The detector ran on every fourth frame.
+    // The detector ran on every fifth frame.
     let ran = frames.iter().filter(|f| f.faces.is_some()).count();
     assert!(
-        ran * 4 >= frames.len() && ran * 4 < frames.len() + 4,
+        ran * 5 >= frames.len() && ran * 5 < frames.len() + 5,
         "{ran}"
     );
     let found: Vec<usize> = (0..frames.len())
