@@ -305,8 +305,8 @@ mod tests {
             .collect()
     }
 
-    fn step_of(frames: &[Frame]) -> Step {
-        let samples: Vec<Sample> = frames
+    fn samples_of(frames: &[Frame]) -> Vec<Sample<'_>> {
+        frames
             .iter()
             .map(|(t, w, l, a)| Sample {
                 t_ms: *t,
@@ -314,8 +314,11 @@ mod tests {
                 light: *l,
                 appearance: a,
             })
-            .collect();
-        appearance_step(&samples, true)
+            .collect()
+    }
+
+    fn step_of(frames: &[Frame]) -> Step {
+        appearance_step(&samples_of(frames), true)
     }
 
     #[test]
@@ -382,15 +385,7 @@ mod tests {
             };
             (dx + moved.0, dy + moved.1)
         });
-        let samples: Vec<Sample> = frames
-            .iter()
-            .map(|(t, w, l, a)| Sample {
-                t_ms: *t,
-                width: *w,
-                light: *l,
-                appearance: a,
-            })
-            .collect();
+        let samples = samples_of(&frames);
         let same = appearance_step(&samples, false);
         assert!(same.change < 0.1, "{same:?}");
         // Left in, the lasting misplacement is a step.

@@ -709,23 +709,20 @@ mod tests {
         assert!(right[1] > left[1], "{left:?} {right:?}");
         let both = [0, 1, 2].map(|k| (left[k] + right[k]) / 2.0);
         assert_eq!(background(&[left, right], 64, None), both);
-        // A face over the left side leaves the right; one in the middle, both.
-        assert_eq!(
-            background(&[left, right], 64, Some(&face(2.0, 5.0, 20.0, 20.0))),
-            right
-        );
-        assert_eq!(
-            background(&[left, right], 64, Some(&face(44.0, 5.0, 18.0, 20.0))),
-            left
-        );
-        assert_eq!(
-            background(&[left, right], 64, Some(&face(24.0, 5.0, 16.0, 20.0))),
-            both
-        );
-        assert_eq!(
-            background(&[left, right], 64, Some(&face(0.0, 0.0, 64.0, 48.0))),
-            both
-        );
+        // A face over the left side leaves the right and the other way round; a face in the
+        // middle, or over both, leaves both.
+        for (at, expected) in [
+            (face(2.0, 5.0, 20.0, 20.0), right),
+            (face(44.0, 5.0, 18.0, 20.0), left),
+            (face(24.0, 5.0, 16.0, 20.0), both),
+            (face(0.0, 0.0, 64.0, 48.0), both),
+        ] {
+            assert_eq!(
+                background(&[left, right], 64, Some(&at)),
+                expected,
+                "{at:?}"
+            );
+        }
     }
 
     #[test]
