@@ -24,6 +24,19 @@ pub struct CheckResult {
     pub measurements: BTreeMap<&'static str, f64>,
 }
 
+impl CheckResult {
+    /// A strong check that had nothing to measure: it fails, saying why.
+    fn unmeasured(name: &'static str, reason: &str) -> Self {
+        CheckResult {
+            name,
+            score: 0.0,
+            strong: true,
+            reason: reason.to_owned(),
+            measurements: BTreeMap::new(),
+        }
+    }
+}
+
 /// Rises from 0 to 1 around `threshold` (0.5 there), over about `width`.
 pub fn above(value: f64, threshold: f64, width: f64) -> f64 {
     if !value.is_finite() {
@@ -708,14 +721,10 @@ pub fn fit_light(
 /// Check 4: light reflection in time.
 pub fn light_time(light: Option<&LightFit>, calibration: &Calibration) -> CheckResult {
     let Some(light) = light else {
-        return CheckResult {
-            name: "light_time",
-            score: 0.0,
-            strong: true,
-            reason: "the client reported no colour display, or no face was seen during it"
-                .to_owned(),
-            measurements: BTreeMap::new(),
-        };
+        return CheckResult::unmeasured(
+            "light_time",
+            "the client reported no colour display, or no face was seen during it",
+        );
     };
     let r2 = light.skin.r2();
     let face = light.skin.modulation();
@@ -800,13 +809,7 @@ fn relief(regions: &[Fit]) -> (f64, f64) {
 /// only sideways.
 pub fn light_space(light: Option<&LightFit>, calibration: &Calibration) -> CheckResult {
     let Some(light) = light else {
-        return CheckResult {
-            name: "light_space",
-            score: 0.0,
-            strong: true,
-            reason: "no reflection to measure".to_owned(),
-            measurements: BTreeMap::new(),
-        };
+        return CheckResult::unmeasured("light_space", "no reflection to measure");
     };
     let (sideways, vertical) = relief(&light.regions);
     // Sideways falloff alone is what a print bent around a cylinder shows too: the vertical

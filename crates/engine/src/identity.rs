@@ -176,13 +176,13 @@ fn design(samples: &[Sample], k: usize, page: f64, lit: bool) -> Vec<Vec<f64>> {
 pub fn appearance_step(samples: &[Sample], within_light: bool) -> Step {
     step(
         samples,
-        || channels(&without_misplacement(samples)),
+        channels(&without_misplacement(samples)),
         within_light,
     )
 }
 
-/// [`appearance_step`] on the appearances `data` makes.
-fn step(samples: &[Sample], data: impl FnOnce() -> Columns, within_light: bool) -> Step {
+/// [`appearance_step`] on the appearances `data` (per channel, a column per element).
+fn step(samples: &[Sample], data: Columns, within_light: bool) -> Step {
     let none = Step {
         change: 0.0,
         at_ms: f64::NAN,
@@ -192,7 +192,6 @@ fn step(samples: &[Sample], data: impl FnOnce() -> Columns, within_light: bool) 
         return none;
     }
     let lit = samples.iter().any(|s| s.light.is_some());
-    let data = data();
     // The page's light (outside the colours) is not known: the one that leaves least unexplained.
     let pages: Vec<f64> = if lit && samples.iter().any(|s| s.light.is_none()) {
         (0..=10).map(|i| f64::from(i) / 10.0).collect()
@@ -392,7 +391,7 @@ mod tests {
         let raw = |s: &Sample| s.appearance.iter().map(|&v| f64::from(v)).collect();
         let kept = step(
             &samples,
-            || channels(&samples.iter().map(raw).collect::<Vec<Vec<f64>>>()),
+            channels(&samples.iter().map(raw).collect::<Vec<Vec<f64>>>()),
             false,
         );
         assert!(kept.change > 0.3, "{kept:?}");

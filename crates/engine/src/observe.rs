@@ -191,8 +191,6 @@ struct Observer<'a> {
     /// The frames since the last detection, when it found a face, held (by reference to the
     /// decoder's picture) until the next one tells where the face went on them.
     pending: VecDeque<Held>,
-    /// Whether the detector found a face when it last ran.
-    last_found: bool,
     /// When the detector last ran.
     last_detection_ms: f64,
     first_pts_us: Option<i64>,
@@ -226,7 +224,6 @@ impl<'a> Observer<'a> {
             last_face: None,
             previous_face: None,
             pending: VecDeque::new(),
-            last_found: false,
             last_detection_ms: f64::NEG_INFINITY,
             first_pts_us: None,
             last_candidate_ms: f64::NEG_INFINITY,
@@ -244,6 +241,13 @@ impl<'a> Observer<'a> {
             }
             _ => Some(last.clone()),
         }
+    }
+
+    /// Whether the detector found a face when it last ran.
+    fn last_found(&self) -> bool {
+        self.last_face
+            .as_ref()
+            .is_some_and(|(t, _)| *t == self.last_detection_ms)
     }
 
     /// Whether the face moved less than 2% of its width between the last two detections.
@@ -281,7 +285,7 @@ impl<'a> Observer<'a> {
         };
         let due = t_ms - self.last_detection_ms >= 0.9 * self.options.detect_interval_ms;
         let Some(view) = frame.detector_view.as_ref().filter(|_| due) else {
-            if self.last_found {
+            if self.last_found() {
                 if self.pending.len() >= MAX_PENDING {
                     self.measure_oldest();
                 }
@@ -298,7 +302,6 @@ impl<'a> Observer<'a> {
             .map_err(|error| ObserveError::Detect(error.to_string()))?;
         // The person answering is the nearest face: the largest first.
         faces.sort_by(|a, b| b.bounding_box.width.total_cmp(&a.bounding_box.width));
-        self.last_found = !faces.is_empty();
         let Some(found) = faces.first().cloned() else {
             self.finish();
             self.extrapolated(&held, Some(faces));
