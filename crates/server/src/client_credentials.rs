@@ -3,32 +3,30 @@
 //! browser. They allow only `StartFaceLivenessSession` for that session and expire no later than
 //! the session (see [`openliveness_auth::client`]).
 //!
+//! Served through the [`crate::pipeline`] as
+//! [`Endpoint::CreateClientCredentials`](crate::pipeline::Endpoint): signed callers only (never
+//! the anonymous tenant), with the permission `openliveness:CreateClientCredentials` (keys
+//! without an `actions` list have it), within the tenant's quota; it takes no request slot and
+//! is not counted in the request metrics.
+//!
 //! Request: `{"SessionId": "...", "DurationSeconds": 120}` (duration optional; at most the
 //! session's remaining life). Response, shaped as STS's temporary credentials:
 //! `{"SessionId": "...", "Credentials": {"AccessKeyId", "SecretAccessKey", "SessionToken",
 //! "Expiration"}}` with `Expiration` in RFC 3339.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use openliveness_auth::client::{self, ClientGrant};
 use openliveness_auth::{ClientCredential, ClientCredentialKey, TenantId};
 use openliveness_protocol::{ApiError, ErrorCode, LivenessSessionStatus, SessionId};
 use openliveness_store::Lookup;
 use serde::{Deserialize, Serialize};
 
-use crate::control;
-use crate::{AppState, RequestId};
+use crate::pipeline::Call;
+use crate::AppState;
 
 /// The path of the API.
 pub const PATH: &str = "/v1/client-credentials";
-/// The action a backend key needs (keys without an `actions` list have it).
-pub const ACTION: &str = "openliveness:CreateClientCredentials";
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -55,69 +53,26 @@ struct MintResponse {
     credentials: CredentialsBody,
 }
 
-/// `POST /v1/client-credentials`.
-pub async fn handle(
-    State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let result = async {
-        let body = control::read_body(&headers, body, state.config.limits.max_body_bytes).await?;
-        let caller = control::authenticate(&state, &method, &uri, &headers, &body)?;
-        let principal = caller
-            .principal
-            .ok_or_else(|| ApiError::of(ErrorCode::MissingAuthenticationTokenException))?;
-        if !principal.allows(ACTION) {
-            return Err(ApiError::new(
-                ErrorCode::AccessDeniedException,
-                format!(
-                    "User: {} is not authorized to perform: {ACTION}",
-                    principal.access_key_id
-                ),
-            ));
-        }
-        if !state
-            .quotas
-            .try_acquire(principal.tenant.as_str(), state.clock.now_millis())
-        {
-            return Err(ApiError::of(
-                ErrorCode::ProvisionedThroughputExceededException,
-            ));
-        }
-        let request: MintRequest = serde_json::from_slice(&body).map_err(|_| {
-            ApiError::new(
-                ErrorCode::SerializationException,
-                "Expected {\"SessionId\": string, \"DurationSeconds\": number (optional)}",
-            )
-        })?;
-        let credential = mint_for_session(
-            &state,
-            &principal.tenant,
-            &request.session_id,
-            request.duration_seconds.map(Duration::from_secs),
+/// Mints client credentials for the session the body names, of the caller's tenant.
+pub(crate) async fn create(call: Call<'_>) -> Result<Vec<u8>, ApiError> {
+    let request: MintRequest = serde_json::from_slice(&call.body).map_err(|_| {
+        ApiError::new(
+            ErrorCode::SerializationException,
+            "Expected {\"SessionId\": string, \"DurationSeconds\": number (optional)}",
         )
-        .await?;
-        Ok(MintResponse {
-            session_id: request.session_id,
-            credentials: body_of(&credential),
-        })
-    }
-    .await;
-    match result {
-        Ok(response) => (
-            StatusCode::OK,
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            serde_json::to_vec(&response).unwrap_or_default(),
-        )
-            .into_response(),
-        Err(error) => {
-            tracing::info!(code = error.code.name(), message = %error.message, "client credentials refused");
-            control::error_response(&error, &request_id)
-        }
-    }
+    })?;
+    let credential = mint_for_session(
+        call.state,
+        &call.tenant,
+        &request.session_id,
+        request.duration_seconds.map(Duration::from_secs),
+    )
+    .await?;
+    let response = MintResponse {
+        session_id: request.session_id,
+        credentials: body_of(&credential),
+    };
+    Ok(serde_json::to_vec(&response).unwrap_or_default())
 }
 
 /// Mints client credentials for a `CREATED`, unexpired session of `tenant`, expiring after

@@ -2,8 +2,9 @@
 //! health, metrics and the background sweep of expired sessions.
 //!
 //! The key decision: this crate is the only one that knows HTTP. It parses each request into an
-//! operation, authenticates it, and calls the store; the wire types and their validation live in
-//! `openliveness-protocol`, SigV4 in `openliveness-auth`, sessions in `openliveness-store`.
+//! endpoint, authenticates it, and calls the store, through one [`pipeline`] for every
+//! authenticated endpoint; the wire types and their validation live in `openliveness-protocol`,
+//! SigV4 in `openliveness-auth`, sessions in `openliveness-store`.
 //! Everything a handler needs comes in one [`AppState`], built once, with the clock injected, so
 //! that [`app`] can be served in process by tests with a [`clock::ManualClock`].
 
@@ -16,6 +17,7 @@ pub mod config;
 pub mod control;
 pub mod listener;
 pub mod metrics;
+pub mod pipeline;
 pub mod quota;
 pub mod report;
 pub mod streaming;
@@ -146,9 +148,8 @@ pub struct RequestId(pub String);
 /// The HTTP application.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/", post(control::handle).get(not_found))
-        .route(client_credentials::PATH, post(client_credentials::handle))
-        .route(report::PATH, get(report::handle))
+        .merge(pipeline::routes())
+        .route("/", get(not_found))
         .merge(web::demo_routes(state.config.web.demo))
         .route(streaming_protocol::START_PATH, post(streaming::start_http))
         .route(
