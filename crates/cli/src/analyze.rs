@@ -14,8 +14,8 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4::SigningParams;
 use http_body_util::{BodyExt, Empty};
+use openliveness_evidence::Evidence;
 use openliveness_protocol::SessionId;
-use openliveness_store::Evidence;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -91,7 +91,7 @@ fn analyze_dir(
     evidence.video = std::fs::read(dir.join("video.bin"))
         .map_err(|error| format!("{}/video.bin: {error}", dir.display()))?;
     let engine = detector.engine()?;
-    let report = openliveness_server::analysis::engine_report(&engine, &evidence);
+    let report = openliveness_cli::engine_analyzer::engine_report(&engine, &evidence);
     let text = openliveness_server::analysis::report_text(&report);
     Ok((evidence.session_id.to_string(), text, report))
 }

@@ -11,10 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use openliveness_engine::Engine;
-use openliveness_protocol::challenge::{issue, IssuedChallenge, SeededRandom};
-use openliveness_protocol::{ChallengeKind, ChallengeVersion, SessionId};
-use openliveness_sim::{ChallengeSpec, ClientMessage, SessionSpec, Species};
-use openliveness_store::{Evidence, ReceivedEvent};
+use openliveness_evidence::Evidence;
+use openliveness_sim::{evidence_of, issued_challenge, ChallengeSpec, SessionSpec, Species};
 use openliveness_vision::RgbImage;
 
 #[derive(Debug, clap::Args)]
@@ -99,66 +97,10 @@ pub struct Scored {
     pub checks: serde_json::Value,
 }
 
-/// The challenge a session gets: the server's own drawing, seeded.
-pub fn issued_challenge(seed: u64, width: u32, height: u32) -> IssuedChallenge {
-    let mut random = SeededRandom::new(seed ^ 0xC4A1_1E46E);
-    issue(
-        ChallengeKind::FaceMovementAndLightChallenge,
-        ChallengeVersion(2, 0, 0),
-        width,
-        height,
-        &mut random,
-    )
-}
-
 /// The seed of session `index` of `species`.
 pub fn seed_of(species: Species, first_seed: u64, index: u64) -> u64 {
     let position = Species::ALL.iter().position(|s| *s == species).unwrap_or(0) as u64;
     first_seed + position * 1_000_000 + index
-}
-
-/// The evidence a server would have kept for this simulated session.
-pub fn evidence_of(
-    issued: &IssuedChallenge,
-    recording: &openliveness_sim::Recording,
-    encoded: &openliveness_sim::Encoded,
-) -> Evidence {
-    let epoch = 1_767_225_600_000u64;
-    let messages = openliveness_sim::client_messages(
-        recording,
-        encoded,
-        epoch,
-        "00000000-0000-4000-8000-000000000000",
-    );
-    let mut events = Vec::new();
-    let mut video = Vec::new();
-    for message in messages {
-        let arrived_at = epoch + message.at_ms().max(0.0) as u64;
-        match message {
-            ClientMessage::Info { body, .. } => events.push(ReceivedEvent {
-                arrived_at,
-                event_type: "ClientSessionInformationEvent".to_owned(),
-                payload: body,
-            }),
-            ClientMessage::Video { chunk, .. } => {
-                let bytes = &encoded.chunks[chunk].1;
-                events.push(ReceivedEvent {
-                    arrived_at,
-                    event_type: "VideoEvent".to_owned(),
-                    payload: serde_json::json!({"Offset": video.len(), "Length": bytes.len()}),
-                });
-                video.extend_from_slice(bytes);
-            }
-            ClientMessage::End { .. } => {}
-        }
-    }
-    Evidence {
-        session_id: SessionId::random(),
-        tenant: "eval".to_owned(),
-        challenge: serde_json::to_value(issued).unwrap_or_default(),
-        events,
-        video,
-    }
 }
 
 /// The evidence of one simulated session: read from `cache` when it holds it, else simulated
@@ -215,7 +157,7 @@ fn simulate_evidence(species: Species, seed: u64, size: (u32, u32)) -> Result<Ev
     };
     let recording = openliveness_sim::simulate(&spec).map_err(|e| e.to_string())?;
     let encoded = openliveness_sim::encode(&recording).map_err(|e| e.to_string())?;
-    Ok(evidence_of(&issued, &recording, &encoded))
+    evidence_of(&issued, &recording, &encoded)
 }
 
 /// Simulates (or reads from `cache`) and decides one session in process.

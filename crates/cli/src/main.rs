@@ -195,7 +195,9 @@ impl DetectorArgs {
         let backend = file
             .resolve(None, None)
             .map_err(|error| error.to_string())?;
-        openliveness_engine::Engine::load(&backend)
+        openliveness_engine::Engine::load(&openliveness_cli::engine_analyzer::engine_backend(
+            &backend,
+        )?)
     }
 }
 
@@ -280,7 +282,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     runtime.block_on(async move {
         let listen = config.listen;
         let (state, notice) =
-            match openliveness_server::bootstrap::prepare(config, Arc::new(SystemClock)) {
+            match openliveness_cli::engine_analyzer::prepare(config, Arc::new(SystemClock)) {
                 Ok(prepared) => prepared,
                 Err(error) => return fail(&error),
             };

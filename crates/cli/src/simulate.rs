@@ -89,7 +89,7 @@ pub fn run(args: SimulateArgs) -> ExitCode {
             &mut openliveness_protocol::challenge::SeededRandom::new(args.seed),
         )
     } else {
-        crate::eval::issued_challenge(args.seed, width, height)
+        openliveness_sim::issued_challenge(args.seed, width, height)
     };
     let Some(challenge) = ChallengeSpec::from_server(&issued.server_challenge, width, height)
     else {
@@ -111,10 +111,13 @@ pub fn run(args: SimulateArgs) -> ExitCode {
     let messages = openliveness_sim::client_messages(
         &recording,
         &encoded,
-        1_767_225_600_000,
+        openliveness_sim::evidence::EPOCH_MS,
         "00000000-0000-4000-8000-000000000000",
     );
-    let evidence = crate::eval::evidence_of(&issued, &recording, &encoded);
+    let evidence = match openliveness_sim::evidence_of(&issued, &recording, &encoded) {
+        Ok(evidence) => evidence,
+        Err(error) => return crate::fail(&error),
+    };
     let written = openliveness_sim::session::write_dir(out, &recording, &encoded, &messages)
         .and_then(|()| {
             let json = serde_json::to_vec_pretty(&evidence).map_err(std::io::Error::other)?;

@@ -21,9 +21,8 @@ use std::time::{Duration, Instant};
 
 use openliveness_engine::{observe_bytes, observe_stream, DetectorBackend, Engine, ObserveOptions};
 use openliveness_protocol::challenge::{issue, SeededRandom};
-use openliveness_protocol::{ChallengeKind, ChallengeVersion, SessionId};
-use openliveness_sim::{ChallengeSpec, ClientMessage, SessionSpec, Species};
-use openliveness_store::{Evidence, ReceivedEvent};
+use openliveness_protocol::{ChallengeKind, ChallengeVersion};
+use openliveness_sim::{ChallengeSpec, SessionSpec, Species};
 use openliveness_vision::decode::{decode_bytes, decode_stream, DecodeOptions, ImageOutput};
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -75,24 +74,7 @@ fn main() {
         options.detect_interval_ms = interval.parse().unwrap();
         options.detect_every = std::num::NonZeroU32::MIN;
     }
-    let mut events = Vec::new();
-    for message in openliveness_sim::client_messages(&recording, &encoded, 1_767_225_600_000, "id")
-    {
-        if let ClientMessage::Info { at_ms, body } = message {
-            events.push(ReceivedEvent {
-                arrived_at: 1_767_225_600_000 + at_ms as u64,
-                event_type: "ClientSessionInformationEvent".to_owned(),
-                payload: body,
-            });
-        }
-    }
-    let evidence = Evidence {
-        session_id: SessionId::random(),
-        tenant: "bench".to_owned(),
-        challenge: serde_json::to_value(&issued).unwrap(),
-        events,
-        video: Vec::new(),
-    };
+    let evidence = openliveness_sim::evidence_of(&issued, &recording, &encoded).unwrap();
     engine.options = options.clone();
 
     // The floor is the decoder alone: frames decoded, not converted to RGB.

@@ -1,9 +1,9 @@
 //! What the client said, and what the server issued, read from a session's evidence. Client
 //! claims are hints to be checked against the video, never facts.
 
+use openliveness_evidence::{ClientEvent, ReceivedEvent};
 use openliveness_protocol::challenge::IssuedChallenge;
 use serde::Serialize;
-use serde_json::Value;
 
 /// The issued challenge, as the engine needs it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,13 +19,6 @@ pub struct Issued {
 }
 
 impl Issued {
-    /// From the challenge JSON the server keeps as evidence (`IssuedChallenge`).
-    pub fn from_evidence(challenge: &Value) -> Result<Issued, String> {
-        let issued: IssuedChallenge = serde_json::from_value(challenge.clone())
-            .map_err(|error| format!("the evidence's challenge is unreadable: {error}"))?;
-        Issued::from_issued(&issued)
-    }
-
     pub fn from_issued(issued: &IssuedChallenge) -> Result<Issued, String> {
         let server = &issued.server_challenge;
         let (oval, colours) = if let Some(light) = &server.face_movement_and_light_challenge {
@@ -84,59 +77,47 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// From the evidence's events (`ClientSessionInformationEvent` payloads, `VideoEvent`
-    /// arrival times).
-    pub fn from_events(events: &[openliveness_store::ReceivedEvent]) -> Claims {
+    /// From the evidence's events (`ClientSessionInformationEvent`s, `VideoEvent` arrival
+    /// times).
+    pub fn from_events(events: &[ReceivedEvent]) -> Claims {
         let mut claims = Claims::default();
         for event in events {
-            if event.event_type == "VideoEvent" {
-                claims.chunk_arrivals.push(event.arrived_at);
-                continue;
-            }
-            let Some(member) = event
-                .payload
-                .get("Challenge")
-                .and_then(Value::as_object)
-                .and_then(|members| members.values().next())
+            let info = match &event.event {
+                ClientEvent::VideoEvent(_) => {
+                    claims.chunk_arrivals.push(event.arrived_at);
+                    continue;
+                }
+                ClientEvent::ClientSessionInformationEvent(info) => info,
+            };
+            let challenge = &info.challenge;
+            let Some(member) = challenge
+                .face_movement_and_light_challenge
+                .as_ref()
+                .or(challenge.face_movement_challenge.as_ref())
             else {
                 continue;
             };
-            let number = |value: Option<&Value>| value.and_then(Value::as_f64);
-            if let Some(start) = number(member.get("VideoStartTimestamp")) {
-                claims.video_start_epoch_ms = Some(start);
+            let number = |value: i64| value as f64;
+            if let Some(start) = member.video_start_timestamp {
+                claims.video_start_epoch_ms = Some(number(start));
             }
-            if let Some(end) = number(member.get("VideoEndTimestamp")) {
-                claims.video_end_epoch_ms = Some(end);
+            if let Some(end) = member.video_end_timestamp {
+                claims.video_end_epoch_ms = Some(number(end));
             }
-            if let Some(target) = member.get("TargetFace") {
-                claims.target_start_epoch_ms =
-                    number(target.get("FaceDetectedInTargetPositionStartTimestamp"));
-                claims.target_end_epoch_ms =
-                    number(target.get("FaceDetectedInTargetPositionEndTimestamp"));
+            if let Some(target) = &member.target_face {
+                claims.target_start_epoch_ms = Some(number(
+                    target.face_detected_in_target_position_start_timestamp,
+                ));
+                claims.target_end_epoch_ms = Some(number(
+                    target.face_detected_in_target_position_end_timestamp,
+                ));
             }
-            if let Some(colour) = member.get("ColorDisplayed") {
-                let rgb = colour
-                    .get("CurrentColor")
-                    .and_then(|c| c.get("RGB"))
-                    .and_then(Value::as_array)
-                    .map(|values| {
-                        let mut rgb = [0u8; 3];
-                        for (slot, value) in rgb.iter_mut().zip(values) {
-                            *slot = value.as_u64().unwrap_or(0).min(255) as u8;
-                        }
-                        rgb
-                    });
-                if let (Some(sequence), Some(start), Some(rgb)) = (
-                    colour.get("SequenceNumber").and_then(Value::as_u64),
-                    number(colour.get("CurrentColorStartTimestamp")),
-                    rgb,
-                ) {
-                    claims.colours.push(ColourClaim {
-                        sequence_number: sequence as usize,
-                        current: rgb,
-                        start_epoch_ms: start,
-                    });
-                }
+            if let Some(colour) = &member.color_displayed {
+                claims.colours.push(ColourClaim {
+                    sequence_number: usize::from(colour.sequence_number),
+                    current: colour.current_color.rgb,
+                    start_epoch_ms: number(colour.current_color_start_timestamp),
+                });
             }
         }
         claims

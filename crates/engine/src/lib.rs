@@ -17,8 +17,8 @@ pub mod observe;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
+use openliveness_evidence::Evidence;
 use openliveness_protocol::AuditImage;
-use openliveness_store::{Evidence, SessionResult};
 use openliveness_vision::BlazeFace;
 use serde::Serialize;
 
@@ -150,18 +150,6 @@ pub struct Outcome {
     pub audit_images: Vec<AuditImage>,
 }
 
-impl Outcome {
-    pub fn into_result(self) -> SessionResult {
-        SessionResult {
-            confidence: Some(self.report.confidence as f32),
-            challenge: None,
-            reference_image: self.reference_image,
-            audit_images: self.audit_images,
-            failure_reason: None,
-        }
-    }
-}
-
 /// The engine: the face detector and the calibration, shared by all sessions.
 pub struct Engine {
     detector: Arc<BlazeFace>,
@@ -205,7 +193,7 @@ impl Engine {
         observations: &Observations,
         audit_images_limit: usize,
     ) -> Result<Outcome, String> {
-        let issued = Issued::from_evidence(&evidence.challenge)?;
+        let issued = Issued::from_issued(&evidence.challenge)?;
         let claims = Claims::from_events(&evidence.events);
         if observations.frames.is_empty() {
             return Err("the video has no frames".to_owned());

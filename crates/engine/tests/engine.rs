@@ -8,10 +8,10 @@
 use std::sync::OnceLock;
 
 use openliveness_engine::{decide, observe_bytes, observe_stream, Claims, Engine, Issued};
+use openliveness_evidence::Evidence;
 use openliveness_protocol::challenge::{issue, IssuedChallenge, SeededRandom};
-use openliveness_protocol::{ChallengeKind, ChallengeVersion, SessionId};
-use openliveness_sim::{ChallengeSpec, ClientMessage, SessionSpec, Species};
-use openliveness_store::{Evidence, ReceivedEvent};
+use openliveness_protocol::{ChallengeKind, ChallengeVersion};
+use openliveness_sim::{ChallengeSpec, SessionSpec, Species};
 use proptest::prelude::*;
 
 struct Fixture {
@@ -37,26 +37,11 @@ fn fixture() -> &'static Fixture {
         };
         let recording = openliveness_sim::simulate(&spec).unwrap();
         let encoded = openliveness_sim::encode(&recording).unwrap();
-        let epoch = 1_767_225_600_000;
-        let mut events = Vec::new();
-        for message in openliveness_sim::client_messages(&recording, &encoded, epoch, "id") {
-            if let ClientMessage::Info { at_ms, body } = message {
-                events.push(ReceivedEvent {
-                    arrived_at: epoch + at_ms as u64,
-                    event_type: "ClientSessionInformationEvent".to_owned(),
-                    payload: body,
-                });
-            }
-        }
+        let evidence = openliveness_sim::evidence_of(&issued, &recording, &encoded).unwrap();
+        assert_eq!(evidence.video, encoded.webm);
         Fixture {
             engine: Engine::load_default().unwrap(),
-            evidence: Evidence {
-                session_id: SessionId::random(),
-                tenant: "t".to_owned(),
-                challenge: serde_json::to_value(&issued).unwrap(),
-                events,
-                video: encoded.webm,
-            },
+            evidence,
         }
     })
 }
@@ -151,7 +136,7 @@ proptest! {
         }
         drop(sender);
         let chunked = observe_stream(receiver, &detector, &options).unwrap();
-        let issued = Issued::from_evidence(&fixture.evidence.challenge).unwrap();
+        let issued = Issued::from_issued(&fixture.evidence.challenge).unwrap();
         let claims = Claims::from_events(&fixture.evidence.events);
         let calibration = &fixture.engine.calibration;
         prop_assert_eq!(

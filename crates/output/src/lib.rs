@@ -21,9 +21,9 @@ pub mod keys;
 use std::path::Path;
 use std::sync::Arc;
 
-use base64::Engine as _;
+use openliveness_evidence::{Evidence, SealedDetails, SealedEvidence, StoredEvidence};
 use openliveness_protocol::{ApiError, AuditImage, Blob, ErrorCode, S3Object, SessionSettings};
-use openliveness_store::{Evidence, SessionRecord, SessionResult};
+use openliveness_store::{SessionRecord, SessionResult};
 use serde::Deserialize;
 
 pub use envelope::DataKey;
@@ -265,23 +265,14 @@ impl Output {
             .map_err(|error| format!("could not make the session's data key: {error}"))
     }
 
-    /// The evidence as it may rest: its challenge and events, and its video, each sealed.
-    /// `challenge` becomes `{"Sealed": "<base64 envelope of {challenge, events} as JSON>"}`,
-    /// `events` is empty, `video` is an envelope.
-    pub fn seal_evidence(key: &DataKey, evidence: &Evidence) -> Result<Evidence, String> {
-        let details = serde_json::to_vec(&serde_json::json!({
-            "challenge": evidence.challenge,
-            "events": evidence.events,
-        }))
-        .map_err(|error| error.to_string())?;
-        let sealed_details = envelope::seal(key, &details).map_err(|error| error.to_string())?;
-        Ok(Evidence {
+    /// The evidence as it may rest: its challenge and events sealed together, and its video.
+    pub fn seal_evidence(key: &DataKey, evidence: &Evidence) -> Result<SealedEvidence, String> {
+        let details =
+            serde_json::to_vec(&SealedDetails::of(evidence)).map_err(|error| error.to_string())?;
+        Ok(SealedEvidence {
             session_id: evidence.session_id,
             tenant: evidence.tenant.clone(),
-            challenge: serde_json::json!({
-                "Sealed": base64::engine::general_purpose::STANDARD.encode(sealed_details),
-            }),
-            events: Vec::new(),
+            details: envelope::seal(key, &details).map_err(|error| error.to_string())?,
             video: envelope::seal(key, &evidence.video).map_err(|error| error.to_string())?,
         })
     }
@@ -290,45 +281,22 @@ impl Output {
     /// sealed comes back as it is. Each envelope must have been sealed for this evidence's
     /// session (its encryption context), so sealed files moved under another session's id do
     /// not open as that session's.
-    pub async fn open_evidence(&self, evidence: Evidence) -> Result<Evidence, String> {
-        let context = envelope::session_context(&evidence.session_id.to_string());
-        let sealed_details = match evidence.challenge.get("Sealed") {
-            Some(sealed) => Some(
-                sealed
-                    .as_str()
-                    .and_then(|text| base64::engine::general_purpose::STANDARD.decode(text).ok())
-                    .ok_or_else(|| {
-                        "evidence.json: the sealed challenge is not base64".to_owned()
-                    })?,
-            ),
-            None => None,
+    pub async fn open_evidence(&self, evidence: StoredEvidence) -> Result<Evidence, String> {
+        let sealed = match evidence {
+            StoredEvidence::Plain(evidence) => return Ok(evidence),
+            StoredEvidence::Sealed(sealed) => sealed,
         };
-        // Whether the evidence is sealed is told by its JSON alone: a plain video may begin with
-        // any bytes the client sent.
-        let Some(sealed_details) = sealed_details else {
-            return Ok(evidence);
-        };
-        for sealed in [sealed_details.as_slice(), evidence.video.as_slice()] {
-            let (header, _) = envelope::header(sealed).map_err(|error| error.to_string())?;
+        let context = envelope::session_context(&sealed.session_id.to_string());
+        for envelope in [sealed.details.as_slice(), sealed.video.as_slice()] {
+            let (header, _) = envelope::header(envelope).map_err(|error| error.to_string())?;
             if header.context != context {
                 return Err("the evidence was sealed for another session".to_owned());
             }
         }
-        #[derive(Deserialize)]
-        struct Details {
-            challenge: serde_json::Value,
-            events: Vec<openliveness_store::ReceivedEvent>,
-        }
-        let details: Details = serde_json::from_slice(&self.open(&sealed_details).await?)
+        let details: SealedDetails = serde_json::from_slice(&self.open(&sealed.details).await?)
             .map_err(|error| format!("evidence.json: the sealed details: {error}"))?;
-        let video = self.open(&evidence.video).await?;
-        Ok(Evidence {
-            session_id: evidence.session_id,
-            tenant: evidence.tenant,
-            challenge: details.challenge,
-            events: details.events,
-            video,
-        })
+        let video = self.open(&sealed.video).await?;
+        Ok(details.into_evidence(sealed.session_id, sealed.tenant, video))
     }
 
     /// Puts an analysed session's images where its settings say: the output bucket (then the
@@ -420,14 +388,10 @@ impl Output {
         if envelope::is_envelope(bytes) {
             return self.open(bytes).await;
         }
-        let sealed = serde_json::from_slice::<serde_json::Value>(bytes)
-            .ok()
-            .and_then(|json| json["challenge"]["Sealed"].as_str().map(str::to_owned))
-            .ok_or_else(|| "not a sealed openliveness file".to_owned())?;
-        let sealed = base64::engine::general_purpose::STANDARD
-            .decode(sealed)
-            .map_err(|error| format!("evidence.json: {error}"))?;
-        self.open(&sealed).await
+        match serde_json::from_slice::<StoredEvidence>(bytes) {
+            Ok(StoredEvidence::Sealed(sealed)) => self.open(&sealed.details).await,
+            _ => Err("not a sealed openliveness file".to_owned()),
+        }
     }
 
     /// Opens any envelope this crate sealed, unwrapping its data key with its KMS key.

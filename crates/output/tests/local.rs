@@ -10,6 +10,7 @@ mod fixtures;
 use std::sync::Arc;
 
 use fixtures::{has_image_or_video_signature, tiny_jpeg};
+use openliveness_evidence::{ClientEvent, Evidence, ReceivedEvent, StoredEvidence, VideoChunk};
 use openliveness_output::{
     Grant, KeyProvider, LocalKeyConfig, LocalKeyring, ObjectStoreOutput, Output,
 };
@@ -17,7 +18,7 @@ use openliveness_protocol::{
     AuditImage, Blob, BoundingBox, ErrorCode, LivenessSessionStatus, OutputLocation, SessionId,
     SessionSettings,
 };
-use openliveness_store::{Evidence, ReceivedEvent, SessionRecord, SessionResult};
+use openliveness_store::{SessionRecord, SessionResult};
 
 const TENANT: &str = "111111111111";
 
@@ -246,38 +247,54 @@ async fn with_a_kms_key_files_evidence_and_kept_images_are_sealed_and_open_again
     let evidence = Evidence {
         session_id: record.id,
         tenant: TENANT.to_owned(),
-        challenge: serde_json::json!({"kind": "FaceMovementChallenge"}),
+        challenge: openliveness_protocol::challenge::issue(
+            openliveness_protocol::ChallengeKind::FaceMovementChallenge,
+            openliveness_protocol::ChallengeVersion(1, 0, 0),
+            640,
+            480,
+            &mut openliveness_protocol::challenge::SeededRandom::new(1),
+        ),
         events: vec![ReceivedEvent {
             arrived_at: 1,
-            event_type: "VideoEvent".to_owned(),
-            payload: serde_json::json!({"Offset": 0, "Length": 1004}),
+            event: ClientEvent::VideoEvent(VideoChunk {
+                offset: 0,
+                length: 1004,
+                timestamp_millis: None,
+            }),
         }],
         video: video.clone(),
     };
     let sealed = Output::seal_evidence(&key, &evidence).unwrap();
     assert!(!has_image_or_video_signature(&sealed.video));
-    assert!(sealed.events.is_empty());
     assert_eq!(output.open_file(&sealed.video).await.unwrap(), video);
-    let json = serde_json::to_vec(&serde_json::json!({"challenge": sealed.challenge})).unwrap();
+    // `evidence.json` as it rests holds the session, the tenant and the sealed details only.
+    let json = serde_json::to_vec(&sealed).unwrap();
     let details: serde_json::Value =
         serde_json::from_slice(&output.open_file(&json).await.unwrap()).unwrap();
     assert_eq!(details["challenge"]["kind"], "FaceMovementChallenge");
     assert_eq!(details["events"][0]["event_type"], "VideoEvent");
     // The server opens it whole again (the operator's report); plain evidence stays as it is.
     assert_eq!(
-        output.open_evidence(sealed.clone()).await.unwrap(),
+        output
+            .open_evidence(StoredEvidence::Sealed(sealed.clone()))
+            .await
+            .unwrap(),
         evidence
     );
     assert_eq!(
-        output.open_evidence(evidence.clone()).await.unwrap(),
+        output
+            .open_evidence(StoredEvidence::Plain(evidence.clone()))
+            .await
+            .unwrap(),
         evidence
     );
     // Sealed files moved under another session's id do not open as that session's.
-    let moved = Evidence {
-        session_id: SessionId::random(),
-        ..sealed.clone()
-    };
-    assert!(output.open_evidence(moved).await.is_err());
+    let mut moved = sealed.clone();
+    moved.session_id = SessionId::random();
+    assert!(output
+        .open_evidence(StoredEvidence::Sealed(moved))
+        .await
+        .is_err());
 
     // The data key is bound to its session: another session's context does not unwrap it.
     assert!(keys

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use fixtures::{has_image_or_video_signature, tiny_jpeg};
 use moto_server::{free_port, MotoServer};
+use openliveness_evidence::Evidence;
 use openliveness_output::{
     AwsKms, AwsKmsConfig, DataKey, Grant, ImageError, ImageOutput, ObjectStoreOutput, Output,
     S3Config,
@@ -23,7 +24,7 @@ use openliveness_output::{
 use openliveness_protocol::{
     AuditImage, Blob, ErrorCode, LivenessSessionStatus, OutputLocation, SessionId, SessionSettings,
 };
-use openliveness_store::{Evidence, SessionRecord, SessionResult};
+use openliveness_store::{SessionRecord, SessionResult};
 
 const TENANT: &str = "111111111111";
 const BUCKET: &str = "liveness-out";
@@ -170,7 +171,13 @@ async fn objects_land_under_the_documented_keys_with_sse_kms_and_versions() {
     let evidence = Evidence {
         session_id: record.id,
         tenant: TENANT.to_owned(),
-        challenge: serde_json::json!({}),
+        challenge: openliveness_protocol::challenge::issue(
+            openliveness_protocol::ChallengeKind::FaceMovementChallenge,
+            openliveness_protocol::ChallengeVersion(1, 0, 0),
+            640,
+            480,
+            &mut openliveness_protocol::challenge::SeededRandom::new(1),
+        ),
         events: Vec::new(),
         video: vec![0x1A, 0x45, 0xDF, 0xA3, 1, 2, 3],
     };

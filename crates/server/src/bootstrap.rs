@@ -1,5 +1,6 @@
-//! Start-up: the session store (embedded in the data directory, or Redis), and a first-run
-//! credential pair when the configuration names none.
+//! Start-up: the session store (embedded in the data directory, or Redis), a first-run
+//! credential pair when the configuration names none, and the analyzer the composition root
+//! hands over.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use openliveness_auth::{ClientCredentialKey, Credential, StaticCredentials};
 use openliveness_store::{RedbStore, RedbStoreConfig, RedisStore, RedisStoreConfig, SessionStore};
 
+use crate::analysis::Analyzer;
 use crate::clock::Clock;
 use crate::config::{Config, FileConfig, StoreConfig};
 use crate::AppState;
@@ -38,10 +40,13 @@ pub enum StartError {
 #[derive(Debug, Default)]
 pub struct Notice(pub Vec<String>);
 
-/// Opens the store and the credentials, and builds the state the server runs with.
+/// Opens the store and the credentials, and builds the state the server runs with, deciding
+/// sessions with the analyzer `analyzer` makes from the configuration (the composition root
+/// loads the engine there; its error is [`StartError::Engine`]).
 pub fn prepare(
     mut config: Config,
     clock: Arc<dyn Clock>,
+    analyzer: impl FnOnce(&Config) -> Result<Arc<dyn Analyzer>, String>,
 ) -> Result<(Arc<AppState>, Notice), StartError> {
     let data_dir = config.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(|source| StartError::DataDir {
@@ -62,11 +67,9 @@ pub fn prepare(
     let output = openliveness_output::Output::configured(&config.output, &config.kms, &data_dir)
         .map_err(|error| crate::config::ConfigError::Invalid(format!("[output]/[kms]: {error}")))?;
     let credentials = StaticCredentials::new(config.credentials.iter().cloned());
-    let engine = openliveness_engine::Engine::load(&config.detector).map_err(StartError::Engine)?;
-    tracing::info!(backend = config.detector.name(), "face detector loaded");
-    let analyzer = crate::analysis::EngineAnalyzer::new(Arc::new(engine));
+    let analyzer = analyzer(&config).map_err(StartError::Engine)?;
     let state = AppState::new(config, store, Arc::new(credentials), clock)
-        .with_analyzer(Arc::new(analyzer))
+        .with_analyzer(analyzer)
         .with_client_credential_key(key)
         .with_output(Arc::new(output));
     Ok((Arc::new(state), notice))

@@ -98,7 +98,9 @@ pub(crate) async fn report(call: Call<'_>) -> Result<Vec<u8>, Refusal> {
         .await
         .map_err(internal("could not read the session's evidence"))?
     {
-        Some(evidence) if evidence.session_id == id && evidence.tenant == record.tenant => evidence,
+        Some(evidence) if evidence.session_id() == id && evidence.tenant() == record.tenant => {
+            evidence
+        }
         Some(_) => {
             tracing::warn!(session_id = %id, "evidence under this session's id names another session or tenant");
             return Err(not_found());

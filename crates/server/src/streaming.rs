@@ -28,6 +28,7 @@ use openliveness_auth::{
     verify_header_auth, verify_presigned, AuthError, ChainVerifier, HeaderRequest,
     PresignedRequest, Principal, SecretKey,
 };
+use openliveness_evidence::{ClientEvent, Evidence, ReceivedEvent, VideoChunk};
 use openliveness_protocol::eventstream::{self, Decoder, HeaderValue as EventHeaderValue, Limits};
 use openliveness_protocol::streaming::{
     self, ChallengeEvent, ClientSessionInformationEvent, DisconnectionEvent,
@@ -35,12 +36,10 @@ use openliveness_protocol::streaming::{
     StreamErrorCode, VideoEvent,
 };
 use openliveness_protocol::{Challenge, LivenessSessionStatus};
-use openliveness_store::{
-    Claim, Evidence, Finish, Lookup, ReceivedEvent, SessionRecord, SessionResult,
-};
+use openliveness_store::{Claim, Finish, Lookup, SessionRecord, SessionResult};
 use tokio::sync::mpsc;
 
-use crate::analysis::VideoObserver;
+use crate::analysis::SessionObserver;
 use crate::challenge::{self, IssuedChallenge};
 use crate::AppState;
 
@@ -463,7 +462,7 @@ pub async fn run(
     let mut evidence = Evidence {
         session_id: record.id,
         tenant: record.tenant.clone(),
-        challenge: serde_json::to_value(&challenge).unwrap_or_default(),
+        challenge: challenge.clone(),
         events: Vec::new(),
         video: Vec::new(),
     };
@@ -535,7 +534,7 @@ async fn receive(
     challenge: &IssuedChallenge,
     chain: &mut ChainVerifier,
     evidence: &mut Evidence,
-    observer: &mut dyn VideoObserver,
+    observer: &mut dyn SessionObserver,
     inbound: &mut mpsc::Receiver<Inbound>,
 ) -> Ending {
     let idle = state.config.stream_idle_timeout;
@@ -599,7 +598,7 @@ fn accept_envelope(
     challenge: &IssuedChallenge,
     chain: &mut ChainVerifier,
     evidence: &mut Evidence,
-    observer: &mut dyn VideoObserver,
+    observer: &mut dyn SessionObserver,
     envelope: &eventstream::Message,
 ) -> Result<bool, StreamError> {
     let date = match eventstream::header(envelope, ":date") {
@@ -652,11 +651,10 @@ fn accept_envelope(
             }
             evidence.events.push(ReceivedEvent {
                 arrived_at,
-                event_type: "VideoEvent".to_owned(),
-                payload: serde_json::json!({
-                    "Offset": evidence.video.len(),
-                    "Length": chunk.len(),
-                    "TimestampMillis": event.timestamp_millis,
+                event: ClientEvent::VideoEvent(VideoChunk {
+                    offset: evidence.video.len(),
+                    length: chunk.len(),
+                    timestamp_millis: event.timestamp_millis,
                 }),
             });
             observer.video(&chunk);
@@ -685,11 +683,9 @@ fn accept_envelope(
                     ))
                 }
             }
-            let payload = serde_json::from_slice(inner.payload()).unwrap_or_default();
             evidence.events.push(ReceivedEvent {
                 arrived_at,
-                event_type: "ClientSessionInformationEvent".to_owned(),
-                payload,
+                event: ClientEvent::ClientSessionInformationEvent(event),
             });
             Ok(false)
         }
@@ -706,7 +702,7 @@ async fn finish(
     record: &SessionRecord,
     challenge: &IssuedChallenge,
     evidence: Evidence,
-    observer: Box<dyn VideoObserver>,
+    observer: Box<dyn SessionObserver>,
     ending: Ending,
     outbound: &mpsc::Sender<Outbound>,
 ) -> &'static str {
@@ -815,23 +811,21 @@ async fn analyse(
     state: &AppState,
     record: &SessionRecord,
     evidence: Evidence,
-    observer: Box<dyn VideoObserver>,
+    observer: Box<dyn SessionObserver>,
 ) -> Result<SessionResult, String> {
     let key = state.output.session_key(record).await?;
     match &key {
         Some(key) => {
             let sealed = openliveness_output::Output::seal_evidence(key, &evidence)?;
-            state.evidence.put(&sealed).await
+            state.evidence.put_sealed(&sealed).await
         }
         None => state.evidence.put(&evidence).await,
     }
     .map_err(|error| format!("could not store evidence: {error}"))?;
-    let analyzer = Arc::clone(&state.analyzer);
     let audit_images_limit = usize::from(record.settings.audit_images_limit);
-    let result = tokio::task::spawn_blocking(move || {
-        analyzer.conclude(&evidence, observer, audit_images_limit)
-    })
-    .await
-    .map_err(|error| format!("analysis crashed: {error}"))??;
+    let result =
+        tokio::task::spawn_blocking(move || observer.conclude(&evidence, audit_images_limit))
+            .await
+            .map_err(|error| format!("analysis crashed: {error}"))??;
     state.output.deliver(record, key.as_ref(), result).await
 }

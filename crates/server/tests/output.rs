@@ -26,12 +26,13 @@ use aws_sdk_rekognition::types::{
 use fixtures::{has_image_or_video_signature, tiny_jpeg};
 use moto_server::{free_port, MotoServer};
 use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_evidence::Evidence;
 use openliveness_protocol::{AuditImage, Blob, SessionId};
-use openliveness_server::analysis::Analyzer;
+use openliveness_server::analysis::{Analyzer, SessionObserver};
 use openliveness_server::clock::{Clock, ManualClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
-use openliveness_store::{Evidence, RedbStore, RedbStoreConfig, SessionResult};
+use openliveness_store::{RedbStore, RedbStoreConfig, SessionResult};
 use ws_client::Client;
 
 const KEY: &str = "AKIDOUTPUT";
@@ -49,7 +50,19 @@ fn video() -> Vec<u8> {
 struct FixedAnalyzer;
 
 impl Analyzer for FixedAnalyzer {
-    fn analyze(&self, _evidence: &Evidence) -> Result<SessionResult, String> {
+    fn begin(&self) -> Box<dyn SessionObserver> {
+        Box::new(FixedAnalyzer)
+    }
+}
+
+impl SessionObserver for FixedAnalyzer {
+    fn video(&mut self, _chunk: &[u8]) {}
+
+    fn conclude(
+        self: Box<Self>,
+        _evidence: &Evidence,
+        _audit_images_limit: usize,
+    ) -> Result<SessionResult, String> {
         let image = || AuditImage {
             bytes: Some(Blob(tiny_jpeg())),
             s3_object: None,

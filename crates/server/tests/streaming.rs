@@ -15,6 +15,7 @@ use aws_sigv4::sign::v4::SigningParams;
 use aws_smithy_types::DateTime;
 use futures_util::{SinkExt, StreamExt};
 use openliveness_auth::{ChainVerifier, Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_evidence::{ClientEvent, StoredEvidence};
 use openliveness_protocol::eventstream::{self, Header, HeaderValue, Message};
 use openliveness_protocol::{LivenessSessionStatus, SessionId, SessionSettings};
 use openliveness_server::clock::{Clock, ManualClock, SystemClock};
@@ -321,14 +322,20 @@ async fn a_whole_session_keeps_the_evidence_byte_for_byte_and_ends_with_disconne
     let (status, reason) = status(&harness, session).await;
     assert_eq!(status, LivenessSessionStatus::Failed);
     assert_eq!(reason.as_deref(), Some("analysis engine unavailable"));
-    let evidence = harness.state.evidence.get(session).await.unwrap().unwrap();
+    let evidence = match harness.state.evidence.get(session).await.unwrap().unwrap() {
+        StoredEvidence::Plain(evidence) => evidence,
+        StoredEvidence::Sealed(_) => panic!("the session names no KMS key"),
+    };
     assert_eq!(evidence.video, video);
     assert_eq!(evidence.events.len(), 4);
+    assert!(matches!(
+        evidence.events[0].event,
+        ClientEvent::ClientSessionInformationEvent(_)
+    ));
     assert_eq!(
-        evidence.events[0].event_type,
-        "ClientSessionInformationEvent"
+        evidence.challenge.kind,
+        openliveness_protocol::ChallengeKind::FaceMovementAndLightChallenge
     );
-    assert_eq!(evidence.challenge["kind"], "FaceMovementAndLightChallenge");
 }
 
 #[tokio::test]

@@ -8,12 +8,14 @@
 //! checks (perspective, reflection in time and space) come from the geometry and the light, not
 //! from numbers planted for the engine to find.
 
+pub mod evidence;
 pub mod face;
 pub mod render;
 pub mod rng;
 pub mod scenario;
 pub mod session;
 
+pub use evidence::{evidence_of, issued_challenge};
 pub use scenario::{simulate, ChallengeSpec, Recording, SessionSpec, Species};
 pub use session::{client_messages, encode, ClientMessage, Encoded};
 pub mod client;

@@ -1,46 +1,23 @@
-//! A session's evidence: the challenge issued, every client event with its arrival time, and the
-//! video bytes as received; and where it is kept until the session expires.
+//! Where a session's evidence ([`openliveness_evidence`]) is kept until the session expires.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use openliveness_evidence::{Evidence, SealedEvidence, StoredEvidence};
 use openliveness_protocol::SessionId;
-use serde::{Deserialize, Serialize};
 
 use crate::{StoreError, UnixMillis};
-
-/// One client event, as received.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReceivedEvent {
-    /// When the server received it.
-    pub arrived_at: UnixMillis,
-    /// `:event-type`: `VideoEvent` or `ClientSessionInformationEvent`.
-    pub event_type: String,
-    /// The event's JSON payload; for a `VideoEvent` the chunk is replaced by its place in
-    /// [`Evidence::video`] (`{"Offset": .., "Length": .., "TimestampMillis": ..}`).
-    pub payload: serde_json::Value,
-}
-
-/// Everything the analysis gets to decide one session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evidence {
-    pub session_id: SessionId,
-    pub tenant: String,
-    /// The issued challenge (type, version, oval, colours), as JSON.
-    pub challenge: serde_json::Value,
-    pub events: Vec<ReceivedEvent>,
-    /// The video chunks, concatenated in arrival order.
-    #[serde(skip)]
-    pub video: Vec<u8>,
-}
 
 /// Where evidence is kept.
 #[async_trait]
 pub trait EvidenceStore: Send + Sync + 'static {
     /// Stores a session's evidence durably (replacing any earlier evidence of that session).
     async fn put(&self, evidence: &Evidence) -> Result<(), StoreError>;
-    /// Reads a session's evidence.
-    async fn get(&self, id: SessionId) -> Result<Option<Evidence>, StoreError>;
+    /// Stores a session's sealed evidence durably (replacing any earlier evidence of that
+    /// session).
+    async fn put_sealed(&self, evidence: &SealedEvidence) -> Result<(), StoreError>;
+    /// Reads a session's evidence, as it rests.
+    async fn get(&self, id: SessionId) -> Result<Option<StoredEvidence>, StoreError>;
     /// Deletes a session's evidence; deleting what is not there is not an error.
     async fn delete(&self, id: SessionId) -> Result<(), StoreError>;
     /// Deletes all evidence written before `cutoff` (ms since the Unix epoch), whatever its
@@ -67,6 +44,33 @@ impl LocalEvidenceStore {
     fn session_dir(&self, id: SessionId) -> PathBuf {
         self.dir.join(id.to_string())
     }
+
+    /// Writes a session's `evidence.json` and `video.bin`.
+    async fn write(
+        &self,
+        id: SessionId,
+        json: Result<Vec<u8>, serde_json::Error>,
+        video: &[u8],
+    ) -> Result<(), StoreError> {
+        let final_dir = self.session_dir(id);
+        let staging = self.dir.join(format!(".{id}.tmp"));
+        let json = json.map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let video = video.to_vec();
+        let root = self.dir.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::create_dir_all(&root)?;
+            let _ = std::fs::remove_dir_all(&staging);
+            std::fs::create_dir_all(&staging)?;
+            write_synced(&staging.join("evidence.json"), &json)?;
+            write_synced(&staging.join("video.bin"), &video)?;
+            let _ = std::fs::remove_dir_all(&final_dir);
+            std::fs::rename(&staging, &final_dir)?;
+            std::fs::File::open(&root)?.sync_all()
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(error.to_string()))?
+        .map_err(io)
+    }
 }
 
 fn io(error: std::io::Error) -> StoreError {
@@ -83,38 +87,34 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[async_trait]
 impl EvidenceStore for LocalEvidenceStore {
     async fn put(&self, evidence: &Evidence) -> Result<(), StoreError> {
-        let final_dir = self.session_dir(evidence.session_id);
-        let staging = self.dir.join(format!(".{}.tmp", evidence.session_id));
-        let json =
-            serde_json::to_vec(evidence).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let video = evidence.video.clone();
-        let root = self.dir.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::create_dir_all(&root)?;
-            let _ = std::fs::remove_dir_all(&staging);
-            std::fs::create_dir_all(&staging)?;
-            write_synced(&staging.join("evidence.json"), &json)?;
-            write_synced(&staging.join("video.bin"), &video)?;
-            let _ = std::fs::remove_dir_all(&final_dir);
-            std::fs::rename(&staging, &final_dir)?;
-            std::fs::File::open(&root)?.sync_all()
-        })
+        self.write(
+            evidence.session_id,
+            serde_json::to_vec(evidence),
+            &evidence.video,
+        )
         .await
-        .map_err(|error| StoreError::Unavailable(error.to_string()))?
-        .map_err(io)
     }
 
-    async fn get(&self, id: SessionId) -> Result<Option<Evidence>, StoreError> {
+    async fn put_sealed(&self, evidence: &SealedEvidence) -> Result<(), StoreError> {
+        self.write(
+            evidence.session_id,
+            serde_json::to_vec(evidence),
+            &evidence.video,
+        )
+        .await
+    }
+
+    async fn get(&self, id: SessionId) -> Result<Option<StoredEvidence>, StoreError> {
         let dir = self.session_dir(id);
-        tokio::task::spawn_blocking(move || -> Result<Option<Evidence>, StoreError> {
+        tokio::task::spawn_blocking(move || -> Result<Option<StoredEvidence>, StoreError> {
             let json = match std::fs::read(dir.join("evidence.json")) {
                 Ok(json) => json,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(error) => return Err(io(error)),
             };
-            let mut evidence: Evidence = serde_json::from_slice(&json)
+            let mut evidence: StoredEvidence = serde_json::from_slice(&json)
                 .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            evidence.video = std::fs::read(dir.join("video.bin")).map_err(io)?;
+            evidence.set_video(std::fs::read(dir.join("video.bin")).map_err(io)?);
             Ok(Some(evidence))
         })
         .await
@@ -166,31 +166,59 @@ impl EvidenceStore for LocalEvidenceStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openliveness_evidence::{ClientEvent, ReceivedEvent, VideoChunk};
+    use openliveness_protocol::challenge::{issue, SeededRandom};
+    use openliveness_protocol::{ChallengeKind, ChallengeVersion};
+
+    fn evidence(session_id: SessionId, video: Vec<u8>) -> Evidence {
+        Evidence {
+            session_id,
+            tenant: "A".to_owned(),
+            challenge: issue(
+                ChallengeKind::FaceMovementChallenge,
+                ChallengeVersion(1, 0, 0),
+                640,
+                480,
+                &mut SeededRandom::new(1),
+            ),
+            events: vec![ReceivedEvent {
+                arrived_at: 5,
+                event: ClientEvent::VideoEvent(VideoChunk {
+                    offset: 0,
+                    length: video.len(),
+                    timestamp_millis: None,
+                }),
+            }],
+            video,
+        }
+    }
 
     #[tokio::test]
     async fn evidence_round_trips_and_is_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalEvidenceStore::new(dir.path().join("evidence"));
-        let evidence = Evidence {
-            session_id: SessionId::random(),
-            tenant: "A".to_owned(),
-            challenge: serde_json::json!({"Type": "FaceMovementChallenge"}),
-            events: vec![ReceivedEvent {
-                arrived_at: 5,
-                event_type: "VideoEvent".to_owned(),
-                payload: serde_json::json!({"Offset": 0, "Length": 3}),
-            }],
-            video: vec![1, 2, 3],
-        };
+        let evidence = evidence(SessionId::random(), vec![1, 2, 3]);
         assert_eq!(store.get(evidence.session_id).await.unwrap(), None);
         store.put(&evidence).await.unwrap();
         assert_eq!(
             store.get(evidence.session_id).await.unwrap(),
-            Some(evidence.clone())
+            Some(StoredEvidence::Plain(evidence.clone()))
         );
         store.delete(evidence.session_id).await.unwrap();
         assert_eq!(store.get(evidence.session_id).await.unwrap(), None);
         store.delete(evidence.session_id).await.unwrap();
+        // Sealed evidence rests as sealed evidence.
+        let sealed = SealedEvidence {
+            session_id: evidence.session_id,
+            tenant: "A".to_owned(),
+            details: vec![4, 5],
+            video: vec![6, 7],
+        };
+        store.put_sealed(&sealed).await.unwrap();
+        assert_eq!(
+            store.get(sealed.session_id).await.unwrap(),
+            Some(StoredEvidence::Sealed(sealed))
+        );
     }
 
     #[tokio::test]
@@ -198,13 +226,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalEvidenceStore::new(dir.path().join("evidence"));
         assert_eq!(store.delete_written_before(u64::MAX).await.unwrap(), 0);
-        let evidence = |id| Evidence {
-            session_id: id,
-            tenant: "A".to_owned(),
-            challenge: serde_json::json!({}),
-            events: Vec::new(),
-            video: vec![1],
-        };
+        let evidence = |id| evidence(id, vec![1]);
         let (old, new) = (SessionId::random(), SessionId::random());
         store.put(&evidence(old)).await.unwrap();
         store.put(&evidence(new)).await.unwrap();

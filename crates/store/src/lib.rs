@@ -23,7 +23,7 @@ use openliveness_protocol::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use evidence::{Evidence, EvidenceStore, LocalEvidenceStore, ReceivedEvent};
+pub use evidence::{EvidenceStore, LocalEvidenceStore};
 pub use redb_store::{RedbStore, RedbStoreConfig};
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisStore, RedisStoreConfig};

@@ -10,9 +10,9 @@
 use std::sync::{Arc, OnceLock};
 
 use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_cli::engine_analyzer::EngineAnalyzer;
 use openliveness_engine::Engine;
 use openliveness_protocol::challenge::SeededRandom;
-use openliveness_server::analysis::EngineAnalyzer;
 use openliveness_server::clock::{Clock, SystemClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;

@@ -1,16 +1,17 @@
 //! The face detector's backend as the server's configuration selects it (`[detector]`,
-//! `--detector-backend`), through start-up (`bootstrap::prepare`) as the binary runs it: a build
+//! `--detector-backend`), through start-up (`engine_analyzer::prepare`) as the binary runs it: a build
 //! without the `onnxruntime` feature, or ONNX Runtime's library missing, refuses to start with
 //! an error that says what to do; with the feature and the library
 //! (`scripts/setup-vision.sh --onnxruntime`) the server decides sessions on ONNX Runtime.
 //!
-//! `cargo test -p openliveness-server --features onnxruntime --test detector_backend`.
+//! `cargo test -p openliveness-cli --features onnxruntime --test detector_backend`.
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
 use std::sync::Arc;
 
-use openliveness_server::bootstrap::{prepare, StartError};
+use openliveness_cli::engine_analyzer::prepare;
+use openliveness_server::bootstrap::StartError;
 use openliveness_server::clock::SystemClock;
 use openliveness_server::config::{Config, FileConfig, Overrides};
 
