@@ -12,6 +12,7 @@ pub mod checks;
 pub mod claims;
 pub mod identity;
 pub mod images;
+mod linear;
 pub mod observe;
 
 use std::sync::mpsc::{Receiver, Sender};

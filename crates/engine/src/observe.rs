@@ -16,7 +16,7 @@ use openliveness_vision::yuv::{Planes, YuvImage};
 use openliveness_vision::{BlazeFace, Detection, Keypoint};
 use serde::Serialize;
 
-use crate::identity::{orthonormal, remove_span};
+use crate::linear::{orthonormal, remove_span};
 
 /// Face regions in a frame aligned to the eyes: (across, down) in eye distances from the eyes'
 /// midpoint. Rows: forehead, cheeks and nose, jaw and chin; columns: the image's left, middle,
