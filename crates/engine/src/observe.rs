@@ -111,7 +111,7 @@ impl Default for ObserveOptions {
     /// live and 160 swapped sessions, at the threshold that accepts no swap, it rejects 12 live
     /// sessions detecting on every fifth frame and 9 on every fourth; comparing appearances only
     /// where the face was detected, the best threshold erred on 4 sessions detecting on every
-    /// second frame and on 7 on every fourth (EVALUATION.md).
+    /// second frame and on 7 on every fourth (docs/evaluation.md).
     fn default() -> Self {
         ObserveOptions {
             limits: DecodeLimits::default(),
