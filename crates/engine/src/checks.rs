@@ -1,16 +1,27 @@
-//! The checks of LIVENESS.md, each from the observations alone (the client's claims only anchor
-//! time and are themselves checked): a score from 0 to 1, the measurements behind it, and a
-//! reason a person can read.
+//! The checks of docs/decision.md, each from the observations alone (the client's claims only
+//! anchor time and are themselves checked): a score from 0 to 1, the measurements behind it, and
+//! a reason a person can read.
 
 use std::collections::BTreeMap;
 
 use openliveness_vision::{Detection, Keypoint};
 use serde::Serialize;
 
+use crate::calibration::{Calibration, Faces, LightFitting, PASSING_SCORE};
 use crate::claims::{Claims, Issued};
 use crate::identity::{self, Sample, Step};
 use crate::observe::{eye_frame, Observations, REGION_GRID, SKIN_REGIONS};
-use crate::Calibration;
+
+pub use crate::calibration::{above, below};
+
+/// Whether a check bounds the confidence or only adjusts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    /// The weakest strong check bounds the confidence.
+    Strong,
+    /// A supporting check moves the confidence within that bound.
+    Supporting,
+}
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,22 +48,6 @@ impl CheckResult {
     }
 }
 
-/// Rises from 0 to 1 around `threshold` (0.5 there), over about `width`.
-pub fn above(value: f64, threshold: f64, width: f64) -> f64 {
-    if !value.is_finite() {
-        return 0.0;
-    }
-    1.0 / (1.0 + (-(value - threshold) / width * 4.0).exp())
-}
-
-/// Falls from 1 to 0 around `threshold`.
-pub fn below(value: f64, threshold: f64, width: f64) -> f64 {
-    if !value.is_finite() {
-        return 0.0;
-    }
-    1.0 - above(value, threshold, width)
-}
-
 fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
         return f64::NAN;
@@ -66,14 +61,15 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-/// The main face on each frame the detector ran on: (frame, time, face, other faces).
+/// The main face on each frame the detector ran on, and how many other faces count.
 struct Detected<'a> {
     t_ms: f64,
     face: &'a Detection,
     others: usize,
 }
 
-fn detected(observations: &Observations) -> (Vec<Detected<'_>>, usize) {
+/// The main face on each frame the detector ran on, and on how many frames it ran.
+fn detected<'a>(observations: &'a Observations, counted: &Faces) -> (Vec<Detected<'a>>, usize) {
     let mut out = Vec::new();
     let mut ran = 0;
     for frame in &observations.frames {
@@ -83,7 +79,10 @@ fn detected(observations: &Observations) -> (Vec<Detected<'_>>, usize) {
         let others = faces
             .iter()
             .skip(1)
-            .filter(|other| other.score >= 0.6 && other.bounding_box.iou(&face.bounding_box) < 0.2)
+            .filter(|other| {
+                other.score >= counted.second_face_min_score
+                    && other.bounding_box.iou(&face.bounding_box) < counted.second_face_max_iou
+            })
             .count();
         out.push(Detected {
             t_ms: frame.t_ms,
@@ -105,6 +104,7 @@ fn centre(face: &Detection) -> [f64; 2] {
 fn appearance_step(
     observations: &Observations,
     light: Option<&[Option<[f64; 3]>]>,
+    near_share: f32,
 ) -> (Step, usize) {
     let widest = observations
         .frames
@@ -118,7 +118,7 @@ fn appearance_step(
         .filter_map(|(index, frame)| {
             let face = frame.face.as_ref()?;
             let width = face.bounding_box.width;
-            if width < 0.5 * widest {
+            if width < near_share * widest {
                 return None;
             }
             Some(Sample {
@@ -146,7 +146,8 @@ pub fn one_face(
     light: Option<&LightFit>,
     calibration: &Calibration,
 ) -> CheckResult {
-    let (faces, ran) = detected(observations);
+    let c = &calibration.one_face;
+    let (faces, ran) = detected(observations, &calibration.faces);
     let coverage = faces.len() as f64 / ran.max(1) as f64;
     let extra = faces.iter().filter(|d| d.others > 0).count() as f64 / ran.max(1) as f64;
     // Between consecutive detections (a few frames apart): a head moves a fraction of its width
@@ -155,42 +156,44 @@ pub fn one_face(
     for pair in faces.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
         let tenths = (b.t_ms - a.t_ms) / 100.0;
-        if tenths > 5.0 {
+        if tenths > c.jump_window_tenths {
             continue;
         }
         let width = f64::from(a.face.bounding_box.width).max(1.0);
         let (ca, cb) = (centre(a.face), centre(b.face));
         let moved = ((ca[0] - cb[0]).powi(2) + (ca[1] - cb[1]).powi(2)).sqrt() / width;
         let grew = (f64::from(b.face.bounding_box.width) / width).ln().abs();
-        if moved > 0.3 * tenths.max(1.0) || grew > 0.22 * tenths.max(1.0) {
+        if moved > c.max_shift_per_tenth * tenths.max(1.0)
+            || grew > c.max_growth_per_tenth * tenths.max(1.0)
+        {
             jumps += 1;
         }
     }
-    let (step, compared) = appearance_step(observations, light.map(|l| l.frame_light.as_slice()));
+    let (step, compared) = appearance_step(
+        observations,
+        light.map(|l| l.frame_light.as_slice()),
+        c.near_share,
+    );
     let (appearance_change, change_at_ms) = (step.change, step.at_ms);
     let tone_step = light.map_or(0.0, |l| l.tone_step);
-    let identity_change = appearance_change + calibration.tone_weight * tone_step;
-    let score = above(coverage, 0.85, 0.1)
-        * below(extra, 0.06, 0.05)
-        * below(jumps as f64, 1.5, 1.0)
-        * below(
-            identity_change,
-            calibration.identity_threshold,
-            calibration.identity_width,
-        );
-    let reason = if coverage < 0.85 {
+    let identity_change = appearance_change + c.tone_weight * tone_step;
+    let score = c.min_coverage.above(coverage)
+        * c.max_second_face_share.below(extra)
+        * c.max_jumps.below(jumps as f64)
+        * c.identity.below(identity_change);
+    let reason = if coverage < c.min_coverage.at {
         format!(
             "a face was found on only {:.0}% of the frames",
             coverage * 100.0
         )
-    } else if extra >= 0.06 {
+    } else if extra >= c.max_second_face_share.at {
         format!(
             "a second face was in view on {:.0}% of the frames",
             extra * 100.0
         )
-    } else if jumps > 1 {
+    } else if jumps as f64 >= c.max_jumps.at {
         format!("the face jumped {jumps} times between frames (a cut or a swap)")
-    } else if identity_change >= calibration.identity_threshold {
+    } else if identity_change >= c.identity.at {
         format!(
             "the face changed during the session (appearance {appearance_change:.2}, skin under the colours {tone_step:.2}): another person"
         )
@@ -217,15 +220,23 @@ pub fn one_face(
 }
 
 /// Check 2: movement into the oval, in the video.
-pub fn movement(observations: &Observations, issued: &Issued) -> CheckResult {
-    let (faces, _) = detected(observations);
+pub fn movement(
+    observations: &Observations,
+    issued: &Issued,
+    calibration: &Calibration,
+) -> CheckResult {
+    let c = &calibration.movement;
+    let (faces, _) = detected(observations, &calibration.faces);
     let duration = observations.frames.last().map(|f| f.t_ms).unwrap_or(0.0);
     let mut first: Vec<f64> = faces
         .iter()
-        .filter(|d| d.t_ms <= faces.first().map(|f| f.t_ms).unwrap_or(0.0) + 400.0)
+        .filter(|d| d.t_ms <= faces.first().map(|f| f.t_ms).unwrap_or(0.0) + c.start_window_ms)
         .map(|d| f64::from(d.face.bounding_box.width))
         .collect();
-    let settled: Vec<&Detected<'_>> = faces.iter().filter(|d| d.t_ms >= duration * 0.65).collect();
+    let settled: Vec<&Detected<'_>> = faces
+        .iter()
+        .filter(|d| d.t_ms >= duration * c.settled_from)
+        .collect();
     let mut last: Vec<f64> = settled
         .iter()
         .map(|d| f64::from(d.face.bounding_box.width))
@@ -238,31 +249,31 @@ pub fn movement(observations: &Observations, issued: &Issued) -> CheckResult {
     let fill = last / ow;
     let offset_x = (median(&mut xs) - cx).abs() / ow;
     let offset_y = (median(&mut ys) - cy).abs() / oh;
-    // How long the approach took: from the first detection to 90% of the final width.
+    // How long the approach took: from the first detection to most of the final width.
     let reached = faces
         .iter()
-        .find(|d| f64::from(d.face.bounding_box.width) >= 0.9 * last)
+        .find(|d| f64::from(d.face.bounding_box.width) >= c.reached_share * last)
         .map(|d| d.t_ms)
         .unwrap_or(f64::NAN);
     let approach_ms = reached - faces.first().map(|d| d.t_ms).unwrap_or(0.0);
-    let score = above(growth, 1.35, 0.2)
-        * above(fill, 0.8, 0.08)
-        * below(fill, 1.35, 0.1)
-        * below(offset_x, 0.2, 0.06)
-        * below(offset_y, 0.15, 0.05)
-        * above(approach_ms, 300.0, 200.0);
+    let score = c.min_growth.above(growth)
+        * c.min_fill.above(fill)
+        * c.max_fill.below(fill)
+        * c.max_offset_x.below(offset_x)
+        * c.max_offset_y.below(offset_y)
+        * c.min_approach_ms.above(approach_ms);
     let reason = if !growth.is_finite() {
         "no face to follow".to_owned()
-    } else if growth < 1.35 {
+    } else if growth < c.min_growth.at {
         format!("the face did not approach the camera (it grew {growth:.2}x)")
-    } else if !(0.8..=1.35).contains(&fill) {
+    } else if !(c.min_fill.at..=c.max_fill.at).contains(&fill) {
         format!(
             "the face did not fill the oval (its width is {:.0}% of the oval's)",
             fill * 100.0
         )
-    } else if offset_x >= 0.2 || offset_y >= 0.15 {
+    } else if offset_x >= c.max_offset_x.at || offset_y >= c.max_offset_y.at {
         "the face did not reach the oval's centre".to_owned()
-    } else if approach_ms < 300.0 {
+    } else if approach_ms < c.min_approach_ms.at {
         format!("the face reached the oval in {approach_ms:.0} ms, faster than a person moves")
     } else {
         format!("the face grew {growth:.2}x into the oval over {approach_ms:.0} ms")
@@ -282,9 +293,10 @@ pub fn movement(observations: &Observations, issued: &Issued) -> CheckResult {
     }
 }
 
-fn slope(points: &[(f64, f64)]) -> f64 {
+/// The least-squares slope of y over x, NaN with fewer than `min_points` points.
+fn slope(points: &[(f64, f64)], min_points: usize) -> f64 {
     let n = points.len() as f64;
-    if points.len() < 5 {
+    if points.len() < min_points {
         return f64::NAN;
     }
     let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
@@ -303,9 +315,10 @@ fn slope(points: &[(f64, f64)]) -> f64 {
 pub fn perspective(
     observations: &Observations,
     calibration: &Calibration,
-    strong: bool,
+    weight: Weight,
 ) -> CheckResult {
-    let (faces, _) = detected(observations);
+    let c = &calibration.perspective;
+    let (faces, _) = detected(observations, &calibration.faces);
     let mut ears = Vec::new();
     let mut noses = Vec::new();
     for d in faces.iter().filter(|d| d.others == 0) {
@@ -326,29 +339,25 @@ pub fn perspective(
     let span = {
         let mut xs: Vec<f64> = ears.iter().map(|p| p.0).collect();
         xs.sort_by(f64::total_cmp);
-        if xs.len() >= 10 {
+        if xs.len() >= c.min_span_detections {
             xs[xs.len() * 9 / 10] - xs[xs.len() / 10]
         } else {
             0.0
         }
     };
-    let ear_slope = slope(&ears);
-    let nose_slope = slope(&noses);
+    let ear_slope = slope(&ears, c.min_slope_points);
+    let nose_slope = slope(&noses, c.min_slope_points);
     // Depth evidence: ears falling behind, nose coming forward, beyond a plane's drift.
-    let depth = (nose_slope - ear_slope) - calibration.flat_perspective;
-    let score = if span < 0.25 {
+    let depth = (nose_slope - ear_slope) - c.flat;
+    let score = if span < c.min_log_size_span {
         // Too little approach to see perspective: no evidence either way.
-        0.5
+        c.no_evidence_score
     } else {
-        above(
-            depth,
-            calibration.perspective_threshold,
-            calibration.perspective_width,
-        )
+        c.depth.above(depth)
     };
-    let reason = if span < 0.25 {
+    let reason = if span < c.min_log_size_span {
         "too little approach to measure perspective".to_owned()
-    } else if score >= 0.5 {
+    } else if score >= PASSING_SCORE {
         format!("the face's proportions changed with distance as a 3D head's do ({depth:.3})")
     } else {
         format!("the face kept a flat picture's proportions while approaching ({depth:.3})")
@@ -356,7 +365,7 @@ pub fn perspective(
     CheckResult {
         name: "perspective",
         score,
-        strong,
+        strong: weight == Weight::Strong,
         reason,
         measurements: BTreeMap::from([
             ("ear_slope", ear_slope),
@@ -367,12 +376,21 @@ pub fn perspective(
     }
 }
 
-/// One colour stage: start (ms after the first colour began), duration, current colour,
-/// previous colour, whether it scrolls.
-pub type Stage = (f64, f64, [u8; 3], [u8; 3], bool);
+/// One stage of the colour sequence as the web client shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    /// When it starts, ms after the first colour began.
+    pub start_ms: f64,
+    pub duration_ms: f64,
+    /// The colour shown (sRGB).
+    pub colour: [u8; 3],
+    /// The colour before it, which a scrolling stage covers from the top.
+    pub previous: [u8; 3],
+    /// Whether `colour` scrolls down over `previous` (else it is shown flat).
+    pub scrolling: bool,
+}
 
-/// The colour stages of the issued sequence (start ms relative to the first colour, duration,
-/// current, previous, scrolling), as the web client shows them.
+/// The colour stages of the issued sequence, as the web client shows them.
 pub fn stages(issued: &Issued) -> Vec<Stage> {
     let mut out = Vec::new();
     let mut at = 0.0;
@@ -383,11 +401,23 @@ pub fn stages(issued: &Issued) -> Vec<Stage> {
             issued.colours[index - 1].0
         };
         if index > 0 && downscroll > 0.0 {
-            out.push((at, downscroll, rgb, previous, true));
+            out.push(Stage {
+                start_ms: at,
+                duration_ms: downscroll,
+                colour: rgb,
+                previous,
+                scrolling: true,
+            });
             at += downscroll;
         }
         if flat > 0.0 || (index == 0 && downscroll <= 0.0) {
-            out.push((at, flat, rgb, rgb, false));
+            out.push(Stage {
+                start_ms: at,
+                duration_ms: flat,
+                colour: rgb,
+                previous: rgb,
+                scrolling: false,
+            });
             at += flat;
         }
     }
@@ -408,23 +438,19 @@ fn expected(stages: &[Stage], t: f64) -> Option<[f64; 3]> {
     if t < 0.0 {
         return None;
     }
-    for &(start, duration, current, previous, scrolling) in stages {
-        if t < start + duration {
-            let cur = current.map(linear);
-            if !scrolling {
+    for stage in stages {
+        if t < stage.start_ms + stage.duration_ms {
+            let cur = stage.colour.map(linear);
+            if !stage.scrolling {
                 return Some(cur);
             }
-            let prev = previous.map(linear);
-            let p = ((t - start) / duration).clamp(0.0, 1.0);
+            let prev = stage.previous.map(linear);
+            let p = ((t - stage.start_ms) / stage.duration_ms).clamp(0.0, 1.0);
             return Some([0, 1, 2].map(|k| p * cur[k] + (1.0 - p) * prev[k]));
         }
     }
     None
 }
-
-/// A region's mean light (linear, 0-1) from which it is taken as clipped: some of its pixels are
-/// at the top of the camera's range.
-const CLIPPED: f64 = 0.85;
 
 /// A per-channel least-squares fit observed = offset + gain x expected.
 #[derive(Debug, Clone, Copy, Default)]
@@ -456,13 +482,19 @@ impl Fit {
     }
 }
 
-fn fit(samples: &[([f64; 3], [f64; 3])]) -> Fit {
-    fit_where(samples, |_, _| true)
+/// The fit over every sample; a channel with fewer than `min_samples` is left out (gain and
+/// offset 0).
+fn fit(samples: &[([f64; 3], [f64; 3])], min_samples: usize) -> Fit {
+    fit_where(samples, min_samples, |_, _| true)
 }
 
 /// [`fit`], each channel `k` over only the samples `keep(sample, k)` accepts; a channel with
-/// fewer than 8 of them is left out (gain and offset 0).
-fn fit_where(samples: &[([f64; 3], [f64; 3])], keep: impl Fn(usize, usize) -> bool) -> Fit {
+/// fewer than `min_samples` of them is left out.
+fn fit_where(
+    samples: &[([f64; 3], [f64; 3])],
+    min_samples: usize,
+    keep: impl Fn(usize, usize) -> bool,
+) -> Fit {
     let mut out = Fit::default();
     for k in 0..3 {
         let kept: Vec<(f64, f64)> = samples
@@ -471,7 +503,7 @@ fn fit_where(samples: &[([f64; 3], [f64; 3])], keep: impl Fn(usize, usize) -> bo
             .filter(|&(i, _)| keep(i, k))
             .map(|(_, s)| (s.0[k], s.1[k]))
             .collect();
-        if kept.len() < 8 {
+        if kept.len() < min_samples {
             continue;
         }
         let n = kept.len() as f64;
@@ -490,14 +522,18 @@ fn fit_where(samples: &[([f64; 3], [f64; 3])], keep: impl Fn(usize, usize) -> bo
 }
 
 /// Each region's response to the light from (light, regions) samples, each channel over only the
-/// samples where no region is [`CLIPPED`] in it: a clipped region gains less than the light
-/// gives, which flattens the brightest parts of a face (nose, chin) as a picture is flat. Also
-/// how many channels had enough such samples.
-fn region_fits(lit: &[([f64; 3], [[f32; 3]; 9])]) -> (Vec<Fit>, usize) {
+/// samples where no region is clipped in it (its mean at or above `clipped`): a clipped region
+/// gains less than the light gives, which flattens the brightest parts of a face (nose, chin) as
+/// a picture is flat. Also how many channels had enough such samples (`min_samples`).
+fn region_fits(
+    lit: &[([f64; 3], [[f32; 3]; 9])],
+    clipped: f64,
+    min_samples: usize,
+) -> (Vec<Fit>, usize) {
     let clear: Vec<[bool; 3]> = lit
         .iter()
         .map(|(_, regions)| {
-            [0, 1, 2].map(|k| regions.iter().all(|region| f64::from(region[k]) < CLIPPED))
+            [0, 1, 2].map(|k| regions.iter().all(|region| f64::from(region[k]) < clipped))
         })
         .collect();
     let unclipped = |i: usize, k: usize| clear[i][k];
@@ -507,11 +543,11 @@ fn region_fits(lit: &[([f64; 3], [[f32; 3]; 9])]) -> (Vec<Fit>, usize) {
                 .iter()
                 .map(|(light, regions)| (*light, regions[r].map(f64::from)))
                 .collect();
-            fit_where(&samples, unclipped)
+            fit_where(&samples, min_samples, unclipped)
         })
         .collect();
     let channels = (0..3)
-        .filter(|&k| clear.iter().filter(|c| c[k]).count() >= 8)
+        .filter(|&k| clear.iter().filter(|c| c[k]).count() >= min_samples)
         .count();
     (fits, channels)
 }
@@ -543,10 +579,15 @@ impl Fit {
     }
 }
 
-/// See [`LightFit::tone_step`]. `samples`: (expected light, skin, background) in time order.
-fn tone_step(samples: &[([f64; 3], [f64; 3], [f64; 3])], skin: &Fit, background: &Fit) -> f64 {
-    const SIDE: usize = 20;
-    if samples.len() < 2 * SIDE {
+/// See [`LightFit::tone_step`]. `samples`: (expected light, skin, background) in time order;
+/// moments with at least `side` samples on either side are tried.
+fn tone_step(
+    samples: &[([f64; 3], [f64; 3], [f64; 3])],
+    skin: &Fit,
+    background: &Fit,
+    side: usize,
+) -> f64 {
+    if samples.len() < 2 * side {
         return 0.0;
     }
     // Observed over predicted, summed from the start, per channel, for the skin and background.
@@ -564,7 +605,7 @@ fn tone_step(samples: &[([f64; 3], [f64; 3], [f64; 3])], skin: &Fit, background:
     }
     let total = sums[samples.len()];
     let mut best = 0.0f64;
-    for before in &sums[SIDE..=samples.len() - SIDE] {
+    for before in &sums[side..=samples.len() - side] {
         for k in 0..3 {
             let ratio = |s: &[f64; 12], offset: usize| s[offset + k] / s[offset + 3 + k];
             let after: [f64; 12] = std::array::from_fn(|j| total[j] - before[j]);
@@ -588,9 +629,16 @@ pub fn fit_light(
     observations: &Observations,
     issued: &Issued,
     claims: &Claims,
+    calibration: &Calibration,
 ) -> Option<LightFit> {
+    let LightFitting {
+        lags,
+        stage_settled_from,
+        order_min_cosine,
+        min_fit_frames,
+    } = &calibration.light_fit;
     let stages = stages(issued);
-    let total: f64 = stages.iter().map(|s| s.1).sum();
+    let total: f64 = stages.iter().map(|s| s.duration_ms).sum();
     let first = claims.colours.iter().find(|c| c.sequence_number == 0)?;
     let anchor = first.start_epoch_ms - claims.video_start_epoch_ms?;
     let skin_of = |regions: &[[f32; 3]; 9]| -> [f64; 3] {
@@ -620,13 +668,13 @@ pub fn fit_light(
         };
     let skin_pick = |frame: &crate::observe::FrameObservation| frame.regions.as_ref().map(skin_of);
     let mut best: Option<(f64, Fit)> = None;
-    let mut lag = -100.0;
-    while lag <= 400.0 {
-        let fitted = fit(&samples_at(lag, &skin_pick));
+    let mut lag = lags.from_ms;
+    while lag <= lags.to_ms {
+        let fitted = fit(&samples_at(lag, &skin_pick), *min_fit_frames);
         if best.as_ref().is_none_or(|(_, b)| fitted.r2() > b.r2()) {
             best = Some((lag, fitted));
         }
-        lag += 10.0;
+        lag += lags.step_ms;
     }
     let (lag, skin) = best?;
     // The light on each frame at the lag found, and the frames under it.
@@ -645,17 +693,23 @@ pub fn fit_light(
     let background: Vec<([f64; 3], [f64; 3])> = lit_frames()
         .map(|(frame, light)| (light, frame.background.map(f64::from)))
         .collect();
-    let background = fit(&background);
+    let background = fit(&background, *min_fit_frames);
     let paired: Vec<([f64; 3], [f64; 3], [f64; 3])> = lit_frames()
         .filter_map(|(frame, light)| {
             Some((light, skin_pick(frame)?, frame.background.map(f64::from)))
         })
         .collect();
-    let tone_step = tone_step(&paired, &skin, &background);
+    let tone_step = tone_step(
+        &paired,
+        &skin,
+        &background,
+        calibration.one_face.tone_step_side,
+    );
     let lit: Vec<([f64; 3], [[f32; 3]; 9])> = lit_frames()
         .filter_map(|(frame, light)| Some((light, frame.regions?)))
         .collect();
-    let (regions, relief_channels) = region_fits(&lit);
+    let (regions, relief_channels) =
+        region_fits(&lit, calibration.light_space.clipped, *min_fit_frames);
     // The colour order, decoded: each colour change seen in the skin against the one issued.
     let mut correct = 0;
     let mut transitions = 0;
@@ -677,8 +731,9 @@ pub fn fit_light(
     };
     let ends: Vec<(f64, [f64; 3])> = stages
         .iter()
-        .filter_map(|&(start, duration, ..)| {
-            let seen = mean_over(start + duration * 0.6, start + duration)?;
+        .filter_map(|stage| {
+            let (start, duration) = (stage.start_ms, stage.duration_ms);
+            let seen = mean_over(start + duration * stage_settled_from, start + duration)?;
             Some((start + duration, seen))
         })
         .collect();
@@ -700,7 +755,7 @@ pub fn fit_light(
         transitions += 1;
         let cosine = want.iter().zip(&got).map(|(a, b)| a * b).sum::<f64>()
             / (norm(&want) * norm(&got)).max(1e-9);
-        if cosine > 0.6 {
+        if cosine > *order_min_cosine {
             correct += 1;
         }
     }
@@ -726,33 +781,30 @@ pub fn light_time(light: Option<&LightFit>, calibration: &Calibration) -> CheckR
             "the client reported no colour display, or no face was seen during it",
         );
     };
+    let c = &calibration.light_time;
     let r2 = light.skin.r2();
     let face = light.skin.modulation();
     let background = light.background.modulation().abs();
-    let ratio = face / background.max(0.01);
-    let score = above(r2, calibration.light_r2, 0.15)
-        * above(light.lag_ms, -60.0, 30.0)
-        * below(light.lag_ms, calibration.max_lag_ms, 40.0)
-        * above(light.order, 0.8, 0.15)
-        * above(face, 0.08, 0.06)
-        * above(
-            ratio,
-            calibration.face_background_ratio,
-            calibration.face_background_ratio * 0.5,
-        );
-    let reason = if r2 < calibration.light_r2 || light.order < 0.8 {
+    let ratio = face / background.max(c.least_background_modulation);
+    let score = c.min_r2.above(r2)
+        * c.min_lag_ms.above(light.lag_ms)
+        * c.max_lag_ms.below(light.lag_ms)
+        * c.min_order.above(light.order)
+        * c.min_face_modulation.above(face)
+        * c.min_face_background_ratio.above(ratio);
+    let reason = if r2 < c.min_r2.at || light.order < c.min_order.at {
         format!(
             "the face's colour did not follow the issued colours (fit {r2:.2}, {:.0}% of the colour changes in order)",
             light.order * 100.0
         )
-    } else if light.lag_ms > calibration.max_lag_ms || light.lag_ms < -60.0 {
+    } else if light.lag_ms > c.max_lag_ms.at || light.lag_ms < c.min_lag_ms.at {
         format!(
             "the face's colour followed the screen {:.0} ms late",
             light.lag_ms
         )
-    } else if face < 0.08 {
+    } else if face < c.min_face_modulation.at {
         "the face barely reflected the screen".to_owned()
-    } else if ratio < calibration.face_background_ratio {
+    } else if ratio < c.min_face_background_ratio.at {
         format!("the background responded as much as the face (ratio {ratio:.1}): light on a screen or a picture")
     } else {
         format!(
@@ -815,16 +867,13 @@ pub fn light_space(light: Option<&LightFit>, calibration: &Calibration) -> Check
     // Sideways falloff alone is what a print bent around a cylinder shows too: the vertical
     // relief (forehead and jaw turned away from the screen) is what tells a head.
     let shape = vertical;
-    let score = above(
-        shape,
-        calibration.relief_threshold,
-        calibration.relief_width,
-    );
+    let relief = &calibration.light_space.relief;
+    let score = relief.above(shape);
     let reason = if light.relief_channels == 0 {
         "the face was too bright to measure how the screen's light fell over it (clipped in every colour channel)".to_owned()
-    } else if score >= 0.5 {
+    } else if score >= PASSING_SCORE {
         format!("the screen's light fell over the face as over a head (relief {shape:.3})")
-    } else if sideways < calibration.relief_threshold && vertical < calibration.relief_threshold {
+    } else if sideways < relief.at && vertical < relief.at {
         format!("the screen's light fell evenly over the face, as over a flat picture (relief {shape:.3})")
     } else {
         format!("the screen's light fell over the face as over a bent surface, not a head (relief {shape:.3})")
@@ -844,7 +893,13 @@ pub fn light_space(light: Option<&LightFit>, calibration: &Calibration) -> Check
 }
 
 /// Check 6: stream integrity.
-pub fn integrity(observations: &Observations, issued: &Issued, claims: &Claims) -> CheckResult {
+pub fn integrity(
+    observations: &Observations,
+    issued: &Issued,
+    claims: &Claims,
+    calibration: &Calibration,
+) -> CheckResult {
+    let c = &calibration.integrity;
     let frames = &observations.frames;
     let mut backwards = 0usize;
     let mut max_gap = 0.0f64;
@@ -867,31 +922,28 @@ pub fn integrity(observations: &Observations, issued: &Issued, claims: &Claims) 
         _ => f64::NAN,
     };
     let mismatch = (claimed - duration).abs();
-    let needed: f64 = stages(issued).iter().map(|s| s.1).sum();
-    let score = below(backwards as f64, 0.5, 0.2)
-        * below(max_gap, 300.0, 100.0)
-        * above(fps, 12.0, 3.0)
-        * below(repeated_share, 0.1, 0.06)
-        * below(
-            if mismatch.is_finite() { mismatch } else { 1e9 },
-            800.0,
-            300.0,
-        )
-        * above(duration - needed, 0.0, 200.0);
-    let reason = if backwards > 0 {
+    let needed: f64 = stages(issued).iter().map(|s| s.duration_ms).sum();
+    // An unknown claimed duration scores as a mismatch: `below` is 0 for what is not finite.
+    let score = c.max_backwards.below(backwards as f64)
+        * c.max_gap_ms.below(max_gap)
+        * c.min_fps.above(fps)
+        * c.max_repeated_share.below(repeated_share)
+        * c.max_duration_mismatch_ms.below(mismatch)
+        * c.min_margin_ms.above(duration - needed);
+    let reason = if backwards as f64 >= c.max_backwards.at {
         format!("{backwards} frame timestamps went backwards")
-    } else if max_gap >= 300.0 {
+    } else if max_gap >= c.max_gap_ms.at {
         format!("the video has a gap of {max_gap:.0} ms")
-    } else if fps < 12.0 {
+    } else if fps < c.min_fps.at {
         format!("the video runs at {fps:.1} frames/s")
-    } else if repeated_share >= 0.1 {
+    } else if repeated_share >= c.max_repeated_share.at {
         format!(
             "{:.0}% of the frames repeat the one before",
             repeated_share * 100.0
         )
-    } else if mismatch.is_nan() || mismatch >= 800.0 {
+    } else if mismatch.is_nan() || mismatch >= c.max_duration_mismatch_ms.at {
         format!("the video lasts {duration:.0} ms but the client reported {claimed:.0} ms")
-    } else if duration < needed {
+    } else if duration - needed < c.min_margin_ms.at {
         "the video is shorter than the challenge".to_owned()
     } else {
         format!("one continuous recording of {duration:.0} ms at {fps:.1} frames/s")
@@ -915,6 +967,15 @@ pub fn integrity(observations: &Observations, issued: &Issued, claims: &Claims) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The calibration's clipping cut-off and least frames per channel.
+    fn cut_off() -> (f64, usize) {
+        let calibration = Calibration::default();
+        (
+            calibration.light_space.clipped,
+            calibration.light_fit.min_fit_frames,
+        )
+    }
 
     /// A head under the screen's colours, seen by a camera that clips: each region's mean over
     /// pixels whose brightness spreads ±20% around the region's, each pixel clipped at 1. The
@@ -950,12 +1011,13 @@ mod tests {
     #[test]
     fn clipped_frames_do_not_flatten_the_relief() {
         let lit = clipping_head();
+        let (clipped, min_frames) = cut_off();
         assert!(
             lit.iter()
-                .any(|(_, regions)| regions[4][0] >= CLIPPED as f32),
+                .any(|(_, regions)| regions[4][0] >= clipped as f32),
             "the nose must clip on some frames"
         );
-        let (fits, channels) = region_fits(&lit);
+        let (fits, channels) = region_fits(&lit, clipped, min_frames);
         assert_eq!(channels, 3);
         let (_, vertical) = relief(&fits);
         // Unclipped, the middle row's gain relative to its level is 1.5 times the others':
@@ -968,7 +1030,7 @@ mod tests {
                     .iter()
                     .map(|(light, regions)| (*light, regions[r].map(f64::from)))
                     .collect();
-                fit(&samples)
+                fit(&samples, min_frames)
             })
             .collect();
         let (_, flattened) = relief(&everything);
@@ -984,7 +1046,8 @@ mod tests {
             .into_iter()
             .map(|(light, _)| (light, [[1.0; 3]; 9]))
             .collect();
-        let (fits, channels) = region_fits(&lit);
+        let (clipped, min_frames) = cut_off();
+        let (fits, channels) = region_fits(&lit, clipped, min_frames);
         assert_eq!(channels, 0);
         assert!(fits
             .iter()
@@ -1002,17 +1065,17 @@ mod tests {
                 )
             })
             .collect();
-        let plain = fit(&samples);
+        let plain = fit(&samples, 8);
         assert!((plain.gain[0] - 0.5).abs() < 1e-12 && (plain.offset[0] - 0.1).abs() < 1e-12);
         assert!((plain.gain[1] - 0.3).abs() < 1e-12 && (plain.offset[1] - 0.2).abs() < 1e-12);
         assert!(plain.gain[2].abs() < 1e-12);
-        let odd = fit_where(&samples, |i, k| k != 1 || i % 2 == 1);
+        let odd = fit_where(&samples, 8, |i, k| k != 1 || i % 2 == 1);
         assert!(
             (odd.gain[1] - 0.3).abs() < 1e-12,
             "a line is a line on any subset"
         );
         assert_eq!(
-            fit_where(&samples[..7], |_, _| true).gain,
+            fit_where(&samples[..7], 8, |_, _| true).gain,
             [0.0; 3],
             "fewer than 8"
         );

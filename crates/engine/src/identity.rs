@@ -14,6 +14,7 @@
 //! Persistence is what tells a swap: a live face's appearance drifts and follows the light, but
 //! after the moment it is the same face as before it, so no single step explains much.
 
+use crate::linear::{dot, norm, orthonormal, remove_span};
 use crate::observe::PATCH;
 
 /// One frame's part: when, the face's width (px), the screen's light on it (linear RGB, `None`
@@ -41,38 +42,6 @@ type Columns = [Vec<Vec<f64>>; 3];
 
 /// The fewest frames on either side of a moment for it to be tested.
 const MIN_SIDE: usize = 6;
-
-/// The columns of a design, made orthonormal (Gram-Schmidt, in order); a column that adds
-/// nothing is dropped.
-pub(crate) fn orthonormal(columns: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
-    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(columns.len());
-    for mut column in columns {
-        let before = norm(&column);
-        remove_span(&mut column, &basis);
-        let after = norm(&column);
-        if after > 1e-6 * before.max(1e-12) && after > 1e-9 {
-            column.iter_mut().for_each(|c| *c /= after);
-            basis.push(column);
-        }
-    }
-    basis
-}
-
-/// Takes out of `column` its part in the span of the orthonormal `basis`.
-pub(crate) fn remove_span(column: &mut [f64], basis: &[Vec<f64>]) {
-    for q in basis {
-        let dot = dot(column, q);
-        column.iter_mut().zip(q).for_each(|(c, q)| *c -= dot * q);
-    }
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn norm(a: &[f64]) -> f64 {
-    dot(a, a).sqrt()
-}
 
 /// Per channel: the appearance's elements over the frames, as columns (one per element).
 fn channels(appearances: &[Vec<f64>]) -> Columns {

@@ -5,7 +5,7 @@ use openliveness_vision::RgbImage;
 
 use crate::observe::{Candidate, Observations};
 
-/// The most a returned image may weigh (LIVENESS.md: 200 KiB).
+/// The most a returned image may weigh (docs/decision.md: 200 KiB).
 pub const MAX_IMAGE_BYTES: usize = 200 * 1024;
 
 /// Encodes a frame as JPEG at `quality`, lowering the quality until it fits in

@@ -4,14 +4,16 @@
 //! Two halves. [`observe`] runs while the video streams in: it decodes, finds the face and
 //! reduces each frame to a few numbers (the only part that touches pixels and FFmpeg).
 //! [`decide`] is pure (no I/O, no clock, no global state) and deterministic: it runs the checks
-//! of LIVENESS.md on those numbers ([`checks`]) and combines their scores into a confidence from
-//! 0 to 100 with the [`Calibration`] fitted on simulated sessions (EVALUATION.md). Every check
-//! gives a score and a reason, so that an operator can see why a session was decided as it was.
+//! of docs/decision.md on those numbers ([`checks`]) and combines their scores into a confidence
+//! from 0 to 100 with the [`Calibration`] (docs/evaluation.md). Every check gives a score and a
+//! reason, so that an operator can see why a session was decided as it was.
 
+pub mod calibration;
 pub mod checks;
 pub mod claims;
 pub mod identity;
 pub mod images;
+mod linear;
 pub mod observe;
 
 use std::sync::mpsc::{Receiver, Sender};
@@ -22,56 +24,13 @@ use openliveness_protocol::AuditImage;
 use openliveness_vision::BlazeFace;
 use serde::Serialize;
 
-pub use checks::CheckResult;
+pub use calibration::Calibration;
+pub use checks::{CheckResult, Weight};
 pub use claims::{Claims, Issued};
 pub use observe::{observe_bytes, observe_stream, Observations, ObserveError, ObserveOptions};
 /// What runs the face detector: tract (built in, the default) or ONNX Runtime (the
 /// `onnxruntime` feature; about four times faster, BENCHMARKS.md).
 pub use openliveness_vision::detect::Backend as DetectorBackend;
-
-/// The thresholds the checks' scores turn on, fitted on simulated bona fide and attack sessions
-/// (calibration seeds, kept apart from the evaluation's; see EVALUATION.md).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Calibration {
-    /// Check 1, another person: the most the identity change may reach, that is the share of the
-    /// appearance's variance (beyond the screen's light and the face's size) that one lasting
-    /// step under the colours explains ([`identity`]), plus `tone_weight` times the step of the
-    /// skin's colour under the screen's light.
-    pub identity_threshold: f64,
-    pub identity_width: f64,
-    pub tone_weight: f64,
-    /// The perspective slope difference a flat picture shows (the detector's own drift).
-    pub flat_perspective: f64,
-    pub perspective_threshold: f64,
-    pub perspective_width: f64,
-    /// The least R² of the skin's colour against the issued colours.
-    pub light_r2: f64,
-    /// The latest the skin may follow the screen (ms after the client's reported times).
-    pub max_lag_ms: f64,
-    /// How much more the face must respond to the screen than the background.
-    pub face_background_ratio: f64,
-    /// The least relief of the light over the face (check 5).
-    pub relief_threshold: f64,
-    pub relief_width: f64,
-}
-
-impl Default for Calibration {
-    fn default() -> Self {
-        Calibration {
-            identity_threshold: 0.199,
-            identity_width: 0.02,
-            tone_weight: 0.3,
-            flat_perspective: 0.2,
-            perspective_threshold: 0.1,
-            perspective_width: 0.15,
-            light_r2: 0.6,
-            max_lag_ms: 250.0,
-            face_background_ratio: 8.0,
-            relief_threshold: 0.19,
-            relief_width: 0.04,
-        }
-    }
-}
 
 /// The decision on one session, with every check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,13 +53,20 @@ pub fn decide(
 ) -> Report {
     let light = issued.has_light();
     let fitted = light
-        .then(|| checks::fit_light(observations, issued, claims))
+        .then(|| checks::fit_light(observations, issued, claims, calibration))
         .flatten();
+    // Under the colours the light's relief tells a head from a picture; without them,
+    // perspective is the only evidence of depth and bounds the confidence.
+    let perspective = if light {
+        Weight::Supporting
+    } else {
+        Weight::Strong
+    };
     let mut checks = vec![
         checks::one_face(observations, fitted.as_ref(), calibration),
-        checks::movement(observations, issued),
-        checks::perspective(observations, calibration, !light),
-        checks::integrity(observations, issued, claims),
+        checks::movement(observations, issued, calibration),
+        checks::perspective(observations, calibration, perspective),
+        checks::integrity(observations, issued, claims, calibration),
     ];
     if light {
         checks.push(checks::light_time(fitted.as_ref(), calibration));
@@ -122,7 +88,10 @@ pub fn decide(
     let support: f64 = checks
         .iter()
         .filter(|c| !c.strong)
-        .map(|c| 0.9 + 0.1 * c.score)
+        .map(|c| {
+            calibration.combination.supporting_least
+                + calibration.combination.supporting_span * c.score
+        })
         .product();
     let confidence = (100.0 * bound * support).clamp(0.0, 100.0);
     Report {
@@ -138,7 +107,7 @@ pub fn decide(
 fn colour_window(issued: &Issued, claims: &Claims) -> Option<(f64, f64)> {
     let first = claims.colours.iter().find(|c| c.sequence_number == 0)?;
     let start = first.start_epoch_ms - claims.video_start_epoch_ms?;
-    let total: f64 = checks::stages(issued).iter().map(|s| s.1).sum();
+    let total: f64 = checks::stages(issued).iter().map(|s| s.duration_ms).sum();
     Some((start, start + total + 300.0))
 }
 

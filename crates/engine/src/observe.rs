@@ -4,7 +4,6 @@
 //! frames as JPEG candidates for the reference and audit images. Everything after this works on
 //! these observations, not on pixels.
 
-use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::ops::ControlFlow;
 use std::sync::mpsc::Receiver;
@@ -12,11 +11,12 @@ use std::sync::mpsc::Receiver;
 use openliveness_vision::decode::{
     decode_stream, DecodeError, DecodeLimits, DecodeOptions, DetectorView, Frame, ImageOutput,
 };
+use openliveness_vision::track::{FaceSource, Followed, Follower};
 use openliveness_vision::yuv::{Planes, YuvImage};
 use openliveness_vision::{BlazeFace, Detection, Keypoint};
 use serde::Serialize;
 
-use crate::identity::{orthonormal, remove_span};
+use crate::linear::{orthonormal, remove_span};
 
 /// Face regions in a frame aligned to the eyes: (across, down) in eye distances from the eyes'
 /// midpoint. Rows: forehead, cheeks and nose, jaw and chin; columns: the image's left, middle,
@@ -111,7 +111,7 @@ impl Default for ObserveOptions {
     /// live and 160 swapped sessions, at the threshold that accepts no swap, it rejects 12 live
     /// sessions detecting on every fifth frame and 9 on every fourth; comparing appearances only
     /// where the face was detected, the best threshold erred on 4 sessions detecting on every
-    /// second frame and on 7 on every fourth (EVALUATION.md).
+    /// second frame and on 7 on every fourth (docs/evaluation.md).
     fn default() -> Self {
         ObserveOptions {
             limits: DecodeLimits::default(),
@@ -184,15 +184,10 @@ struct Observer<'a> {
     log: [f64; 256],
     basis: Vec<Vec<f64>>,
     observations: Observations,
-    /// The last two faces detected, and when: when no detection follows, the face on the
-    /// frames after the last one is predicted from them.
-    last_face: Option<(f64, Detection)>,
-    previous_face: Option<(f64, Detection)>,
-    /// The frames since the last detection, when it found a face, held (by reference to the
-    /// decoder's picture) until the next one tells where the face went on them.
-    pending: VecDeque<Held>,
-    /// When the detector last ran.
-    last_detection_ms: f64,
+    /// The face followed from detection to detection: the frames between two detections wait
+    /// in it (by reference to the decoder's picture) until the second tells where the face went
+    /// on them.
+    follower: Follower<Held>,
     first_pts_us: Option<i64>,
     last_candidate_ms: f64,
 }
@@ -221,45 +216,9 @@ impl<'a> Observer<'a> {
             log: std::array::from_fn(|byte| (byte as f64 + 4.0).ln()),
             basis: smooth_basis(),
             observations: Observations::default(),
-            last_face: None,
-            previous_face: None,
-            pending: VecDeque::new(),
-            last_detection_ms: f64::NEG_INFINITY,
+            follower: Follower::new(MAX_PENDING),
             first_pts_us: None,
             last_candidate_ms: f64::NEG_INFINITY,
-        }
-    }
-
-    /// The face at `t_ms` after the last detection: the last one found, moved on along its
-    /// motion since the one before (for at most one more interval).
-    fn predicted(&self, t_ms: f64) -> Option<Detection> {
-        let (t1, last) = self.last_face.as_ref()?;
-        match &self.previous_face {
-            Some((t0, previous)) if t1 > t0 => {
-                let s = ((t_ms - t0) / (t1 - t0)).clamp(1.0, 2.0) as f32;
-                Some(previous.lerp(last, s))
-            }
-            _ => Some(last.clone()),
-        }
-    }
-
-    /// Whether the detector found a face when it last ran.
-    fn last_found(&self) -> bool {
-        self.last_face
-            .as_ref()
-            .is_some_and(|(t, _)| *t == self.last_detection_ms)
-    }
-
-    /// Whether the face moved less than 2% of its width between the last two detections.
-    fn still(&self) -> bool {
-        match (&self.previous_face, &self.last_face) {
-            (Some((_, a)), Some((_, b))) => {
-                let (ca, cb) = (a.bounding_box.center(), b.bounding_box.center());
-                let width = b.bounding_box.width.max(1.0);
-                (ca.x - cb.x).hypot(ca.y - cb.y) < 0.02 * width
-                    && (a.bounding_box.width / width - 1.0).abs() < 0.02
-            }
-            _ => false,
         }
     }
 
@@ -283,89 +242,64 @@ impl<'a> Observer<'a> {
             sides,
             fingerprint,
         };
-        let due = t_ms - self.last_detection_ms >= 0.9 * self.options.detect_interval_ms;
-        let Some(view) = frame.detector_view.as_ref().filter(|_| due) else {
-            if self.last_found() {
-                if self.pending.len() >= MAX_PENDING {
-                    self.measure_oldest();
-                }
-                self.pending.push_back(held);
-            } else {
-                self.extrapolated(&held, None);
-            }
-            return Ok(());
+        let due = t_ms - self.follower.last_detection_ms() >= 0.9 * self.options.detect_interval_ms;
+        let detections = match frame.detector_view.as_ref().filter(|_| due) {
+            Some(view) => Some(
+                self.detector
+                    .detect(view, held.image.width(), held.image.height())
+                    .map_err(|error| ObserveError::Detect(error.to_string()))?,
+            ),
+            None => None,
         };
-        self.last_detection_ms = t_ms;
-        let mut faces = self
-            .detector
-            .detect(view, held.image.width(), held.image.height())
-            .map_err(|error| ObserveError::Detect(error.to_string()))?;
-        // The person answering is the nearest face: the largest first.
-        faces.sort_by(|a, b| b.bounding_box.width.total_cmp(&a.bounding_box.width));
-        let Some(found) = faces.first().cloned() else {
-            self.finish();
-            self.extrapolated(&held, Some(faces));
-            return Ok(());
-        };
-        // The frames held since the last detection: the face moved from there to here.
-        while let Some(earlier) = self.pending.pop_front() {
-            let face = match &self.last_face {
-                Some((t0, last)) if t_ms > *t0 => {
-                    last.lerp(&found, ((earlier.t_ms - t0) / (t_ms - t0)) as f32)
-                }
-                _ => found.clone(),
-            };
-            self.record(&earlier, None, Some(face), true, true);
-        }
-        self.previous_face = self.last_face.replace((t_ms, found.clone()));
-        let index = self.record(&held, Some(faces), Some(found.clone()), false, true);
-        if t_ms - self.last_candidate_ms >= self.options.candidate_every_ms {
-            self.last_candidate_ms = t_ms;
-            let candidate = candidate(index, t_ms, held.image, &found);
-            self.observations.candidates.push(candidate);
-        }
+        self.follower.push(t_ms, held, detections);
+        self.record_ready();
         Ok(())
     }
 
-    /// Measures the frames still held with the face predicted on them: no detection followed.
+    /// Measures the frames still held with the face predicted on them: no detection follows.
     fn finish(&mut self) {
-        while !self.pending.is_empty() {
-            self.measure_oldest();
+        self.follower.finish();
+        self.record_ready();
+    }
+
+    /// Measures the frames whose face is known, in order, keeping a candidate image now and
+    /// then among those where the face was detected.
+    fn record_ready(&mut self) {
+        while let Some(followed) = self.follower.pop() {
+            let detected = followed
+                .face
+                .clone()
+                .filter(|_| followed.source == FaceSource::Detected);
+            let (index, held) = self.record(followed);
+            let Some(found) = detected else { continue };
+            if held.t_ms - self.last_candidate_ms >= self.options.candidate_every_ms {
+                self.last_candidate_ms = held.t_ms;
+                let candidate = candidate(index, held.t_ms, held.image, &found);
+                self.observations.candidates.push(candidate);
+            }
         }
     }
 
-    fn measure_oldest(&mut self) {
-        if let Some(held) = self.pending.pop_front() {
-            self.extrapolated(&held, None);
-        }
-    }
-
-    /// Measures a frame with the face predicted from the last two detections.
-    fn extrapolated(&mut self, held: &Held, faces: Option<Vec<Detection>>) {
-        let face = self.predicted(held.t_ms);
-        // A prediction of a moving face drifts off its features: its appearance only while
-        // the face holds still.
-        let still = self.still();
-        let predicted = self.last_face.is_some();
-        self.record(held, faces, face, predicted, still);
-    }
-
-    /// Measures one frame around `face` and adds it to the observations; its index.
-    fn record(
-        &mut self,
-        held: &Held,
-        faces: Option<Vec<Detection>>,
-        face: Option<Detection>,
-        predicted: bool,
-        with_appearance: bool,
-    ) -> usize {
+    /// Measures one frame around its face and adds it to the observations; its index, and the
+    /// frame back.
+    fn record(&mut self, followed: Followed<Held>) -> (usize, Held) {
+        let predicted = followed.placed();
+        let Followed {
+            item: held,
+            faces,
+            face,
+            on_features,
+            ..
+        } = followed;
         let planes = held.image.planes();
         let regions = face
             .as_ref()
             .map(|face| region_means(&planes, face, &self.lut));
+        // A prediction of a moving face drifts off its features: its appearance only while
+        // the face holds still.
         let appearance = face
             .as_ref()
-            .filter(|_| with_appearance)
+            .filter(|_| on_features)
             .map(|face| appearance(&planes, face, &self.log, &self.basis));
         let index = self.observations.frames.len();
         self.observations.frames.push(FrameObservation {
@@ -378,7 +312,7 @@ impl<'a> Observer<'a> {
             regions,
             appearance,
         });
-        index
+        (index, held)
     }
 }
 

@@ -99,6 +99,32 @@ pub enum DetectError {
     Inference(String),
 }
 
+#[cfg(feature = "onnxruntime")]
+impl From<crate::onnxruntime::Failure> for ModelError {
+    fn from(failure: crate::onnxruntime::Failure) -> Self {
+        use crate::onnxruntime::Failure;
+        match failure {
+            Failure::LibraryMissing { path } => ModelError::OnnxRuntimeMissing { path },
+            Failure::Build(message) | Failure::Inference(message) => ModelError::Build(message),
+        }
+    }
+}
+
+#[cfg(feature = "onnxruntime")]
+impl From<crate::onnxruntime::Failure> for DetectError {
+    fn from(failure: crate::onnxruntime::Failure) -> Self {
+        use crate::onnxruntime::Failure;
+        match failure {
+            Failure::LibraryMissing { path } => {
+                DetectError::Inference(format!("ONNX Runtime's library is missing at {path}"))
+            }
+            Failure::Build(message) | Failure::Inference(message) => {
+                DetectError::Inference(message)
+            }
+        }
+    }
+}
+
 /// A point in frame pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Point {
@@ -541,7 +567,7 @@ impl BlazeFace {
                 input.resize(side * side * 3, -1.0);
                 letterbox.fill(view, &mut input);
                 let mut raw = RawOutput::empty();
-                session.run(&input, raw.collector())?;
+                session.run(&input, side, raw.collector())?;
                 Ok::<_, DetectError>(raw)
             })?;
             return Ok(self.decode(&raw, &letterbox));
@@ -583,7 +609,7 @@ impl BlazeFace {
                     .try_as_plain_ram()
                     .and_then(|view| view.as_slice::<f32>())
                     .map_err(|error| DetectError::Inference(error.to_string()))?;
-                session.run(values, &mut collect)?;
+                session.run(values, Self::INPUT_SIDE as usize, &mut collect)?;
             }
         }
         drop(collect);

@@ -8,8 +8,9 @@
 //! ear tragion, left ear tragion); then one `{"summary":…}` line with the decoding summary and
 //! the track's gaps, extra faces and jumps.
 //! Optionally draws a contact sheet (PNG): frames spread over the video in reading order, each
-//! with its face box (green: detected, yellow: carried between detections) and keypoints, and a
-//! red border where no face was found.
+//! with its face box (green: detected, yellow: placed between detections or predicted after
+//! them, as the engine places it: [`crate::track`]) and keypoints, and a red border where no face
+//! was found.
 
 use std::io::Write;
 use std::num::NonZeroU32;
@@ -26,7 +27,7 @@ use crate::track::{FaceSource, Track, Tracker, TrackerConfig};
 #[derive(Debug, Clone)]
 pub struct InspectOptions {
     pub decode: DecodeOptions,
-    /// Run the detector on every n-th frame (the tracker carries the face in between).
+    /// Run the detector on every n-th frame (the tracker places the face in between).
     pub detect_every: NonZeroU32,
     pub contact_sheet: Option<ContactSheetOptions>,
 }
@@ -89,7 +90,8 @@ struct FrameLine<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct InspectSummary {
     pub decode: DecodeSummary,
-    /// Frames with the face (detected or carried) over all frames.
+    /// Frames with the face (detected, or placed while the detector's latest run found it) over
+    /// all frames.
     pub coverage: f32,
     pub gaps: Vec<crate::track::Gap>,
     pub extra_face_frames: Vec<u32>,
@@ -242,7 +244,7 @@ impl Thumbnails {
                 Some(face) => {
                     let colour = match face.source {
                         FaceSource::Detected => [0, 255, 0],
-                        FaceSource::Carried => [255, 220, 0],
+                        FaceSource::Interpolated | FaceSource::Predicted => [255, 220, 0],
                     };
                     let b = face.bounding_box.transformed(sx, sy, 0.0, 0.0);
                     thumbnail.draw_rectangle((b.left, b.top, b.right(), b.bottom()), 2, colour);

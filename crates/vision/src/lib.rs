@@ -6,10 +6,10 @@
 //! - [`decode`] (feature `ffmpeg`) decodes WebM/VP8, WebM/VP9 and MP4/H.264 with FFmpeg's
 //!   libraries from memory, as the chunks arrive, into RGB frames with presentation timestamps.
 //! - [`detect`] runs MediaPipe's BlazeFace (short range) on tract (or, with the feature
-//!   `onnxruntime`, on ONNX Runtime) and returns faces in frame pixels; [`track`] links the
-//!   detections over time, on every frame or on a stride, and `track::DeferredTracker` runs the
-//!   detector after decoding rather than between frames (a third cheaper with tract: see
-//!   BENCHMARKS.md).
+//!   `onnxruntime`, on ONNX Runtime) and returns faces in frame pixels; [`track`] is the one face
+//!   tracker (the engine's and `inspect`'s): it places the face on the frames between
+//!   detections, and `track::DeferredTracker` runs the detector after decoding rather than
+//!   between frames (a third cheaper with tract: see BENCHMARKS.md).
 //! - [`inspect`] (feature `ffmpeg`) is what `openliveness inspect` prints and draws.
 //!
 //! The key decision is where the bytes meet FFmpeg.

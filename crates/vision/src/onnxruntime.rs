@@ -2,12 +2,23 @@
 //! through the `ort` crate, loading the runtime's shared library at run time from a path given
 //! in the configuration (`load-dynamic`: nothing is linked or downloaded at build time).
 //! ONNX Runtime allows one environment per process; the first library loaded is the one used.
+//! This module knows nothing of the detector: it runs a model on an input and reports its own
+//! [`Failure`], which `detect` turns into its errors.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
 
-use crate::detect::{DetectError, ModelError};
+/// What went wrong in ONNX Runtime.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The runtime's shared library is not at this path.
+    LibraryMissing { path: String },
+    /// The library could not be loaded or a session built.
+    Build(String),
+    /// A run failed.
+    Inference(String),
+}
 
 /// The model's output names, in the order of [`crate::detect::BlazeFace::infer`].
 const OUTPUTS: [&str; 4] = ["Identity:0", "Identity_1:0", "Identity_2:0", "Identity_3:0"];
@@ -20,7 +31,7 @@ pub(crate) struct Session {
     next: AtomicUsize,
 }
 
-fn environment(library: &Path) -> Result<&'static ort::environment::Environment, ModelError> {
+fn environment(library: &Path) -> Result<&'static ort::environment::Environment, Failure> {
     static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
     ENVIRONMENT
         .get_or_init(|| {
@@ -36,14 +47,14 @@ fn environment(library: &Path) -> Result<&'static ort::environment::Environment,
                 .map_err(|error| error.to_string())
         })
         .as_ref()
-        .map_err(|error| ModelError::Build(error.clone()))
+        .map_err(|error| Failure::Build(error.clone()))
 }
 
 impl Session {
-    pub(crate) fn new(library: &Path, model: &[u8]) -> Result<Self, ModelError> {
-        let build = |error: ort::Error| ModelError::Build(format!("ONNX Runtime: {error}"));
+    pub(crate) fn new(library: &Path, model: &[u8]) -> Result<Self, Failure> {
+        let build = |error: ort::Error| Failure::Build(format!("ONNX Runtime: {error}"));
         if !library.is_file() {
-            return Err(ModelError::OnnxRuntimeMissing {
+            return Err(Failure::LibraryMissing {
                 path: library.display().to_string(),
             });
         }
@@ -63,7 +74,7 @@ impl Session {
                     .map_err(build)?;
                 Ok(Mutex::new(session))
             })
-            .collect::<Result<Vec<_>, ModelError>>()?;
+            .collect::<Result<Vec<_>, Failure>>()?;
         Ok(Self {
             sessions,
             next: AtomicUsize::new(0),
@@ -71,8 +82,8 @@ impl Session {
     }
 
     /// A free session, else the next one in turn once it is free.
-    fn session(&self) -> Result<MutexGuard<'_, ort::session::Session>, DetectError> {
-        let poisoned = || DetectError::Inference("an earlier inference panicked".into());
+    fn session(&self) -> Result<MutexGuard<'_, ort::session::Session>, Failure> {
+        let poisoned = || Failure::Inference("an earlier inference panicked".into());
         let count = self.sessions.len();
         let first = self.next.fetch_add(1, Ordering::Relaxed) % count;
         for offset in 0..count {
@@ -85,14 +96,15 @@ impl Session {
         self.sessions[first].lock().map_err(|_| poisoned())
     }
 
-    /// Runs the model on a 1x128x128x3 input and hands each output, in order, to `collect`.
-    pub(crate) fn run(
+    /// Runs the model on a 1 x `side` x `side` x 3 input and hands each output, in order, to
+    /// `collect`.
+    pub(crate) fn run<E: From<Failure>>(
         &self,
         input: &[f32],
-        mut collect: impl FnMut(usize, &[f32]) -> Result<(), DetectError>,
-    ) -> Result<(), DetectError> {
-        let fail = |error: ort::Error| DetectError::Inference(format!("ONNX Runtime: {error}"));
-        let side = crate::detect::BlazeFace::INPUT_SIDE as usize;
+        side: usize,
+        mut collect: impl FnMut(usize, &[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let fail = |error: ort::Error| Failure::Inference(format!("ONNX Runtime: {error}"));
         let tensor = ort::value::TensorRef::from_array_view(([1usize, side, side, 3], input))
             .map_err(fail)?;
         let mut session = self.session()?;
@@ -100,7 +112,7 @@ impl Session {
         for (index, name) in OUTPUTS.iter().enumerate() {
             let output = outputs
                 .get(name)
-                .ok_or_else(|| DetectError::Inference(format!("output {name} is missing")))?;
+                .ok_or_else(|| Failure::Inference(format!("output {name} is missing")))?;
             let (_, values) = output.try_extract_tensor::<f32>().map_err(fail)?;
             collect(index, values)?;
         }

@@ -1,27 +1,233 @@
-//! One face followed over a video: detections linked over time, with the gaps (frames without
-//! the face), the extra faces and the jumps (the face reappearing somewhere it could not have
-//! moved to) reported for the analysis to judge.
+//! One face followed over a video: the one tracker, used by the engine (`openliveness_engine`'s
+//! `observe`) and by `openliveness inspect`.
 //!
-//! The detector may run on every frame or on a stride ([`TrackerConfig::detect_every`]); the
-//! frames in between carry the face's box: while the video streams, the last detected box; once
-//! the track is finished, the box interpolated between the detections on either side.
-//! Pure: detections and timestamps in, a [`Track`] out.
+//! The detector runs on some frames only; the caller decides which (the engine when 150 ms have
+//! passed, `inspect` on a stride of frames). [`Follower`] places the face on every frame:
+//! - on a frame the detector ran on, the largest face it found: the person answering is the
+//!   nearest;
+//! - on the frames between two detections that found it, the face moved from the one to the other
+//!   in proportion to time; that needs the second, so those frames are held (with whatever the
+//!   caller keeps of them) until it comes, at most [`Follower::new`]'s `max_held` of them;
+//! - after the last detection, after one that found no face, and on the frames held beyond
+//!   `max_held`, the face predicted from the last two detections along its motion (for at most
+//!   one more interval).
+//!
+//! [`Tracker`] follows a video's frames by number on top of it and reports for a person to judge
+//! the gaps (frames whose latest detection found no face), the extra faces and the jumps (the
+//! face found where it could not have moved to). Pure: detections and timestamps in, faces out.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 
 use serde::Serialize;
 
 use crate::detect::{BoundingBox, Detection, Point};
 
+/// Where the face on a frame comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaceSource {
+    /// The detector found it on this frame.
+    Detected,
+    /// Moved from the detection before this frame to the one after, in proportion to time.
+    Interpolated,
+    /// Moved on from the last detection along the face's motion between the last two.
+    Predicted,
+}
+
+/// A frame with the face placed on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Followed<T> {
+    /// What the caller pushed with the frame.
+    pub item: T,
+    pub t_ms: f64,
+    /// The faces the detector found when it ran on this frame, largest first; `None` when it did
+    /// not run.
+    pub faces: Option<Vec<Detection>>,
+    /// The face on this frame; `None` before any was found.
+    pub face: Option<Detection>,
+    pub source: FaceSource,
+    /// Whether `face` sits on the face's features: detected, interpolated, or predicted while
+    /// the face held still (a prediction of a moving face drifts off them).
+    pub on_features: bool,
+    /// Whether the detector's latest run, on this frame or before, found no face.
+    pub lost: bool,
+}
+
+impl<T> Followed<T> {
+    /// Whether `face` was placed rather than detected on this frame.
+    pub fn placed(&self) -> bool {
+        self.source != FaceSource::Detected && self.face.is_some()
+    }
+}
+
+/// Places the face on every frame pushed; the frames come out of [`Follower::pop`] in order,
+/// each once its face is known.
+#[derive(Debug, Clone)]
+pub struct Follower<T> {
+    max_held: usize,
+    /// The last two faces detected, and when.
+    last_face: Option<(f64, Detection)>,
+    previous_face: Option<(f64, Detection)>,
+    /// The frames since the last detection, when it found a face, until the next tells where
+    /// the face went on them.
+    held: VecDeque<(f64, T)>,
+    /// When the detector last ran.
+    last_detection_ms: f64,
+    ready: VecDeque<Followed<T>>,
+}
+
+impl<T> Follower<T> {
+    /// Holds at most `max_held` frames between two detections; past it, the oldest is given the
+    /// predicted face.
+    pub fn new(max_held: usize) -> Self {
+        Follower {
+            max_held,
+            last_face: None,
+            previous_face: None,
+            held: VecDeque::new(),
+            last_detection_ms: f64::NEG_INFINITY,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// When the detector last ran (ms; minus infinity before it ran).
+    pub fn last_detection_ms(&self) -> f64 {
+        self.last_detection_ms
+    }
+
+    /// Adds a frame at `t_ms`: with the detector's findings when it ran on it (`Some`, possibly
+    /// empty), or `None` when it did not.
+    pub fn push(&mut self, t_ms: f64, item: T, detections: Option<Vec<Detection>>) {
+        let Some(mut faces) = detections else {
+            if self.last_found() {
+                if self.held.len() >= self.max_held {
+                    self.release_oldest();
+                }
+                self.held.push_back((t_ms, item));
+            } else {
+                self.predict(t_ms, item, None, true);
+            }
+            return;
+        };
+        self.last_detection_ms = t_ms;
+        // The person answering is the nearest face: the largest first.
+        faces.sort_by(|a, b| b.bounding_box.width.total_cmp(&a.bounding_box.width));
+        let Some(found) = faces.first().cloned() else {
+            self.finish();
+            self.predict(t_ms, item, Some(faces), true);
+            return;
+        };
+        // The frames held since the last detection: the face moved from there to here.
+        while let Some((earlier_ms, earlier)) = self.held.pop_front() {
+            let face = match &self.last_face {
+                Some((t0, last)) if t_ms > *t0 => {
+                    last.lerp(&found, ((earlier_ms - t0) / (t_ms - t0)) as f32)
+                }
+                _ => found.clone(),
+            };
+            self.ready.push_back(Followed {
+                item: earlier,
+                t_ms: earlier_ms,
+                faces: None,
+                face: Some(face),
+                source: FaceSource::Interpolated,
+                on_features: true,
+                lost: false,
+            });
+        }
+        self.previous_face = self.last_face.replace((t_ms, found.clone()));
+        self.ready.push_back(Followed {
+            item,
+            t_ms,
+            faces: Some(faces),
+            face: Some(found),
+            source: FaceSource::Detected,
+            on_features: true,
+            lost: false,
+        });
+    }
+
+    /// Gives the frames still held the predicted face: no detection follows.
+    pub fn finish(&mut self) {
+        while !self.held.is_empty() {
+            self.release_oldest();
+        }
+    }
+
+    /// The next frame whose face is known, in the order pushed.
+    pub fn pop(&mut self) -> Option<Followed<T>> {
+        self.ready.pop_front()
+    }
+
+    /// Gives the oldest frame held the predicted face: it came while the face was found.
+    fn release_oldest(&mut self) {
+        if let Some((t_ms, item)) = self.held.pop_front() {
+            self.predict(t_ms, item, None, false);
+        }
+    }
+
+    /// Whether the detector found a face when it last ran.
+    fn last_found(&self) -> bool {
+        self.last_face
+            .as_ref()
+            .is_some_and(|(t, _)| *t == self.last_detection_ms)
+    }
+
+    /// Whether the face moved less than 2% of its width between the last two detections.
+    fn still(&self) -> bool {
+        match (&self.previous_face, &self.last_face) {
+            (Some((_, a)), Some((_, b))) => {
+                let (ca, cb) = (a.bounding_box.center(), b.bounding_box.center());
+                let width = b.bounding_box.width.max(1.0);
+                (ca.x - cb.x).hypot(ca.y - cb.y) < 0.02 * width
+                    && (a.bounding_box.width / width - 1.0).abs() < 0.02
+            }
+            _ => false,
+        }
+    }
+
+    /// The face at `t_ms` after the last detection: the last one found, moved on along its
+    /// motion since the one before (for at most one more interval).
+    fn predicted(&self, t_ms: f64) -> Option<Detection> {
+        let (t1, last) = self.last_face.as_ref()?;
+        match &self.previous_face {
+            Some((t0, previous)) if t1 > t0 => {
+                let s = ((t_ms - t0) / (t1 - t0)).clamp(1.0, 2.0) as f32;
+                Some(previous.lerp(last, s))
+            }
+            _ => Some(last.clone()),
+        }
+    }
+
+    /// A frame given the face predicted from the last two detections; `lost` when the
+    /// detector's latest run by its time found no face.
+    fn predict(&mut self, t_ms: f64, item: T, faces: Option<Vec<Detection>>, lost: bool) {
+        let face = self.predicted(t_ms);
+        let on_features = self.still();
+        self.ready.push_back(Followed {
+            item,
+            t_ms,
+            faces,
+            face,
+            source: FaceSource::Predicted,
+            on_features,
+            lost,
+        });
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrackerConfig {
     /// Run the detector on frames 0, n, 2n, … (1: every frame).
     pub detect_every: NonZeroU32,
-    /// A detection continues the track when its box overlaps the track's last box by at least
-    /// this IoU, …
+    /// A detection continues the track (no jump) when its box overlaps the last detected box by
+    /// at least this IoU, …
     pub min_link_iou: f32,
     /// … or when its centre moved by at most this many widths of the last box.
     pub max_link_shift: f32,
+    /// The most frames held between two detections ([`Follower::new`]).
+    pub max_held: usize,
 }
 
 impl Default for TrackerConfig {
@@ -30,52 +236,19 @@ impl Default for TrackerConfig {
             detect_every: NonZeroU32::MIN,
             min_link_iou: 0.2,
             max_link_shift: 0.5,
+            max_held: 64,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaceSource {
-    /// The detector found it in this frame.
-    Detected,
-    /// Carried from the detections around it (the detector did not run on this frame).
-    Carried,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrackedFace {
     pub bounding_box: BoundingBox,
     pub keypoints: [Point; 6],
-    /// The detector's score; for a carried face, that of the detection it was carried from.
+    /// The detector's score; for a face placed between detections, that of the detection it
+    /// was moved from.
     pub score: f32,
     pub source: FaceSource,
-}
-
-impl TrackedFace {
-    fn detected(detection: &Detection) -> Self {
-        Self {
-            bounding_box: detection.bounding_box,
-            keypoints: detection.keypoints,
-            score: detection.score,
-            source: FaceSource::Detected,
-        }
-    }
-
-    fn detection(&self) -> Detection {
-        Detection {
-            score: self.score,
-            bounding_box: self.bounding_box,
-            keypoints: self.keypoints,
-        }
-    }
-
-    fn carried(&self) -> Self {
-        Self {
-            source: FaceSource::Carried,
-            ..self.clone()
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,6 +257,7 @@ pub struct TrackFrame {
     pub timestamp_us: Option<i64>,
     /// Whether the detector ran on this frame.
     pub detected: bool,
+    /// `None` before the face was first found and while the detector's latest run found none.
     pub face: Option<TrackedFace>,
 }
 
@@ -96,17 +270,17 @@ pub struct Gap {
     pub end_us: Option<i64>,
 }
 
-/// A frame where the detector found more than one face: the ones that are not the tracked face.
+/// A frame where the detector found more than one face: the ones that are not the followed face.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExtraFaces {
     pub frame: u32,
     pub faces: Vec<Detection>,
 }
 
-/// The tracked face found where it could not have moved to since it was last seen.
+/// The followed face found where it could not have moved to since it was last detected.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Jump {
-    /// The frame it was last seen in, and where.
+    /// The frame it was last detected in, and where.
     pub from_frame: u32,
     pub from: BoundingBox,
     pub to_frame: u32,
@@ -123,7 +297,7 @@ pub struct Track {
 }
 
 impl Track {
-    /// Frames with the face, detected or carried, over all frames.
+    /// Frames with the face over all frames.
     pub fn coverage(&self) -> f32 {
         if self.frames.is_empty() {
             return 0.0;
@@ -133,36 +307,27 @@ impl Track {
     }
 }
 
-/// Builds a [`Track`] frame by frame.
+/// Builds a [`Track`] of a video's frames, by number, with a [`Follower`].
 #[derive(Debug, Clone)]
 pub struct Tracker {
     config: TrackerConfig,
+    follower: Follower<(u32, Option<i64>)>,
     frames: Vec<TrackFrame>,
     extra_faces: Vec<ExtraFaces>,
     jumps: Vec<Jump>,
-    /// The last frame the detector found the face in, and the face.
-    last_seen: Option<(u32, TrackedFace)>,
-    /// Whether the last detection run found the face (faces are carried only then).
-    last_run_found: bool,
-    /// Frames (indices into `frames`) carried since the last detection, to interpolate.
-    carried_since_detection: Vec<usize>,
-    /// Carried runs closed by a linked detection: (first detected index, carried indices, next).
-    to_interpolate: Vec<(usize, Vec<usize>, usize)>,
-    last_detected_index: Option<usize>,
+    /// The last frame a face was detected in, and its box.
+    last_detected: Option<(u32, BoundingBox)>,
 }
 
 impl Tracker {
     pub fn new(config: TrackerConfig) -> Self {
         Self {
             config,
+            follower: Follower::new(config.max_held),
             frames: Vec::new(),
             extra_faces: Vec::new(),
             jumps: Vec::new(),
-            last_seen: None,
-            last_run_found: false,
-            carried_since_detection: Vec::new(),
-            to_interpolate: Vec::new(),
-            last_detected_index: None,
+            last_detected: None,
         }
     }
 
@@ -171,128 +336,72 @@ impl Tracker {
         frame.is_multiple_of(self.config.detect_every.get())
     }
 
-    /// The face as known now (the last detected box while between detections).
-    pub fn current(&self) -> Option<&TrackedFace> {
-        self.frames.last().and_then(|f| f.face.as_ref())
-    }
-
     /// Adds a frame: with the detector's findings when it ran on it (`Some`, possibly empty),
-    /// or `None` when it did not (the face is carried).
+    /// or `None` when it did not. A frame without a timestamp is placed in time by its number.
     pub fn push(
         &mut self,
         frame: u32,
         timestamp_us: Option<i64>,
         detections: Option<Vec<Detection>>,
     ) {
-        let index = self.frames.len();
-        let Some(mut detections) = detections else {
-            let face = if self.last_run_found {
-                self.last_seen.as_ref().map(|(_, face)| face.carried())
-            } else {
-                None
-            };
-            if face.is_some() {
-                self.carried_since_detection.push(index);
+        let t_ms = timestamp_us.map_or(f64::from(frame), |us| us as f64 / 1000.0);
+        self.follower.push(t_ms, (frame, timestamp_us), detections);
+        self.take_ready();
+    }
+
+    fn take_ready(&mut self) {
+        while let Some(followed) = self.follower.pop() {
+            let (frame, timestamp_us) = followed.item;
+            if let Some(faces) = &followed.faces {
+                if let Some(face) = faces.first() {
+                    if let Some((from_frame, from)) = self.last_detected {
+                        if !self.linked(&from, &face.bounding_box) {
+                            self.jumps.push(Jump {
+                                from_frame,
+                                from,
+                                to_frame: frame,
+                                to: face.bounding_box,
+                            });
+                        }
+                    }
+                    self.last_detected = Some((frame, face.bounding_box));
+                }
+                if faces.len() > 1 {
+                    self.extra_faces.push(ExtraFaces {
+                        frame,
+                        faces: faces[1..].to_vec(),
+                    });
+                }
             }
+            let face = followed
+                .face
+                .filter(|_| !followed.lost)
+                .map(|face| TrackedFace {
+                    bounding_box: face.bounding_box,
+                    keypoints: face.keypoints,
+                    score: face.score,
+                    source: followed.source,
+                });
             self.frames.push(TrackFrame {
                 frame,
                 timestamp_us,
-                detected: false,
+                detected: followed.faces.is_some(),
                 face,
             });
-            return;
-        };
-        detections.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let chosen = match &self.last_seen {
-            Some((_, last)) => self.linked(&last.bounding_box, &detections),
-            None => None,
-        };
-        let (primary, linked) = match chosen {
-            Some(i) => (Some(i), true),
-            None if detections.is_empty() => (None, false),
-            None => (Some(0), false),
-        };
-        let face = primary.map(|i| TrackedFace::detected(&detections[i]));
-        if let (Some(face), false, Some((from_frame, last))) = (&face, linked, &self.last_seen) {
-            self.jumps.push(Jump {
-                from_frame: *from_frame,
-                from: last.bounding_box,
-                to_frame: frame,
-                to: face.bounding_box,
-            });
         }
-        if detections.len() > 1 {
-            let faces = detections
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| Some(*i) != primary)
-                .map(|(_, d)| d.clone())
-                .collect();
-            self.extra_faces.push(ExtraFaces { frame, faces });
-        }
-        let carried = std::mem::take(&mut self.carried_since_detection);
-        if let (true, Some(previous), false) =
-            (linked, self.last_detected_index, carried.is_empty())
-        {
-            self.to_interpolate.push((previous, carried, index));
-        }
-        self.last_run_found = face.is_some();
-        if let Some(face) = &face {
-            self.last_seen = Some((frame, face.clone()));
-            self.last_detected_index = Some(index);
-        } else {
-            self.last_detected_index = None;
-        }
-        self.frames.push(TrackFrame {
-            frame,
-            timestamp_us,
-            detected: true,
-            face,
-        });
     }
 
-    /// The detection that continues the track from `last`, if one does.
-    fn linked(&self, last: &BoundingBox, detections: &[Detection]) -> Option<usize> {
-        let center = last.center();
-        let max_shift = self.config.max_link_shift * last.width.max(1.0);
-        detections
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (i, d.bounding_box.iou(last), d.bounding_box.center()))
-            .filter(|(_, iou, c)| {
-                *iou >= self.config.min_link_iou
-                    || (c.x - center.x).hypot(c.y - center.y) <= max_shift
-            })
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(i, _, _)| i)
+    /// Whether a face at `to` continues the track from `from`.
+    fn linked(&self, from: &BoundingBox, to: &BoundingBox) -> bool {
+        let (a, b) = (from.center(), to.center());
+        to.iou(from) >= self.config.min_link_iou
+            || (a.x - b.x).hypot(a.y - b.y) <= self.config.max_link_shift * from.width.max(1.0)
     }
 
-    /// Interpolates the carried faces between linked detections and reports the gaps.
+    /// Places the face on the frames still held and reports the gaps.
     pub fn finish(mut self) -> Track {
-        for (start, carried, end) in std::mem::take(&mut self.to_interpolate) {
-            let (Some(a), Some(b)) = (
-                self.frames[start].face.clone(),
-                self.frames[end].face.clone(),
-            ) else {
-                continue;
-            };
-            let (fa, fb) = (
-                self.frames[start].frame as f32,
-                self.frames[end].frame as f32,
-            );
-            for index in carried {
-                let t = if fb > fa {
-                    (self.frames[index].frame as f32 - fa) / (fb - fa)
-                } else {
-                    0.0
-                };
-                if let Some(face) = self.frames[index].face.as_mut() {
-                    let between = a.detection().lerp(&b.detection(), t);
-                    face.bounding_box = between.bounding_box;
-                    face.keypoints = between.keypoints;
-                }
-            }
-        }
+        self.follower.finish();
+        self.take_ready();
         let mut gaps: Vec<Gap> = Vec::new();
         let mut open: Option<Gap> = None;
         for frame in &self.frames {
@@ -449,17 +558,13 @@ mod tests {
     }
 
     #[test]
-    fn on_a_stride_boxes_are_carried_then_interpolated() {
+    fn on_a_stride_faces_are_interpolated_then_predicted() {
         let mut tracker = Tracker::new(config(3));
-        for i in 0..7u32 {
+        for i in 0..9u32 {
             let detections = tracker
                 .should_detect(i)
                 .then(|| vec![face(100.0 + 10.0 * i as f32, 50.0, 60.0, 0.8)]);
             tracker.push(i, None, detections);
-            if i == 1 {
-                // While streaming, the last detected box is carried as it is.
-                assert_eq!(tracker.current().unwrap().bounding_box.left, 100.0);
-            }
         }
         let track = tracker.finish();
         let lefts: Vec<f32> = track
@@ -467,20 +572,48 @@ mod tests {
             .iter()
             .map(|f| f.face.as_ref().unwrap().bounding_box.left)
             .collect();
-        assert_eq!(lefts, vec![100.0, 110.0, 120.0, 130.0, 140.0, 150.0, 160.0]);
+        // Between detections (0, 3, 6) the face moves from one to the next; after the last, on
+        // along its motion.
+        assert_eq!(
+            lefts,
+            vec![100.0, 110.0, 120.0, 130.0, 140.0, 150.0, 160.0, 170.0, 180.0]
+        );
         let sources: Vec<FaceSource> = track
             .frames
             .iter()
             .map(|f| f.face.as_ref().unwrap().source)
             .collect();
         assert_eq!(sources[0], FaceSource::Detected);
-        assert_eq!(sources[1], FaceSource::Carried);
+        assert_eq!(sources[1], FaceSource::Interpolated);
         assert_eq!(sources[3], FaceSource::Detected);
+        assert_eq!(sources[8], FaceSource::Predicted);
         assert!(track.frames[3].detected && !track.frames[4].detected);
     }
 
     #[test]
-    fn missing_faces_are_gaps_and_carry_nothing() {
+    fn a_prediction_goes_at_most_one_interval_on() {
+        let mut follower = Follower::new(8);
+        follower.push(0.0, 0, Some(vec![face(100.0, 50.0, 60.0, 0.9)]));
+        follower.push(100.0, 1, Some(vec![face(110.0, 50.0, 60.0, 0.9)]));
+        follower.push(150.0, 2, None);
+        follower.push(400.0, 3, None);
+        follower.finish();
+        let placed: Vec<(f32, FaceSource)> = std::iter::from_fn(|| follower.pop())
+            .map(|f| (f.face.unwrap().bounding_box.left, f.source))
+            .collect();
+        assert_eq!(
+            placed,
+            vec![
+                (100.0, FaceSource::Detected),
+                (110.0, FaceSource::Detected),
+                (115.0, FaceSource::Predicted),
+                (120.0, FaceSource::Predicted)
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_faces_are_gaps() {
         let mut tracker = Tracker::new(config(2));
         let found = [true, false, false, true];
         for i in 0..8u32 {
@@ -510,12 +643,12 @@ mod tests {
     fn extra_faces_and_jumps_are_reported() {
         let mut tracker = Tracker::new(config(1));
         tracker.push(0, None, Some(vec![face(100.0, 100.0, 80.0, 0.9)]));
-        // A second, better-scoring face appears: the tracked face stays the one that links.
+        // A second, smaller face appears: the followed face stays the largest.
         tracker.push(
             1,
             None,
             Some(vec![
-                face(400.0, 100.0, 80.0, 0.99),
+                face(400.0, 100.0, 60.0, 0.99),
                 face(102.0, 100.0, 80.0, 0.8),
             ]),
         );

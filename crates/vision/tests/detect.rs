@@ -219,8 +219,8 @@ fn a_track_on_every_third_frame_follows_the_face() {
     for frame in &track.frames {
         let face = frame.face.as_ref().unwrap();
         assert_eq!(face.source == FaceSource::Detected, frame.frame % 3 == 0);
-        // Carried boxes are interpolated between detections: they follow the face too (the
-        // last two frames come after the last detection and keep its box).
+        // Placed boxes are interpolated between detections: they follow the face too (the last
+        // two frames come after the last detection and are predicted along its motion).
         let expected = common::photo_box_in_frame(&ASTRONAUT_FACE, frame.frame);
         let iou = face.bounding_box.iou(&expected);
         assert!(
