@@ -28,9 +28,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-duration="${BENCH_DURATION:-10}"
-warmup="${BENCH_WARMUP:-2}"
-concurrency="${BENCH_CONCURRENCY:-64}"
+# shellcheck source=scripts/lib/server.sh
+source "$root/scripts/lib/server.sh"
+# shellcheck source=scripts/lib/bench.sh
+source "$root/scripts/lib/bench.sh"
+
 stores="${BENCH_STORES:-embedded redis-always redis-everysec}"
 
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
@@ -38,34 +40,10 @@ command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
     exit 1
 }
 
-if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then
-    case "$CARGO_TARGET_DIR" in
-        /*) target_dir="$CARGO_TARGET_DIR" ;;
-        *) target_dir="$PWD/$CARGO_TARGET_DIR" ;;
-    esac
-else
-    target_dir="$root/target"
-fi
-
-if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
-    cargo build --release -p openliveness-cli -p openliveness-bench
-fi
-
 work="$(mktemp -d "${TMPDIR:-/tmp}/openliveness-bench-redis.XXXXXX")"
 server_pid=""
 drain_pid=""
 redis_pid=""
-stop_server() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-    if [[ -n "$drain_pid" ]]; then
-        wait "$drain_pid" 2>/dev/null || true
-    fi
-    drain_pid=""
-}
 cleanup() {
     stop_server
     if [[ -n "$redis_pid" ]] && kill -0 "$redis_pid" 2>/dev/null; then
@@ -76,12 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A private copy of the binaries: the shared target directory may be rebuilt during the run.
-cp "$target_dir/release/openliveness" "$target_dir/release/openliveness-loadgen" "$work/"
-server="$work/openliveness"
-loadgen="$work/openliveness-loadgen"
-results="${BENCH_RESULTS:-$work/results}"
-mkdir -p "$results"
+bench_binaries
 
 # A free loopback port for Redis: bind port 0 and read what the kernel chose.
 redis_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -101,19 +74,8 @@ redis-cli -p "$redis_port" ping >/dev/null || {
 }
 redis_url="redis://127.0.0.1:$redis_port/0"
 
-echo "== machine"
-echo "nproc: $(nproc)"
-lscpu 2>/dev/null | grep 'Model name' || true
-grep MemTotal /proc/meminfo || true
-echo "kernel: $(uname -r)"
-echo "work dir: $work ($(df -T "$work" | awk 'NR == 2 { print $2 " on " $1 }'))"
-echo "redis: $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$redis_port"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
-
-# Starts the server with config file $1 and data directory $2; sets server_pid and endpoint.
-# shellcheck source=scripts/lib/server.sh
-source "$root/scripts/lib/server.sh"
+describe_machine "work dir" "$work" \
+    "redis: $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$redis_port"
 
 # CPU time (clock ticks, user + system) a process has used.
 cpu_ticks() {
@@ -130,10 +92,7 @@ run() {
     echo
     local before
     before="$(cpu_ticks "$redis_pid")"
-    "$loadgen" --endpoint "$endpoint" --duration-secs "$duration" --warmup-secs "$warmup" \
-        --server-pid "$server_pid" --label "$name" --json-out "$results/$name.json" "$@" \
-        | tee "$results/$name.txt"
-    summaries+=("$(grep '^SUMMARY ' "$results/$name.txt")")
+    run_loadgen "$name" "$@"
     server_cpu+=("$(sed -n 's/^server CPU .*, \([0-9.]*\) µs\/request)$/\1/p' "$results/$name.txt")")
     # Redis's CPU over the whole run (warm-up and pool included), per request sent.
     local ticks sent
@@ -197,7 +156,4 @@ for i in "${!summaries[@]}"; do
         printf "%-26s %8s %7s %7s %7s %7s %8s %12s %12s\n", $2, v["rps"], v["errors"], v["p50_ms"], v["p90_ms"], v["p99_ms"], v["max_ms"], server, redis
     }' <<<"${summaries[$i]}"
 done
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-if [[ -n "${BENCH_RESULTS:-}" ]]; then
-    echo "reports in $results"
-fi
+describe_end

@@ -30,48 +30,26 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-duration="${BENCH_DURATION:-10}"
-warmup="${BENCH_WARMUP:-2}"
-concurrency="${BENCH_CONCURRENCY:-64}"
+# shellcheck source=scripts/lib/server.sh
+source "$root/scripts/lib/server.sh"
+# shellcheck source=scripts/lib/bench.sh
+source "$root/scripts/lib/bench.sh"
+
 rate="${BENCH_RATE:-1000}"
 log="${BENCH_LOG:-info}"
 data_parent="${BENCH_DATA_PARENT:-${TMPDIR:-/tmp}}"
-
-if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then
-    case "$CARGO_TARGET_DIR" in
-        /*) target_dir="$CARGO_TARGET_DIR" ;;
-        *) target_dir="$PWD/$CARGO_TARGET_DIR" ;;
-    esac
-else
-    target_dir="$root/target"
-fi
-
-if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
-    cargo build --release -p openliveness-cli -p openliveness-bench
-fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/openliveness-bench.XXXXXX")"
 data_dir="$(mktemp -d "$data_parent/openliveness-bench-data.XXXXXX")"
 server_pid=""
 drain_pid=""
 cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    if [[ -n "$drain_pid" ]]; then
-        wait "$drain_pid" 2>/dev/null || true
-    fi
+    stop_server
     rm -rf "$data_dir" "$work"
 }
 trap cleanup EXIT
 
-# A private copy of the binaries: the shared target directory may be rebuilt during the run.
-cp "$target_dir/release/openliveness" "$target_dir/release/openliveness-loadgen" "$work/"
-server="$work/openliveness"
-loadgen="$work/openliveness-loadgen"
-results="${BENCH_RESULTS:-$work/results}"
-mkdir -p "$results"
+bench_binaries
 
 cat >"$work/config.toml" <<'EOF'
 [[credentials]]
@@ -80,18 +58,9 @@ secret_access_key = "bench-secret"
 tenant = "123456789012"
 EOF
 
-echo "== machine"
-echo "nproc: $(nproc)"
-lscpu 2>/dev/null | grep 'Model name' || true
-grep MemTotal /proc/meminfo || true
-echo "kernel: $(uname -r)"
-echo "data dir: $data_dir ($(df -T "$data_dir" | awk 'NR == 2 { print $2 " on " $1 }'))"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+describe_machine "data dir" "$data_dir"
 
 # Start the server and wait for the line that says where it listens.
-# shellcheck source=scripts/lib/server.sh
-source "$root/scripts/lib/server.sh"
 start_server "$server" "$work/config.toml" "$data_dir" "$results/server.log" "$log"
 echo "server: pid $server_pid, $endpoint, --log $log"
 
@@ -112,9 +81,7 @@ run() {
             -o "$results/$name.perf" &
         perf_pid=$!
     fi
-    "$loadgen" --endpoint "$endpoint" --duration-secs "$duration" --warmup-secs "$warmup" \
-        --server-pid "$server_pid" --label "$name" --json-out "$results/$name.json" "$@" \
-        | tee "$results/$name.txt"
+    run_loadgen "$name" "$@"
     if [[ -n "$perf_pid" ]]; then
         kill -INT "$perf_pid"
         wait "$perf_pid" || true
@@ -129,7 +96,6 @@ run() {
             echo "server fdatasync+fsync calls: 0"
         fi
     fi
-    summaries+=("$(grep '^SUMMARY ' "$results/$name.txt")")
 }
 
 run create-max --operation create --concurrency "$concurrency"
@@ -140,11 +106,7 @@ for c in ${BENCH_SWEEP:-}; do
     run "create-max-c$c" --operation create --concurrency "$c"
 done
 
-kill -TERM "$server_pid"
-wait "$server_pid" || true
-server_pid=""
-wait "$drain_pid" 2>/dev/null || true
-drain_pid=""
+stop_server
 
 echo
 echo "== summary (latency in ms; at a fixed rate measured from the intended send time)"
@@ -156,7 +118,4 @@ for line in "${summaries[@]}"; do
         printf "%-18s %10s %8s %8s %8s %8s %8s\n", $2, v["rps"], v["errors"], v["p50_ms"], v["p90_ms"], v["p99_ms"], v["max_ms"]
     }' <<<"$line"
 done
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-if [[ -n "${BENCH_RESULTS:-}" ]]; then
-    echo "reports in $results"
-fi
+describe_end

@@ -16,11 +16,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="$root/examples/amplify"
 cache="${HOME}/.cache/openliveness"
-log() { printf 'setup-amplify: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/lib/web.sh
+source "$root/scripts/lib/web.sh"
 
-command -v node >/dev/null 2>&1 || die "node not found: run scripts/setup-node.sh first"
-command -v ffmpeg >/dev/null 2>&1 || die "ffmpeg not found: run scripts/setup-node.sh first"
+require_node_and_ffmpeg
 model="$root/models/face_detection_front_128x128_barracuda.onnx"
 photo="$root/testdata/vision/astronaut.png"
 [[ -f "$model" && -f "$photo" ]] || die "missing the model or the test photograph: run scripts/setup-vision.sh first"
@@ -56,20 +55,9 @@ if [[ ! -f "$converted/model.json" ]]; then
     mv "$converted.tmp" "$converted"
 fi
 
-stamp="$dir/node_modules/.package-lock.sha256"
-want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    log "installing the locked packages in examples/amplify"
-    rm -f "$stamp"
-    (cd "$dir" && npm ci --legacy-peer-deps --cache "$cache/npm" --prefer-offline --no-audit --no-fund --ignore-scripts --loglevel=error)
-    printf '%s\n' "$want" > "$stamp"
-fi
+npm_ci "$dir" --legacy-peer-deps
 
-stamp="$dir/dist/.sources.sha256"
-want="$(cd "$dir" && cat package-lock.json build.mjs index.html src/* "$converted/model.json" | sha256sum | cut -d' ' -f1)"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-    exit 0
-fi
-log "building examples/amplify/dist"
-(cd "$dir" && BLAZEFACE_TFJS_DIR="$converted" node build.mjs)
-printf '%s\n' "$want" > "$stamp"
+if_changed "$dir/dist/.sources.sha256" \
+    "$(cd "$dir" && cat package-lock.json build.mjs index.html src/* "$converted/model.json" | sha256sum | cut -d' ' -f1)" \
+    "building examples/amplify/dist" \
+    in_dir "$dir" env BLAZEFACE_TFJS_DIR="$converted" node build.mjs

@@ -13,12 +13,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache="${HOME}/.cache/openliveness/npm"
-log() { printf 'setup-web: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/lib/web.sh
+source "$root/scripts/lib/web.sh"
 
-command -v node >/dev/null 2>&1 || die "node not found: run scripts/setup-node.sh first"
-command -v ffmpeg >/dev/null 2>&1 || die "ffmpeg not found: run scripts/setup-node.sh first"
+require_node_and_ffmpeg
 model="$root/models/face_detection_front_128x128_barracuda.onnx"
 [[ -f "$model" ]] || die "missing $model: run scripts/setup-vision.sh first"
 
@@ -28,29 +26,14 @@ if [[ ! -x /usr/bin/chromium ]]; then
     apt_install "Chromium" chromium
 fi
 
-# npm ci in $1 when its lockfile changed since the last install.
-npm_ci() {
-    local dir="$1" stamp="$1/node_modules/.package-lock.sha256" want
-    want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-        return 0
-    fi
-    log "installing the locked packages in ${dir#"$root"/}"
-    rm -f "$stamp"
-    # --ignore-scripts: none of the locked packages needs an install script; never run one.
-    (cd "$dir" && npm ci --cache "$cache" --prefer-offline --no-audit --no-fund --ignore-scripts --loglevel=error)
-    printf '%s\n' "$want" > "$stamp"
-}
-
 npm_ci "$root/web"
 npm_ci "$root/tests/web"
 
 # Build the page when its sources, lockfile or model changed.
-stamp="$root/web/dist/.sources.sha256"
-want="$(cd "$root/web" && cat package-lock.json build.mjs tsconfig.json index.html style.css src/*.ts "$model" | sha256sum | cut -d' ' -f1)"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-    exit 0
-fi
-log "type-checking and building web/dist"
-(cd "$root/web" && node node_modules/typescript/bin/tsc --noEmit -p . && node build.mjs)
-printf '%s\n' "$want" > "$stamp"
+build_page() {
+    node node_modules/typescript/bin/tsc --noEmit -p . && node build.mjs
+}
+if_changed "$root/web/dist/.sources.sha256" \
+    "$(cd "$root/web" && cat package-lock.json build.mjs tsconfig.json index.html style.css src/*.ts "$model" | sha256sum | cut -d' ' -f1)" \
+    "type-checking and building web/dist" \
+    in_dir "$root/web" build_page

@@ -31,3 +31,17 @@ start_server() {
     drain_pid=$!
     exec 3<&-
 }
+
+# Stops the server start_server started (SIGTERM), waits for it and its reader, and clears
+# server_pid and drain_pid. Does nothing when none runs.
+stop_server() {
+    if [[ -n "${server_pid:-}" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    server_pid=""
+    if [[ -n "${drain_pid:-}" ]]; then
+        wait "$drain_pid" 2>/dev/null || true
+    fi
+    drain_pid=""
+}

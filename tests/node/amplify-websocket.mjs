@@ -15,7 +15,6 @@
 //     the empty VideoEvent; then waits for DisconnectionEvent and for the SERVER to close.
 // Prints one JSON report on stdout. Run with --help for the flags (negative tests included).
 
-import { readFileSync } from "node:fs";
 import { WebSocket } from "ws";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { Sha256 } from "@smithy/core/checksum";
@@ -23,7 +22,8 @@ import { EventStreamCodec } from "@smithy/core/event-streams";
 import { HttpRequest, buildQueryString } from "@smithy/core/protocols";
 import { fromHex, fromUtf8, toUtf8 } from "@smithy/core/serde";
 import {
-  DEFAULT_CHALLENGE_VERSIONS, LivenessScript, describeError, finish, intFlag, parseFlags, serverChallenge, sleep, usageError,
+  SESSION_FLAGS, checkSessionFlags, credentialsOf, describeError, finish, intFlag, parseFlags, serverChallenge, sessionInputs,
+  sleep,
 } from "./lib/common.mjs";
 
 const USAGE = `usage: node amplify-websocket.mjs --endpoint https://HOST:PORT --session-id UUID --video FILE.webm
@@ -59,21 +59,7 @@ Output: one JSON line, as start-session.mjs plus "closeCode", "closeReason", "cl
 
 const flags = parseFlags(
   {
-    endpoint: { type: "string" },
-    region: { type: "string", default: "us-east-1" },
-    "access-key-id": { type: "string" },
-    "secret-access-key": { type: "string" },
-    "session-token": { type: "string" },
-    "session-id": { type: "string" },
-    video: { type: "string" },
-    "chunk-bytes": { type: "string" },
-    "duration-ms": { type: "string" },
-    ca: { type: "string" },
-    "challenge-versions": { type: "string", default: DEFAULT_CHALLENGE_VERSIONS },
-    "video-width": { type: "string", default: "640" },
-    "video-height": { type: "string", default: "480" },
-    "time-scale": { type: "string", default: "0" },
-    "timeout-ms": { type: "string" },
+    ...SESSION_FLAGS,
     "user-agent": {
       type: "string",
       default: `aws-sdk-js/3.1112.0 ua/2.1 os/${process.platform} lang/js md/nodejs#${process.versions.node} api/rekognitionstreaming#3.1112.0 aws-amplify/6.16.2-framework/3-ui-react-liveness/3.6.0`,
@@ -89,43 +75,17 @@ const flags = parseFlags(
   USAGE,
 );
 
-for (const name of ["endpoint", "session-id", "video", "access-key-id", "secret-access-key"]) {
-  if (!flags[name]) usageError(`--${name} is required`, USAGE);
-}
-const timeoutMs = intFlag(flags, "timeout-ms", 20000, USAGE);
+const { endpoint, timeoutMs, timeScale } = checkSessionFlags(flags, USAGE);
 const closeWith = intFlag(flags, "close-with", 0, USAGE);
 const tamperAt = intFlag(flags, "tamper-signature", 0, USAGE);
 const replayAt = intFlag(flags, "replay", 0, USAGE);
 const expiresIn = intFlag(flags, "expires-in", 299, USAGE);
 const clockOffsetMs = intFlag(flags, "clock-offset-ms", 0, USAGE);
-const timeScale = Number(flags["time-scale"]);
-if (!Number.isFinite(timeScale) || timeScale < 0) usageError("--time-scale needs a number >= 0", USAGE);
-let endpoint;
-try {
-  endpoint = new URL(flags.endpoint);
-} catch {
-  usageError(`--endpoint is not a URL: ${flags.endpoint}`, USAGE);
-}
 
 const now = () => Date.now() + clockOffsetMs;
-const ca = flags.ca ? readFileSync(flags.ca) : undefined;
-const script = new LivenessScript({
-  video: readFileSync(flags.video),
-  chunkBytes: intFlag(flags, "chunk-bytes", 0, USAGE) || undefined,
-  durationMs: intFlag(flags, "duration-ms", 0, USAGE) || undefined,
-  videoWidth: intFlag(flags, "video-width", 640, USAGE),
-  videoHeight: intFlag(flags, "video-height", 480, USAGE),
-  challengeVersions: flags["challenge-versions"],
-  timeScale,
-  now,
-});
+const { ca, script } = sessionInputs(flags, USAGE, timeScale, now);
 
-const credentials = {
-  accessKeyId: flags["access-key-id"],
-  secretAccessKey: flags["secret-access-key"],
-  ...(flags["session-token"] ? { sessionToken: flags["session-token"] } : {}),
-};
-const signer = new SignatureV4({ credentials, region: flags.region, service: "rekognition", sha256: Sha256 });
+const signer = new SignatureV4({ credentials: credentialsOf(flags), region: flags.region, service: "rekognition", sha256: Sha256 });
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
 // ------------------------------------------------------------------------------------------

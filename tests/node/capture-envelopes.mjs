@@ -255,9 +255,13 @@ function verifyPresigned(url, host) {
 // ------------------------------------------------------------------------------------------
 // HTTP/1.1 capture
 
-async function captureHttp1() {
+/**
+ * A server made by `createServer` (http's or http2's) on a free loopback port that answers with
+ * an empty event stream and keeps the request it saw: { server, port, captured() }.
+ */
+async function recordingServer(createServer) {
   let captured;
-  const server = http.createServer((req, res) => {
+  const server = createServer((req, res) => {
     const body = [];
     res.writeHead(200, {
       "content-type": "application/vnd.amazon.eventstream",
@@ -271,7 +275,19 @@ async function captureHttp1() {
     });
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = server.address().port;
+  return { server, port: server.address().port, captured: () => captured };
+}
+
+/** Sends the command with `client` and reads its response stream to the end. */
+async function sendAndDrain(client) {
+  const response = await client.send(command());
+  for await (const _ of response.LivenessResponseStream) {
+    // the server sends no events
+  }
+}
+
+async function captureHttp1() {
+  const { server, port, captured } = await recordingServer((handler) => http.createServer(handler));
   // The SDK signs and sends `Host: 127.0.0.1:8080`; this agent connects to our server instead,
   // so the capture does not depend on a free port. The handler is the client's default one.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 50 }); // as the default handler's
@@ -283,37 +299,19 @@ async function captureHttp1() {
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({ httpAgent: agent }),
   });
-  const response = await client.send(command());
-  for await (const _ of response.LivenessResponseStream) {
-    // the server sends no events
-  }
+  await sendAndDrain(client);
   agent.destroy();
   server.closeAllConnections();
   server.close();
-  if (!captured) throw new Error("the server saw no request");
-  return captured;
+  if (!captured()) throw new Error("the server saw no request");
+  return captured();
 }
 
 // ------------------------------------------------------------------------------------------
 // HTTP/2 capture (h2c, prior knowledge): NodeHttp2Handler signs `:authority`, not `host`.
 
 async function captureHttp2() {
-  let captured;
-  const server = http2.createServer((req, res) => {
-    const body = [];
-    res.writeHead(200, {
-      "content-type": "application/vnd.amazon.eventstream",
-      "x-amz-rekognition-streaming-liveness-session-id": SESSION_ID,
-    });
-    res.flushHeaders();
-    req.on("data", (c) => body.push(c));
-    req.on("end", () => {
-      captured = { method: req.method, url: req.url, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders, body: Buffer.concat(body) };
-      res.end();
-    });
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = server.address().port;
+  const { server, port, captured } = await recordingServer((handler) => http2.createServer(handler));
   const client = new RekognitionStreamingClient({
     endpoint: HTTP_ENDPOINT,
     region: REGION,
@@ -322,14 +320,11 @@ async function captureHttp2() {
     // http2.connect(url, options): the session is for 127.0.0.1:8080, the socket goes to our server.
     requestHandler: new NodeHttp2Handler({ nodeHttp2ConnectOptions: { createConnection: () => net.connect(port, "127.0.0.1") } }),
   });
-  const response = await client.send(command());
-  for await (const _ of response.LivenessResponseStream) {
-    // the server sends no events
-  }
+  await sendAndDrain(client);
   client.destroy();
   server.close();
-  if (!captured) throw new Error("the HTTP/2 server saw no request");
-  return captured;
+  if (!captured()) throw new Error("the HTTP/2 server saw no request");
+  return captured();
 }
 
 // ------------------------------------------------------------------------------------------

@@ -7,13 +7,13 @@
 //              call into GET /start-face-liveness-session-websocket over wss:// (always TLS)
 // and prints one JSON report on stdout. Run with --help for the flags.
 
-import { readFileSync } from "node:fs";
 import { RekognitionStreamingClient, StartFaceLivenessSessionCommand } from "@aws-sdk/client-rekognitionstreaming";
 import { NodeHttp2Handler } from "@smithy/node-http-handler";
 import { WebSocketFetchHandler } from "@aws-sdk/middleware-websocket";
 import { WebSocket as WsWebSocket } from "ws";
 import {
-  DEFAULT_CHALLENGE_VERSIONS, LivenessScript, describeError, eventOf, finish, intFlag, parseFlags, serverChallenge, usageError,
+  DEFAULT_CHALLENGE_VERSIONS, SESSION_FLAGS, checkSessionFlags, credentialsOf, describeError, eventOf, finish, parseFlags,
+  serverChallenge, sessionInputs, usageError,
 } from "./lib/common.mjs";
 
 const USAGE = `usage: node start-session.mjs --endpoint URL --session-id UUID --video FILE.webm
@@ -52,59 +52,24 @@ DisconnectionEvent). Over websocket the report adds "url", "closeCode", "closeRe
 
 const flags = parseFlags(
   {
-    endpoint: { type: "string" },
+    ...SESSION_FLAGS,
     transport: { type: "string", default: "http1" },
-    region: { type: "string", default: "us-east-1" },
-    "access-key-id": { type: "string" },
-    "secret-access-key": { type: "string" },
-    "session-token": { type: "string" },
-    "session-id": { type: "string" },
-    video: { type: "string" },
-    "chunk-bytes": { type: "string" },
-    "duration-ms": { type: "string" },
-    ca: { type: "string" },
-    "challenge-versions": { type: "string", default: DEFAULT_CHALLENGE_VERSIONS },
-    "video-width": { type: "string", default: "640" },
-    "video-height": { type: "string", default: "480" },
     "first-event": { type: "string" },
-    "time-scale": { type: "string", default: "0" },
     "no-end-frame": { type: "boolean", default: false },
-    "timeout-ms": { type: "string" },
   },
   USAGE,
 );
 
-for (const name of ["endpoint", "session-id", "video", "access-key-id", "secret-access-key"]) {
-  if (!flags[name]) usageError(`--${name} is required`, USAGE);
-}
+const { endpoint: endpointUrl, timeoutMs, timeScale } = checkSessionFlags(flags, USAGE);
 const transport = flags.transport;
 if (!["http1", "http2", "websocket"].includes(transport)) usageError(`unknown --transport '${transport}'`, USAGE);
 const firstEvent = flags["first-event"] ?? (transport === "http1" ? "immediate" : "after-server-info");
 if (!["immediate", "after-server-info"].includes(firstEvent)) usageError(`unknown --first-event '${firstEvent}'`, USAGE);
-const timeoutMs = intFlag(flags, "timeout-ms", 20000, USAGE);
-const timeScale = Number(flags["time-scale"]);
-if (!Number.isFinite(timeScale) || timeScale < 0) usageError("--time-scale needs a number >= 0", USAGE);
-let endpointUrl;
-try {
-  endpointUrl = new URL(flags.endpoint);
-} catch {
-  usageError(`--endpoint is not a URL: ${flags.endpoint}`, USAGE);
-}
 if (transport === "websocket" && endpointUrl.protocol !== "https:" && endpointUrl.protocol !== "wss:") {
   process.stderr.write("start-session: note: the SDK's WebSocket handler always connects with wss:// (TLS), whatever the endpoint's scheme\n");
 }
 
-const ca = flags.ca ? readFileSync(flags.ca) : undefined;
-const video = readFileSync(flags.video);
-const script = new LivenessScript({
-  video,
-  chunkBytes: intFlag(flags, "chunk-bytes", 0, USAGE) || undefined,
-  durationMs: intFlag(flags, "duration-ms", 0, USAGE) || undefined,
-  videoWidth: intFlag(flags, "video-width", 640, USAGE),
-  videoHeight: intFlag(flags, "video-height", 480, USAGE),
-  challengeVersions: flags["challenge-versions"],
-  timeScale,
-});
+const { ca, script } = sessionInputs(flags, USAGE, timeScale);
 
 // ------------------------------------------------------------------------------------------
 // Transport
@@ -244,11 +209,7 @@ async function main() {
   const client = new RekognitionStreamingClient({
     endpoint: flags.endpoint,
     region: flags.region,
-    credentials: {
-      accessKeyId: flags["access-key-id"],
-      secretAccessKey: flags["secret-access-key"],
-      ...(flags["session-token"] ? { sessionToken: flags["session-token"] } : {}),
-    },
+    credentials: credentialsOf(flags),
     maxAttempts: 1, // an event stream cannot be replayed
     ...requestHandler(),
   });

@@ -51,6 +51,20 @@ def unique_token(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
 
+def every_setting(kms_key_id: str, bucket: str, key_prefix: str) -> dict[str, Any]:
+    """The members of a CreateFaceLivenessSession request with every setting given, but the token."""
+    return {
+        "KmsKeyId": kms_key_id,
+        "Settings": {
+            "OutputConfig": {"S3Bucket": bucket, "S3KeyPrefix": key_prefix},
+            "AuditImagesLimit": 2,
+            "ChallengePreferences": [
+                {"Type": "FaceMovementChallenge", "Versions": {"Minimum": "1.0.0", "Maximum": "1.0.0"}}
+            ],
+        },
+    }
+
+
 def assert_session_id(value: Any) -> str:
     assert isinstance(value, str) and SESSION_ID.fullmatch(value), (
         f"not a lower-case UUID v4 session id: {value!r}"

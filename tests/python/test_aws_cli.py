@@ -12,6 +12,7 @@ from openliveness_support import (
     AwsCli,
     ServerProcess,
     assert_session_id,
+    every_setting,
     unique_token,
 )
 
@@ -52,17 +53,7 @@ def test_create_with_shorthand_settings_is_idempotent_per_token(aws: AwsCli, ser
 
 def test_create_from_cli_input_json_file_and_string(aws: AwsCli, server: ServerProcess, tmp_path: Path) -> None:
     token = unique_token("input-json")
-    request = {
-        "KmsKeyId": "k",
-        "Settings": {
-            "OutputConfig": {"S3Bucket": "bucket-b", "S3KeyPrefix": "p"},
-            "AuditImagesLimit": 2,
-            "ChallengePreferences": [
-                {"Type": "FaceMovementChallenge", "Versions": {"Minimum": "1.0.0", "Maximum": "1.0.0"}}
-            ],
-        },
-        "ClientRequestToken": token,
-    }
+    request = {**every_setting("k", "bucket-b", "p"), "ClientRequestToken": token}
     path = tmp_path / "create.json"
     path.write_text(json.dumps(request))
 

@@ -23,21 +23,13 @@ from openliveness_support import (
     Credential,
     ServerProcess,
     assert_session_id,
+    every_setting,
     unique_token,
 )
 
 MakeClient = Callable[..., Any]
 
-EVERY_SETTING = {
-    "KmsKeyId": "arn:aws:kms:us-east-1:111111111111:key/k",
-    "Settings": {
-        "OutputConfig": {"S3Bucket": "bucket-a", "S3KeyPrefix": "liveness/"},
-        "AuditImagesLimit": 2,
-        "ChallengePreferences": [
-            {"Type": "FaceMovementChallenge", "Versions": {"Minimum": "1.0.0", "Maximum": "1.0.0"}}
-        ],
-    },
-}
+EVERY_SETTING = every_setting("arn:aws:kms:us-east-1:111111111111:key/k", "bucket-a", "liveness/")
 
 
 def assert_error(error: ClientError, code: str) -> None:

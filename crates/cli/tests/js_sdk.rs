@@ -10,8 +10,11 @@
 
 mod common;
 
+use std::path::PathBuf;
+
 use aws_sdk_rekognition::types::LivenessSessionStatus;
-use common::node::{event_types, node, test_video};
+use common::node::{event_types, last_event_type, node, test_video_file};
+use common::sdk_calls::{create_session, results};
 use common::{sdk_client, Options, Server, TENANT_A};
 
 /// Streams one session and checks what every transport must show.
@@ -21,15 +24,9 @@ async fn complete_session(transport_args: &[&str], script: &str, tls: bool) {
         ..Options::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let video = test_video(dir.path());
-    std::fs::write(dir.path().join("sent.webm"), &video).unwrap();
+    let video = test_video_file(dir.path());
     let client = sdk_client(&server, TENANT_A);
-    let session_id = client
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap()
-        .session_id;
+    let session_id = create_session(&client).await;
     let endpoint = if tls {
         server.url.clone()
     } else {
@@ -40,7 +37,7 @@ async fn complete_session(transport_args: &[&str], script: &str, tls: bool) {
         &server,
         &endpoint,
         &session_id,
-        &dir.path().join("sent.webm"),
+        &video,
         transport_args,
     );
     assert_eq!(report["ok"], true, "{report}");
@@ -56,6 +53,7 @@ async fn complete_session(transport_args: &[&str], script: &str, tls: bool) {
     );
 
     // The stored evidence is byte-identical to what was sent.
+    let sent = std::fs::read(&video).unwrap();
     let stored = std::fs::read(
         server
             .data_dir
@@ -64,17 +62,12 @@ async fn complete_session(transport_args: &[&str], script: &str, tls: bool) {
             .join("video.bin"),
     )
     .unwrap();
-    assert_eq!(stored.len(), video.len());
-    assert!(stored == video, "stored video differs from the file sent");
+    assert_eq!(stored.len(), sent.len());
+    assert!(stored == sent, "stored video differs from the file sent");
 
     // The engine analysed the video (a test pattern, no face): SUCCEEDED, with a confidence
     // far below any operating point.
-    let results = client
-        .get_face_liveness_session_results()
-        .session_id(&session_id)
-        .send()
-        .await
-        .unwrap();
+    let results = results(&client, &session_id).await;
     assert_eq!(results.status, LivenessSessionStatus::Succeeded);
     assert!(results.confidence.unwrap() < 10.0, "{results:?}");
 }
@@ -106,29 +99,50 @@ async fn the_js_sdk_websocket_handler_over_wss_completes_a_session() {
     .await;
 }
 
+/// A TLS server, a client of tenant A and the test video, for the Amplify-built client.
+struct Amplify {
+    server: Server,
+    client: aws_sdk_rekognition::Client,
+    video: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Amplify {
+    fn start() -> Amplify {
+        let server = Server::start(Options {
+            dev_tls: true,
+            ..Options::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        Amplify {
+            client: sdk_client(&server, TENANT_A),
+            video: test_video_file(dir.path()),
+            server,
+            _dir: dir,
+        }
+    }
+
+    /// Streams `session_id` with `amplify-websocket.mjs` and `extra` arguments; its report.
+    fn stream(&self, session_id: &str, extra: &[&str]) -> serde_json::Value {
+        node(
+            "amplify-websocket.mjs",
+            &self.server,
+            &self.server.url,
+            session_id,
+            &self.video,
+            extra,
+        )
+    }
+
+    async fn status(&self, session_id: &str) -> LivenessSessionStatus {
+        results(&self.client, session_id).await.status
+    }
+}
+
 #[tokio::test]
 async fn an_amplify_built_websocket_session_completes_and_the_server_closes_with_1000() {
-    let server = Server::start(Options {
-        dev_tls: true,
-        ..Options::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let video = dir.path().join("sent.webm");
-    std::fs::write(&video, test_video(dir.path())).unwrap();
-    let session_id = sdk_client(&server, TENANT_A)
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap()
-        .session_id;
-    let report = node(
-        "amplify-websocket.mjs",
-        &server,
-        &server.url,
-        &session_id,
-        &video,
-        &[],
-    );
+    let amplify = Amplify::start();
+    let report = amplify.stream(&create_session(&amplify.client).await, &[]);
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["closeCode"], 1000, "{report}");
     assert_eq!(report["closedBy"], "server", "{report}");
@@ -143,40 +157,18 @@ async fn an_amplify_built_websocket_session_completes_and_the_server_closes_with
         assert!(url.contains(key), "{key} missing from {url}");
     }
     assert_eq!(
-        event_types(&report).last().map(String::as_str),
+        last_event_type(&report).as_deref(),
         Some("DisconnectionEvent")
     );
 }
 
 #[tokio::test]
 async fn amplify_negative_cases_get_the_right_errors() {
-    let server = Server::start(Options {
-        dev_tls: true,
-        ..Options::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let video = dir.path().join("sent.webm");
-    std::fs::write(&video, test_video(dir.path())).unwrap();
-    let client = sdk_client(&server, TENANT_A);
-    let new_session = || async {
-        client
-            .create_face_liveness_session()
-            .send()
-            .await
-            .unwrap()
-            .session_id
-    };
+    let amplify = Amplify::start();
 
     // A tampered chunk signature mid-stream: a ValidationException event.
-    let tampered = new_session().await;
-    let report = node(
-        "amplify-websocket.mjs",
-        &server,
-        &server.url,
-        &tampered,
-        &video,
-        &["--tamper-signature", "3"],
-    );
+    let tampered = create_session(&amplify.client).await;
+    let report = amplify.stream(&tampered, &["--tamper-signature", "3"]);
     assert_eq!(report["ok"], false, "{report}");
     assert!(
         report.to_string().contains("ValidationException"),
@@ -184,65 +176,28 @@ async fn amplify_negative_cases_get_the_right_errors() {
     );
 
     // A replayed envelope.
-    let replayed = new_session().await;
-    let report = node(
-        "amplify-websocket.mjs",
-        &server,
-        &server.url,
-        &replayed,
-        &video,
-        &["--replay", "2"],
-    );
+    let replayed = create_session(&amplify.client).await;
+    let report = amplify.stream(&replayed, &["--replay", "2"]);
     assert!(
         report.to_string().contains("ValidationException"),
         "{report}"
     );
 
     // A user cancel (close 4003) fails the session.
-    let cancelled = new_session().await;
-    node(
-        "amplify-websocket.mjs",
-        &server,
-        &server.url,
-        &cancelled,
-        &video,
-        &["--close-with", "4003"],
+    let cancelled = create_session(&amplify.client).await;
+    amplify.stream(&cancelled, &["--close-with", "4003"]);
+    assert_eq!(
+        amplify.status(&cancelled).await,
+        LivenessSessionStatus::Failed
     );
-    let results = client
-        .get_face_liveness_session_results()
-        .session_id(&cancelled)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(results.status, LivenessSessionStatus::Failed);
 
     // An expired presigned URL is refused before the upgrade; the session can still be used.
-    let later = new_session().await;
-    let report = node(
-        "amplify-websocket.mjs",
-        &server,
-        &server.url,
-        &later,
-        &video,
-        &["--clock-offset-ms=-600000"],
-    );
+    let later = create_session(&amplify.client).await;
+    let report = amplify.stream(&later, &["--clock-offset-ms=-600000"]);
     assert_eq!(report["ok"], false, "{report}");
-    let results = client
-        .get_face_liveness_session_results()
-        .session_id(&later)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(results.status, LivenessSessionStatus::Created);
+    assert_eq!(amplify.status(&later).await, LivenessSessionStatus::Created);
 
     // A second start of a used session is refused.
-    let report = node(
-        "amplify-websocket.mjs",
-        &server,
-        &server.url,
-        &tampered,
-        &video,
-        &[],
-    );
+    let report = amplify.stream(&tampered, &[]);
     assert_eq!(report["ok"], false, "{report}");
 }

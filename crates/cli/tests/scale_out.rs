@@ -20,8 +20,12 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_rekognition::error::ProvideErrorMetadata;
 use aws_sdk_rekognition::types::LivenessSessionStatus;
-use common::node::{event_types, node, node_command, report, test_video};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+
+use common::node::{last_event_type, node_command, report, test_video_file};
 use common::redis_server::{Persistence, RedisServer};
+use common::sdk_calls::{create_session, results};
 use common::{sdk_client, Options, Server, TENANT_A};
 use tokio::sync::mpsc;
 
@@ -57,19 +61,38 @@ fn http_get_status(server: &Server, path: &str) -> u16 {
         .unwrap_or_else(|| panic!("not an HTTP response: {response}"))
 }
 
+/// Two servers on one Redis, and the test video to stream to them.
+struct TwoServers {
+    a: Server,
+    b: Server,
+    video: PathBuf,
+    _dir: tempfile::TempDir,
+    redis: RedisServer,
+}
+
+impl TwoServers {
+    fn start(persistence: Persistence) -> TwoServers {
+        let redis = RedisServer::start(persistence);
+        let dir = tempfile::tempdir().unwrap();
+        TwoServers {
+            a: start_on(&redis),
+            b: start_on(&redis),
+            redis,
+            video: test_video_file(dir.path()),
+            _dir: dir,
+        }
+    }
+}
+
 async fn status_of(server: &Server, session_id: &str) -> LivenessSessionStatus {
-    sdk_client(server, TENANT_A)
-        .get_face_liveness_session_results()
-        .session_id(session_id)
-        .send()
+    results(&sdk_client(server, TENANT_A), session_id)
         .await
-        .unwrap()
         .status
 }
 
-/// Streams `session_id` to `server` with the JavaScript SDK over HTTP/1.1 (blocking).
-fn stream(server: &Server, session_id: &str, video: &Path) -> serde_json::Value {
-    node(
+/// Starts streaming `session_id` to `server` with the JavaScript SDK over HTTP/1.1.
+fn spawn_stream(server: &Server, session_id: &str, video: &Path) -> Child {
+    node_command(
         "start-session.mjs",
         server,
         &server.plain_url,
@@ -77,106 +100,83 @@ fn stream(server: &Server, session_id: &str, video: &Path) -> serde_json::Value 
         video,
         &["--transport", "http1"],
     )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap()
+}
+
+/// The report of a stream [`spawn_stream`] started, once it ended (blocking).
+fn report_of(stream: Child) -> serde_json::Value {
+    report("start-session.mjs", &stream.wait_with_output().unwrap())
+}
+
+/// Streams `session_id` to `server` (blocking): its report.
+fn stream(server: &Server, session_id: &str, video: &Path) -> serde_json::Value {
+    report_of(spawn_stream(server, session_id, video))
 }
 
 #[tokio::test]
 async fn a_session_created_on_a_streams_on_b_and_its_result_reads_on_a() {
-    let redis = RedisServer::start(Persistence::None);
-    let a = start_on(&redis);
-    let b = start_on(&redis);
-    let dir = tempfile::tempdir().unwrap();
-    let video = dir.path().join("sent.webm");
-    std::fs::write(&video, test_video(dir.path())).unwrap();
-
-    let session_id = sdk_client(&a, TENANT_A)
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap()
-        .session_id;
+    let servers = TwoServers::start(Persistence::None);
+    let TwoServers { a, b, video, .. } = &servers;
+    let session_id = create_session(&sdk_client(a, TENANT_A)).await;
     assert_eq!(
         status_of(&b, &session_id).await,
         LivenessSessionStatus::Created
     );
 
-    let report = stream(&b, &session_id, &video);
+    let report = stream(b, &session_id, video);
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(
-        event_types(&report).last().map(String::as_str),
+        last_event_type(&report).as_deref(),
         Some("DisconnectionEvent"),
         "{report}"
     );
 
     // A reads the outcome B stored (a test pattern without a face: analysed, confidence low).
-    let results = sdk_client(&a, TENANT_A)
-        .get_face_liveness_session_results()
-        .session_id(&session_id)
-        .send()
-        .await
-        .unwrap();
+    let results = results(&sdk_client(a, TENANT_A), &session_id).await;
     assert_eq!(results.status, LivenessSessionStatus::Succeeded);
     assert!(results.confidence.unwrap() < 10.0, "{results:?}");
-    assert_eq!(status_of(&b, &session_id).await, results.status);
+    assert_eq!(status_of(b, &session_id).await, results.status);
 
     // The evidence stays with the server that streamed.
     let evidence = |server: &Server| server.data_dir.join("evidence").join(&session_id);
-    assert!(evidence(&b).join("video.bin").exists());
-    assert!(!evidence(&a).exists());
+    assert!(evidence(b).join("video.bin").exists());
+    assert!(!evidence(a).exists());
 
     // A second start, on either server, is refused.
-    let again = stream(&a, &session_id, &video);
+    let again = stream(a, &session_id, video);
     assert_eq!(again["ok"], false, "{again}");
     assert!(again.to_string().contains("ValidationException"), "{again}");
 }
 
 #[tokio::test]
 async fn of_two_servers_starting_one_session_at_once_exactly_one_gets_it() {
-    let redis = RedisServer::start(Persistence::None);
-    let a = start_on(&redis);
-    let b = start_on(&redis);
-    let dir = tempfile::tempdir().unwrap();
-    let video = dir.path().join("sent.webm");
-    std::fs::write(&video, test_video(dir.path())).unwrap();
-    let client = sdk_client(&a, TENANT_A);
+    let servers = TwoServers::start(Persistence::None);
+    let TwoServers { a, b, video, .. } = &servers;
+    let client = sdk_client(a, TENANT_A);
 
     for _ in 0..3 {
-        let session_id = client
-            .create_face_liveness_session()
-            .send()
-            .await
-            .unwrap()
-            .session_id;
+        let session_id = create_session(&client).await;
         // Both clients are started before either is waited for.
-        let script = "start-session.mjs";
-        let args = ["--transport", "http1"];
-        let on_a = node_command(script, &a, &a.plain_url, &session_id, &video, &args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let on_b = node_command(script, &b, &b.plain_url, &session_id, &video, &args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let reports = [
-            report(script, &on_a.wait_with_output().unwrap()),
-            report(script, &on_b.wait_with_output().unwrap()),
-        ];
+        let on_a = spawn_stream(a, &session_id, video);
+        let on_b = spawn_stream(b, &session_id, video);
+        let reports = [on_a, on_b].map(report_of);
         let winners: Vec<_> = reports
             .iter()
             .filter(|report| report["ok"] == true)
             .collect();
         assert_eq!(winners.len(), 1, "{reports:?}");
         assert_eq!(
-            event_types(winners[0]).last().map(String::as_str),
+            last_event_type(winners[0]).as_deref(),
             Some("DisconnectionEvent")
         );
         let loser = reports.iter().find(|report| report["ok"] != true).unwrap();
         assert!(loser.to_string().contains("ValidationException"), "{loser}");
         // The winner's stream was analysed.
         assert_eq!(
-            status_of(&a, &session_id).await,
+            status_of(a, &session_id).await,
             LivenessSessionStatus::Succeeded
         );
     }
@@ -206,12 +206,7 @@ async fn a_server_starts_while_redis_is_down_and_serves_once_it_is_up() {
         (0..20).any(|_| http_get_status(&server, "/readyz") == 200),
         "the server did not reconnect"
     );
-    let id = client
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap()
-        .session_id;
+    let id = create_session(&client).await;
     assert_eq!(
         status_of(&server, &id).await,
         LivenessSessionStatus::Created
@@ -297,30 +292,21 @@ async fn until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarted_under_load_fails_fast_then_recovers_without_losing_anything() {
-    let mut redis = RedisServer::start(Persistence::AppendOnlyAlways);
-    let a = start_on(&redis);
-    let b = start_on(&redis);
-    let dir = tempfile::tempdir().unwrap();
-    let video = dir.path().join("sent.webm");
-    std::fs::write(&video, test_video(dir.path())).unwrap();
+    let TwoServers {
+        mut redis,
+        a,
+        b,
+        video,
+        _dir,
+    } = TwoServers::start(Persistence::AppendOnlyAlways);
     let client = sdk_client(&a, TENANT_A);
     assert_eq!(http_get_status(&a, "/readyz"), 200);
 
     // A completed result, and a session still to be streamed, before the fault.
-    let completed = client
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap()
-        .session_id;
+    let completed = create_session(&client).await;
     let streamed = stream(&b, &completed, &video);
     assert_eq!(streamed["ok"], true, "{streamed}");
-    let pending = client
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap()
-        .session_id;
+    let pending = create_session(&client).await;
 
     let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -355,21 +341,10 @@ async fn redis_restarted_under_load_fails_fast_then_recovers_without_losing_anyt
     assert_eq!(http_get_status(&a, "/readyz"), 503);
     assert_eq!(http_get_status(&b, "/readyz"), 503);
     let refused = {
-        let (b_url, pending, video) = (b.plain_url.clone(), pending.clone(), video.clone());
-        let command = node_command(
-            "start-session.mjs",
-            &b,
-            &b_url,
-            &pending,
-            &video,
-            &["--transport", "http1"],
-        );
-        tokio::task::spawn_blocking(move || {
-            let mut command = command;
-            report("start-session.mjs", &command.output().unwrap())
-        })
-        .await
-        .unwrap()
+        let stream = spawn_stream(&b, &pending, &video);
+        tokio::task::spawn_blocking(move || report_of(stream))
+            .await
+            .unwrap()
     };
     assert_eq!(refused["ok"], false, "{refused}");
     assert!(

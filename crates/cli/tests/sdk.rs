@@ -6,11 +6,12 @@
 mod common;
 
 use aws_sdk_rekognition::error::ProvideErrorMetadata;
-use aws_sdk_rekognition::operation::create_face_liveness_session::CreateFaceLivenessSessionError;
-use aws_sdk_rekognition::operation::get_face_liveness_session_results::GetFaceLivenessSessionResultsError;
 use aws_sdk_rekognition::types::{
     ChallengePreference, ChallengeType, CreateFaceLivenessSessionRequestSettings,
     LivenessOutputConfig, LivenessSessionStatus, Versions,
+};
+use common::sdk_calls::{
+    create_session, create_session_error, create_session_with_token, results, results_error,
 };
 use common::{is_uuid_v4, sdk_client, Key, Options, Server, READ_ONLY_A, TENANT_A, TENANT_B};
 
@@ -45,15 +46,6 @@ fn every_setting() -> CreateFaceLivenessSessionRequestSettings {
         .build()
 }
 
-async fn create(server: &Server, key: Key) -> String {
-    sdk_client(server, key)
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap()
-        .session_id
-}
-
 #[tokio::test]
 async fn create_with_every_setting_then_get() {
     // The KMS key it names, in the local keyring.
@@ -73,12 +65,7 @@ async fn create_with_every_setting_then_get() {
         .unwrap();
     assert!(is_uuid_v4(&created.session_id), "{}", created.session_id);
 
-    let results = client
-        .get_face_liveness_session_results()
-        .session_id(&created.session_id)
-        .send()
-        .await
-        .unwrap();
+    let results = results(&client, &created.session_id).await;
     assert_eq!(results.session_id, created.session_id);
     assert_eq!(results.status, LivenessSessionStatus::Created);
     assert_eq!(results.confidence, None);
@@ -89,24 +76,12 @@ async fn create_with_every_setting_then_get() {
 async fn client_request_token_returns_the_same_session_to_the_same_tenant_only() {
     let server = Server::start(Options::default());
     let a = sdk_client(&server, TENANT_A);
-    let send = |client: &aws_sdk_rekognition::Client, token: &str| {
-        client
-            .create_face_liveness_session()
-            .client_request_token(token)
-            .send()
-    };
-    let first = send(&a, "token-1").await.unwrap().session_id;
-    assert_eq!(send(&a, "token-1").await.unwrap().session_id, first);
-    assert_ne!(send(&a, "token-2").await.unwrap().session_id, first);
+    let first = create_session_with_token(&a, "token-1").await;
+    assert_eq!(create_session_with_token(&a, "token-1").await, first);
+    assert_ne!(create_session_with_token(&a, "token-2").await, first);
     let b = sdk_client(&server, TENANT_B);
-    assert_ne!(send(&b, "token-1").await.unwrap().session_id, first);
-    let without_token = a
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap()
-        .session_id;
-    assert_ne!(without_token, first);
+    assert_ne!(create_session_with_token(&b, "token-1").await, first);
+    assert_ne!(create_session(&a).await, first);
 }
 
 #[tokio::test]
@@ -119,13 +94,7 @@ async fn invalid_parameter_arrives_as_the_typed_error() {
         .await
         .unwrap_err()
         .into_service_error();
-    assert!(
-        matches!(
-            error,
-            CreateFaceLivenessSessionError::InvalidParameterException(_)
-        ),
-        "{error:?}"
-    );
+    assert!(error.is_invalid_parameter_exception(), "{error:?}");
     assert!(
         error
             .message()
@@ -138,25 +107,13 @@ async fn invalid_parameter_arrives_as_the_typed_error() {
 #[tokio::test]
 async fn unknown_and_other_tenants_sessions_are_not_found() {
     let server = Server::start(Options::default());
-    let session_id = create(&server, TENANT_A).await;
+    let session_id = create_session(&sdk_client(&server, TENANT_A)).await;
     for (key, id) in [
         (TENANT_B, session_id.as_str()),
         (TENANT_A, "0f7c5ad4-5c4e-4b7a-9d0c-3b4f0d6a2e11"),
     ] {
-        let error = sdk_client(&server, key)
-            .get_face_liveness_session_results()
-            .session_id(id)
-            .send()
-            .await
-            .unwrap_err()
-            .into_service_error();
-        assert!(
-            matches!(
-                error,
-                GetFaceLivenessSessionResultsError::SessionNotFoundException(_)
-            ),
-            "{error:?}"
-        );
+        let error = results_error(&sdk_client(&server, key), id).await;
+        assert!(error.is_session_not_found_exception(), "{error:?}");
     }
 }
 
@@ -164,28 +121,14 @@ async fn unknown_and_other_tenants_sessions_are_not_found() {
 async fn a_key_without_the_permission_gets_access_denied() {
     let server = Server::start(Options::default());
     let client = sdk_client(&server, READ_ONLY_A);
-    let error = client
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(
-        matches!(
-            error,
-            CreateFaceLivenessSessionError::AccessDeniedException(_)
-        ),
-        "{error:?}"
-    );
+    let error = create_session_error(&client).await;
+    assert!(error.is_access_denied_exception(), "{error:?}");
     // The same key may read tenant A's results.
-    let session_id = create(&server, TENANT_A).await;
-    let results = client
-        .get_face_liveness_session_results()
-        .session_id(&session_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(results.status, LivenessSessionStatus::Created);
+    let session_id = create_session(&sdk_client(&server, TENANT_A)).await;
+    assert_eq!(
+        results(&client, &session_id).await.status,
+        LivenessSessionStatus::Created
+    );
 }
 
 #[tokio::test]
@@ -197,27 +140,15 @@ async fn a_tenant_over_its_quota_gets_provisioned_throughput_exceeded() {
         ..Options::default()
     });
     let client = sdk_client(&server, TENANT_A);
-    client.create_face_liveness_session().send().await.unwrap();
-    client.create_face_liveness_session().send().await.unwrap();
-    let error = client
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    create_session(&client).await;
+    create_session(&client).await;
+    let error = create_session_error(&client).await;
     assert!(
-        matches!(
-            error,
-            CreateFaceLivenessSessionError::ProvisionedThroughputExceededException(_)
-        ),
+        error.is_provisioned_throughput_exceeded_exception(),
         "{error:?}"
     );
     // Another tenant has its own quota.
-    sdk_client(&server, TENANT_B)
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap();
+    create_session(&sdk_client(&server, TENANT_B)).await;
 }
 
 #[tokio::test]
@@ -240,11 +171,7 @@ async fn authentication_failures_carry_the_front_door_codes() {
         ),
     ];
     for (key, code) in cases {
-        let error = sdk_client(&server, key)
-            .create_face_liveness_session()
-            .send()
-            .await
-            .unwrap_err();
+        let error = create_session_error(&sdk_client(&server, key)).await;
         assert_eq!(error.code(), Some(code), "{error:?}");
     }
 }
@@ -252,14 +179,7 @@ async fn authentication_failures_carry_the_front_door_codes() {
 #[tokio::test]
 async fn sessions_survive_a_hard_restart() {
     let mut server = Server::start(Options::default());
-    let client = sdk_client(&server, TENANT_A);
-    let session_id = client
-        .create_face_liveness_session()
-        .client_request_token("durable")
-        .send()
-        .await
-        .unwrap()
-        .session_id;
+    let session_id = create_session_with_token(&sdk_client(&server, TENANT_A), "durable").await;
     let data_dir = server.data_dir.clone();
     // SIGKILL: the server gets no chance to flush; what it acknowledged must already be on disk.
     server.kill();
@@ -268,19 +188,12 @@ async fn sessions_survive_a_hard_restart() {
         ..Options::default()
     });
     let client = sdk_client(&restarted, TENANT_A);
-    let results = client
-        .get_face_liveness_session_results()
-        .session_id(&session_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(results.status, LivenessSessionStatus::Created);
-    let again = client
-        .create_face_liveness_session()
-        .client_request_token("durable")
-        .send()
-        .await
-        .unwrap()
-        .session_id;
-    assert_eq!(again, session_id);
+    assert_eq!(
+        results(&client, &session_id).await.status,
+        LivenessSessionStatus::Created
+    );
+    assert_eq!(
+        create_session_with_token(&client, "durable").await,
+        session_id
+    );
 }

@@ -38,19 +38,13 @@ pub struct S3Config {
     pub path_style: bool,
 }
 
+crate::access::access_of!(S3Config);
+
 impl std::fmt::Debug for S3Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Config")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
-            .field(
-                "secret_access_key",
-                &crate::redacted(&self.secret_access_key),
-            )
-            .field("session_token", &crate::redacted(&self.session_token))
-            .field("path_style", &self.path_style)
-            .finish()
+        let mut debug = f.debug_struct("S3Config");
+        self.access().debug_fields(&mut debug);
+        debug.field("path_style", &self.path_style).finish()
     }
 }
 
@@ -158,10 +152,10 @@ fn s3_client(
     bucket: &str,
     kms_key: Option<&str>,
 ) -> Result<object_store::aws::AmazonS3, ImageError> {
-    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let access = config.access();
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(bucket)
-        .with_region(config.region.as_deref().unwrap_or("us-east-1"))
+        .with_region(access.region())
         .with_virtual_hosted_style_request(!config.path_style)
         .with_client_options(
             ClientOptions::new()
@@ -183,25 +177,13 @@ fn s3_client(
     if let Some(endpoint) = &config.endpoint {
         builder = builder.with_endpoint(endpoint);
     }
-    if let Some(id) = config
-        .access_key_id
-        .clone()
-        .or_else(|| env("AWS_ACCESS_KEY_ID"))
-    {
+    if let Some(id) = access.access_key_id() {
         builder = builder.with_access_key_id(id);
     }
-    if let Some(secret) = config
-        .secret_access_key
-        .clone()
-        .or_else(|| env("AWS_SECRET_ACCESS_KEY"))
-    {
+    if let Some(secret) = access.secret_access_key() {
         builder = builder.with_secret_access_key(secret);
     }
-    if let Some(token) = config
-        .session_token
-        .clone()
-        .or_else(|| env("AWS_SESSION_TOKEN"))
-    {
+    if let Some(token) = access.session_token() {
         builder = builder.with_token(token);
     }
     if let Some(key) = kms_key {

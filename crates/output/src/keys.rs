@@ -309,18 +309,13 @@ pub struct AwsKmsConfig {
     pub session_token: Option<String>,
 }
 
+crate::access::access_of!(AwsKmsConfig);
+
 impl std::fmt::Debug for AwsKmsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsKmsConfig")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
-            .field(
-                "secret_access_key",
-                &crate::redacted(&self.secret_access_key),
-            )
-            .field("session_token", &crate::redacted(&self.session_token))
-            .finish()
+        let mut debug = f.debug_struct("AwsKmsConfig");
+        self.access().debug_fields(&mut debug);
+        debug.finish()
     }
 }
 
@@ -333,33 +328,17 @@ pub struct AwsKms {
 
 impl AwsKms {
     pub fn new(config: &AwsKmsConfig) -> AwsKms {
-        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let access = config.access();
         let credentials = aws_credential_types::Credentials::new(
-            config
-                .access_key_id
-                .clone()
-                .or_else(|| env("AWS_ACCESS_KEY_ID"))
-                .unwrap_or_default(),
-            config
-                .secret_access_key
-                .clone()
-                .or_else(|| env("AWS_SECRET_ACCESS_KEY"))
-                .unwrap_or_default(),
-            config
-                .session_token
-                .clone()
-                .or_else(|| env("AWS_SESSION_TOKEN")),
+            access.access_key_id().unwrap_or_default(),
+            access.secret_access_key().unwrap_or_default(),
+            access.session_token(),
             None,
             "openliveness-config",
         );
         let mut builder = aws_sdk_kms::Config::builder()
             .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-            .region(aws_sdk_kms::config::Region::new(
-                config
-                    .region
-                    .clone()
-                    .unwrap_or_else(|| "us-east-1".to_owned()),
-            ))
+            .region(aws_sdk_kms::config::Region::new(access.region().to_owned()))
             .credentials_provider(credentials)
             .timeout_config(
                 aws_sdk_kms::config::timeout::TimeoutConfig::builder()

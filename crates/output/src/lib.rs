@@ -14,6 +14,7 @@
 //! - Delivery is all or nothing: every image is written, or the session fails and the objects
 //!   already written are deleted (best effort); only then is the result stored.
 
+mod access;
 pub mod envelope;
 pub mod images;
 pub mod keys;

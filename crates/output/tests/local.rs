@@ -6,21 +6,17 @@
 
 #[path = "support/fixtures.rs"]
 mod fixtures;
+#[path = "support/session.rs"]
+mod session;
 
 use std::sync::Arc;
 
 use fixtures::{has_image_or_video_signature, tiny_jpeg};
 use openliveness_evidence::{ClientEvent, Evidence, ReceivedEvent, StoredEvidence, VideoChunk};
-use openliveness_output::{
-    Grant, KeyProvider, LocalKeyConfig, LocalKeyring, ObjectStoreOutput, Output,
-};
-use openliveness_protocol::{
-    AuditImage, Blob, BoundingBox, ErrorCode, LivenessSessionStatus, OutputLocation, SessionId,
-    SessionSettings,
-};
-use openliveness_store::{SessionRecord, SessionResult};
-
-const TENANT: &str = "111111111111";
+use openliveness_output::{KeyProvider, LocalKeyConfig, LocalKeyring, ObjectStoreOutput, Output};
+use openliveness_protocol::{BoundingBox, ErrorCode, OutputLocation, SessionId};
+use openliveness_store::SessionResult;
+use session::{grants, images, object_keys, record, settings, TENANT};
 
 fn keyring(dir: &std::path::Path) -> Arc<LocalKeyring> {
     Arc::new(
@@ -43,67 +39,32 @@ fn keyring(dir: &std::path::Path) -> Arc<LocalKeyring> {
     )
 }
 
-fn grants() -> Vec<Grant> {
-    vec![Grant {
-        tenant: TENANT.to_owned(),
-        buckets: vec!["liveness-out".to_owned()],
-        kms_keys: vec!["alias/liveness".to_owned()],
-    }]
-}
-
-pub fn record(settings: SessionSettings) -> SessionRecord {
-    SessionRecord {
-        id: SessionId::random(),
-        tenant: TENANT.to_owned(),
-        client_request_token: None,
-        settings,
-        status: LivenessSessionStatus::InProgress,
-        created_at: 0,
-        expires_at: 180_000,
-        purge_at: 3_780_000,
-        result: None,
-    }
+/// Output into `<dir>/output` with the keyring above; tenant A may use the bucket and
+/// `alias/liveness`.
+fn output(dir: &std::path::Path) -> Output {
+    Output::new(
+        Arc::new(ObjectStoreOutput::local(dir.join("output"))),
+        keyring(dir),
+        grants("alias/liveness"),
+    )
 }
 
 fn analysed() -> SessionResult {
-    let image = || AuditImage {
-        bytes: Some(Blob(tiny_jpeg())),
-        s3_object: None,
-        bounding_box: Some(BoundingBox {
+    session::analysed(
+        2,
+        Some(BoundingBox {
             width: 0.4,
             height: 0.5,
             left: 0.3,
             top: 0.2,
         }),
-    };
-    SessionResult {
-        confidence: Some(97.5),
-        challenge: None,
-        reference_image: Some(image()),
-        audit_images: vec![image(), image()],
-        failure_reason: None,
-    }
-}
-
-fn settings(bucket: Option<&str>, key: Option<&str>) -> SessionSettings {
-    SessionSettings {
-        kms_key_id: key.map(str::to_owned),
-        output: bucket.map(|bucket| OutputLocation {
-            bucket: bucket.to_owned(),
-            key_prefix: "liveness/".to_owned(),
-        }),
-        ..SessionSettings::default()
-    }
+    )
 }
 
 #[tokio::test]
 async fn other_buckets_and_keys_are_refused_at_creation_with_access_denied() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Output::new(
-        Arc::new(ObjectStoreOutput::local(dir.path().join("output"))),
-        keyring(dir.path()),
-        grants(),
-    );
+    let output = output(dir.path());
     let check = |bucket, key| {
         let settings = settings(bucket, key);
         let output = &output;
@@ -146,25 +107,10 @@ async fn other_buckets_and_keys_are_refused_at_creation_with_access_denied() {
 #[tokio::test]
 async fn images_land_under_the_documented_keys_and_results_name_them() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Output::new(
-        Arc::new(ObjectStoreOutput::local(dir.path().join("output"))),
-        keyring(dir.path()),
-        grants(),
-    );
+    let output = output(dir.path());
     let record = record(settings(Some("liveness-out"), None));
     let delivered = output.deliver(&record, None, analysed()).await.unwrap();
-    let id = record.id.to_string();
-    let names = [
-        format!("liveness/{id}/reference.jpg"),
-        format!("liveness/{id}/audit/1.jpg"),
-        format!("liveness/{id}/audit/2.jpg"),
-    ];
-    let images: Vec<&AuditImage> = delivered
-        .reference_image
-        .iter()
-        .chain(delivered.audit_images.iter())
-        .collect();
-    for (image, name) in images.iter().zip(&names) {
+    for (image, name) in images(&delivered).iter().zip(&object_keys(&record)) {
         assert_eq!(image.bytes, None);
         let object = image.s3_object.as_ref().unwrap();
         assert_eq!(object.bucket.as_deref(), Some("liveness-out"));
@@ -183,7 +129,7 @@ async fn with_a_kms_key_files_evidence_and_kept_images_are_sealed_and_open_again
     let output = Output::new(
         Arc::new(ObjectStoreOutput::local(dir.path().join("output"))),
         keys.clone(),
-        grants(),
+        grants("alias/liveness"),
     );
 
     // Into the bucket: each file an envelope that `open_file` (`openliveness decrypt`) opens.
@@ -306,11 +252,7 @@ async fn with_a_kms_key_files_evidence_and_kept_images_are_sealed_and_open_again
 #[tokio::test]
 async fn a_key_prefix_cannot_climb_out_of_the_buckets_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Output::new(
-        Arc::new(ObjectStoreOutput::local(dir.path().join("output"))),
-        keyring(dir.path()),
-        grants(),
-    );
+    let output = output(dir.path());
     let mut record = record(settings(Some("liveness-out"), None));
     record.settings.output = Some(OutputLocation {
         bucket: "liveness-out".to_owned(),

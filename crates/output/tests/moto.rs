@@ -9,6 +9,8 @@
 mod fixtures;
 #[path = "support/moto_server.rs"]
 mod moto_server;
+#[path = "support/session.rs"]
+mod session;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,16 +20,11 @@ use fixtures::{has_image_or_video_signature, tiny_jpeg};
 use moto_server::{free_port, MotoServer};
 use openliveness_evidence::Evidence;
 use openliveness_output::{
-    AwsKms, AwsKmsConfig, DataKey, Grant, ImageError, ImageOutput, ObjectStoreOutput, Output,
-    S3Config,
+    AwsKms, AwsKmsConfig, DataKey, ImageError, ImageOutput, ObjectStoreOutput, Output, S3Config,
 };
-use openliveness_protocol::{
-    AuditImage, Blob, ErrorCode, LivenessSessionStatus, OutputLocation, SessionId, SessionSettings,
-};
+use openliveness_protocol::ErrorCode;
 use openliveness_store::{SessionRecord, SessionResult};
-
-const TENANT: &str = "111111111111";
-const BUCKET: &str = "liveness-out";
+use session::{grants, images, object_keys, settings, BUCKET, TENANT};
 
 fn s3(endpoint: &str) -> S3Config {
     S3Config {
@@ -51,39 +48,11 @@ fn kms(endpoint: &str) -> AwsKmsConfig {
 }
 
 fn record(bucket: Option<&str>, key: Option<&str>) -> SessionRecord {
-    SessionRecord {
-        id: SessionId::random(),
-        tenant: TENANT.to_owned(),
-        client_request_token: None,
-        settings: SessionSettings {
-            kms_key_id: key.map(str::to_owned),
-            output: bucket.map(|bucket| OutputLocation {
-                bucket: bucket.to_owned(),
-                key_prefix: "liveness/".to_owned(),
-            }),
-            ..SessionSettings::default()
-        },
-        status: LivenessSessionStatus::InProgress,
-        created_at: 0,
-        expires_at: 180_000,
-        purge_at: 3_780_000,
-        result: None,
-    }
+    session::record(settings(bucket, key))
 }
 
 fn analysed(audit_images: usize) -> SessionResult {
-    let image = || AuditImage {
-        bytes: Some(Blob(tiny_jpeg())),
-        s3_object: None,
-        bounding_box: None,
-    };
-    SessionResult {
-        confidence: Some(97.5),
-        challenge: None,
-        reference_image: Some(image()),
-        audit_images: (0..audit_images).map(|_| image()).collect(),
-        failure_reason: None,
-    }
+    session::analysed(audit_images, None)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -91,14 +60,6 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
-}
-
-fn grants(key: &str) -> Vec<Grant> {
-    vec![Grant {
-        tenant: TENANT.to_owned(),
-        buckets: vec![BUCKET.to_owned()],
-        kms_keys: vec![key.to_owned()],
-    }]
 }
 
 #[tokio::test]
@@ -122,17 +83,8 @@ async fn objects_land_under_the_documented_keys_with_sse_kms_and_versions() {
         .await
         .unwrap();
 
-    let id = record.id.to_string();
-    let expected = [
-        format!("liveness/{id}/reference.jpg"),
-        format!("liveness/{id}/audit/1.jpg"),
-        format!("liveness/{id}/audit/2.jpg"),
-    ];
-    let images: Vec<&AuditImage> = delivered
-        .reference_image
-        .iter()
-        .chain(delivered.audit_images.iter())
-        .collect();
+    let expected = object_keys(&record);
+    let images = images(&delivered);
     assert_eq!(images.len(), 3);
     for (image, name) in images.into_iter().zip(&expected) {
         assert_eq!(image.bytes, None, "S3Object instead of Bytes");

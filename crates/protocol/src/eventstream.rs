@@ -185,32 +185,26 @@ pub fn header<'a>(message: &'a Message, name: &str) -> Option<&'a HeaderValue> {
 
 /// An `event` message with JSON payload, as the service sends them.
 pub fn event_message(event_type: &str, json: Vec<u8>) -> Message {
-    Message::new(json)
-        .add_header(Header::new(
-            ":event-type",
-            HeaderValue::String(event_type.to_owned().into()),
-        ))
-        .add_header(Header::new(
-            ":message-type",
-            HeaderValue::String("event".into()),
-        ))
-        .add_header(Header::new(
-            ":content-type",
-            HeaderValue::String("application/json".into()),
-        ))
+    json_message("event", event_type, json)
 }
 
 /// An `exception` message with the `{"Message": ...}` payload of a modeled exception.
 pub fn exception_message(exception_type: &str, message: &str) -> Message {
     let payload = crate::encode(&serde_json::json!({ "Message": message, "Code": exception_type }));
-    Message::new(payload)
+    json_message("exception", exception_type, payload)
+}
+
+/// A message of `message_type` (`event` or `exception`) named `name` in its `:event-type` or
+/// `:exception-type` header, with JSON payload; the headers in the service's order.
+fn json_message(message_type: &'static str, name: &str, json: Vec<u8>) -> Message {
+    Message::new(json)
         .add_header(Header::new(
-            ":exception-type",
-            HeaderValue::String(exception_type.to_owned().into()),
+            format!(":{message_type}-type"),
+            HeaderValue::String(name.to_owned().into()),
         ))
         .add_header(Header::new(
             ":message-type",
-            HeaderValue::String("exception".into()),
+            HeaderValue::String(message_type.into()),
         ))
         .add_header(Header::new(
             ":content-type",

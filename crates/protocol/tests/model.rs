@@ -416,23 +416,32 @@ fn operations_and_target_prefix_are_the_models() {
 }
 
 #[test]
-fn every_member_of_the_create_request_round_trips() {
-    round_trip::<CreateFaceLivenessSessionRequest>(io_shape(CREATE, "input"));
-}
-
-#[test]
-fn every_member_of_the_create_response_round_trips() {
-    round_trip::<CreateFaceLivenessSessionResponse>(io_shape(CREATE, "output"));
-}
-
-#[test]
-fn every_member_of_the_get_request_round_trips() {
-    round_trip::<GetFaceLivenessSessionResultsRequest>(io_shape(GET, "input"));
-}
-
-#[test]
-fn every_member_of_the_get_response_round_trips() {
-    round_trip::<GetFaceLivenessSessionResultsResponse>(io_shape(GET, "output"));
+fn every_member_of_the_requests_and_responses_round_trips() {
+    let cases: [(&str, &str, fn(&str)); 4] = [
+        (
+            CREATE,
+            "input",
+            round_trip::<CreateFaceLivenessSessionRequest>,
+        ),
+        (
+            CREATE,
+            "output",
+            round_trip::<CreateFaceLivenessSessionResponse>,
+        ),
+        (
+            GET,
+            "input",
+            round_trip::<GetFaceLivenessSessionResultsRequest>,
+        ),
+        (
+            GET,
+            "output",
+            round_trip::<GetFaceLivenessSessionResultsResponse>,
+        ),
+    ];
+    for (operation_name, io, check) in cases {
+        check(io_shape(operation_name, io));
+    }
 }
 
 #[test]

@@ -3,12 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
+#[path = "support/sdk_calls.rs"]
+mod sdk_calls;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use aws_sdk_rekognition::operation::create_face_liveness_session::CreateFaceLivenessSessionError;
-use aws_sdk_rekognition::operation::get_face_liveness_session_results::GetFaceLivenessSessionResultsError;
 use aws_sdk_rekognition::types::LivenessSessionStatus;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -20,6 +21,9 @@ use openliveness_server::AppState;
 use openliveness_store::{
     Claim, Created, Finish, Finished, Lookup, NewSession, RedbStore, RedbStoreConfig, SessionStore,
     StoreError, Swept, UnixMillis,
+};
+use sdk_calls::{
+    create_session, create_session_error, create_session_with_token, results, results_error,
 };
 use tower::ServiceExt;
 
@@ -122,41 +126,21 @@ fn client(url: &str, clock: &Arc<ManualClock>) -> aws_sdk_rekognition::Client {
 async fn sessions_expire_after_three_minutes_and_are_then_forgotten() {
     let harness = start(None).await;
     let client = harness.client();
-    let id = client
-        .create_face_liveness_session()
-        .client_request_token("t")
-        .send()
-        .await
-        .unwrap()
-        .session_id;
-    let status = |client: aws_sdk_rekognition::Client, id: String| async move {
-        client
-            .get_face_liveness_session_results()
-            .session_id(id)
-            .send()
-            .await
-            .map(|r| r.status)
-    };
+    let id = create_session_with_token(&client, "t").await;
 
     harness.clock.advance(Duration::from_millis(179_999));
     assert_eq!(
-        status(client.clone(), id.clone()).await.unwrap(),
+        results(&client, &id).await.status,
         LivenessSessionStatus::Created
     );
 
     harness.clock.advance(Duration::from_millis(1));
     assert_eq!(
-        status(client.clone(), id.clone()).await.unwrap(),
+        results(&client, &id).await.status,
         LivenessSessionStatus::Expired
     );
     // The token is free again: the same token now makes a new session.
-    let again = client
-        .create_face_liveness_session()
-        .client_request_token("t")
-        .send()
-        .await
-        .unwrap()
-        .session_id;
+    let again = create_session_with_token(&client, "t").await;
     assert_ne!(again, id);
 
     // The sweep deletes the session's data; the caller still sees EXPIRED for an hour.
@@ -175,7 +159,7 @@ async fn sessions_expire_after_three_minutes_and_are_then_forgotten() {
         Lookup::Expired
     );
     assert_eq!(
-        status(client.clone(), id.clone()).await.unwrap(),
+        results(&client, &id).await.status,
         LivenessSessionStatus::Expired
     );
     assert!(harness
@@ -186,17 +170,8 @@ async fn sessions_expire_after_three_minutes_and_are_then_forgotten() {
 
     // After the retention the session is forgotten altogether.
     harness.clock.advance(Duration::from_secs(3600));
-    let error = status(client.clone(), id.clone())
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(
-        matches!(
-            error,
-            GetFaceLivenessSessionResultsError::SessionNotFoundException(_)
-        ),
-        "{error:?}"
-    );
+    let error = results_error(&client, &id).await;
+    assert!(error.is_session_not_found_exception(), "{error:?}");
     let swept = harness
         .state
         .store
@@ -223,20 +198,8 @@ async fn every_request_slot_taken_gives_throttling_exception() {
         .acquire_many_owned(permits)
         .await
         .unwrap();
-    let error = harness
-        .client()
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(
-        matches!(
-            error,
-            CreateFaceLivenessSessionError::ThrottlingException(_)
-        ),
-        "{error:?}"
-    );
+    let error = create_session_error(&harness.client()).await;
+    assert!(error.is_throttling_exception(), "{error:?}");
 }
 
 /// A store that has lost its backend: the one fault a real embedded store cannot be made to show.
@@ -274,33 +237,10 @@ impl SessionStore for BrokenStore {
 async fn a_failing_store_gives_internal_server_error_and_not_ready() {
     let harness = start(Some(Arc::new(BrokenStore))).await;
     let client = harness.client();
-    let error = client
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(
-        matches!(
-            error,
-            CreateFaceLivenessSessionError::InternalServerError(_)
-        ),
-        "{error:?}"
-    );
-    let error = client
-        .get_face_liveness_session_results()
-        .session_id(SessionId::random().to_string())
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(
-        matches!(
-            error,
-            GetFaceLivenessSessionResultsError::InternalServerError(_)
-        ),
-        "{error:?}"
-    );
+    let error = create_session_error(&client).await;
+    assert!(error.is_internal_server_error(), "{error:?}");
+    let error = results_error(&client, &SessionId::random().to_string()).await;
+    assert!(error.is_internal_server_error(), "{error:?}");
     // Internal details stay in the log.
     assert!(!format!("{error:?}").contains("disk gone"));
 
@@ -314,12 +254,7 @@ async fn a_failing_store_gives_internal_server_error_and_not_ready() {
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let harness = start(None).await;
-    harness
-        .client()
-        .create_face_liveness_session()
-        .send()
-        .await
-        .unwrap();
+    create_session(&harness.client()).await;
     let app = openliveness_server::app(Arc::clone(&harness.state));
     for (path, status) in [
         ("/healthz", StatusCode::OK),

@@ -23,7 +23,8 @@ use std::sync::Arc;
 use openliveness_protocol::{LivenessSessionStatus, SessionId, SessionSettings};
 
 use crate::{
-    Claim, Finish, Finished, Lookup, NewSession, SessionResult, SessionStore, Swept, UnixMillis,
+    Claim, Created, Finish, Finished, Lookup, NewSession, SessionResult, SessionStore, Swept,
+    UnixMillis,
 };
 
 /// Session lifetime used by the suite.
@@ -78,12 +79,59 @@ fn succeeded() -> Finish {
     }
 }
 
+/// `create` of [`new_session`]`(tenant, token, at)`, which must not fail.
+async fn create(
+    store: &Arc<dyn SessionStore>,
+    tenant: &str,
+    token: Option<&str>,
+    at: UnixMillis,
+) -> Created {
+    store.create(new_session(tenant, token, at)).await.unwrap()
+}
+
+/// A session of tenant `A` without a token, created at [`T0`].
+async fn created_in_a(store: &Arc<dyn SessionStore>) -> NewSession {
+    let session = new_session("A", None, T0);
+    store.create(session.clone()).await.unwrap();
+    session
+}
+
+/// `get`, which must not fail.
+async fn get(
+    store: &Arc<dyn SessionStore>,
+    tenant: &str,
+    id: SessionId,
+    now: UnixMillis,
+) -> Lookup {
+    store.get(tenant, id, now).await.unwrap()
+}
+
+/// `claim`, which must not fail.
+async fn claim(
+    store: &Arc<dyn SessionStore>,
+    tenant: &str,
+    id: SessionId,
+    now: UnixMillis,
+) -> Claim {
+    store.claim(tenant, id, now).await.unwrap()
+}
+
+/// `finish` with [`succeeded`], which must not fail.
+async fn finish(
+    store: &Arc<dyn SessionStore>,
+    tenant: &str,
+    id: SessionId,
+    now: UnixMillis,
+) -> Finished {
+    store.finish(tenant, id, succeeded(), now).await.unwrap()
+}
+
 pub async fn create_then_get(store: Arc<dyn SessionStore>) {
     let session = new_session("A", None, T0);
     let created = store.create(session.clone()).await.unwrap();
     assert!(created.is_new);
     assert_eq!(created.id, session.id);
-    let Lookup::Found(record) = store.get("A", session.id, T0 + 1).await.unwrap() else {
+    let Lookup::Found(record) = get(&store, "A", session.id, T0 + 1).await else {
         panic!("session not found")
     };
     assert_eq!(record.status, LivenessSessionStatus::Created);
@@ -93,55 +141,31 @@ pub async fn create_then_get(store: Arc<dyn SessionStore>) {
 }
 
 pub async fn same_token_same_tenant_is_idempotent(store: Arc<dyn SessionStore>) {
-    let first = store
-        .create(new_session("A", Some("t1"), T0))
-        .await
-        .unwrap();
-    let again = store
-        .create(new_session("A", Some("t1"), T0 + 10))
-        .await
-        .unwrap();
+    let first = create(&store, "A", Some("t1"), T0).await;
+    let again = create(&store, "A", Some("t1"), T0 + 10).await;
     assert_eq!(again.id, first.id);
     assert!(!again.is_new);
-    let other_token = store
-        .create(new_session("A", Some("t2"), T0 + 20))
-        .await
-        .unwrap();
+    let other_token = create(&store, "A", Some("t2"), T0 + 20).await;
     assert_ne!(other_token.id, first.id);
-    let no_token = store.create(new_session("A", None, T0 + 30)).await.unwrap();
+    let no_token = create(&store, "A", None, T0 + 30).await;
     assert_ne!(no_token.id, first.id);
 }
 
 pub async fn same_token_other_tenant_is_another_session(store: Arc<dyn SessionStore>) {
-    let a = store
-        .create(new_session("A", Some("t1"), T0))
-        .await
-        .unwrap();
-    let b = store
-        .create(new_session("B", Some("t1"), T0))
-        .await
-        .unwrap();
+    let a = create(&store, "A", Some("t1"), T0).await;
+    let b = create(&store, "B", Some("t1"), T0).await;
     assert_ne!(a.id, b.id);
     assert!(b.is_new);
 }
 
 pub async fn token_is_free_again_after_expiry(store: Arc<dyn SessionStore>) {
-    let first = store
-        .create(new_session("A", Some("t1"), T0))
-        .await
-        .unwrap();
-    let later = store
-        .create(new_session("A", Some("t1"), T0 + TTL))
-        .await
-        .unwrap();
+    let first = create(&store, "A", Some("t1"), T0).await;
+    let later = create(&store, "A", Some("t1"), T0 + TTL).await;
     assert!(later.is_new);
     assert_ne!(later.id, first.id);
     // Sweeping the first session must not take the token from the second.
     store.sweep(T0 + TTL, 100).await.unwrap();
-    let again = store
-        .create(new_session("A", Some("t1"), T0 + TTL + 1))
-        .await
-        .unwrap();
+    let again = create(&store, "A", Some("t1"), T0 + TTL + 1).await;
     assert_eq!(again.id, later.id);
 }
 
@@ -149,12 +173,7 @@ pub async fn concurrent_creates_with_one_token_make_one_session(store: Arc<dyn S
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                store
-                    .create(new_session("A", Some("race"), T0))
-                    .await
-                    .unwrap()
-            })
+            tokio::spawn(async move { create(&store, "A", Some("race"), T0).await })
         })
         .collect();
     let mut ids = HashSet::new();
@@ -169,29 +188,19 @@ pub async fn concurrent_creates_with_one_token_make_one_session(store: Arc<dyn S
 }
 
 pub async fn other_tenant_and_unknown_ids_are_not_found(store: Arc<dyn SessionStore>) {
-    let session = new_session("A", None, T0);
-    store.create(session.clone()).await.unwrap();
+    let session = created_in_a(&store).await;
+    assert_eq!(get(&store, "B", session.id, T0).await, Lookup::NotFound);
     assert_eq!(
-        store.get("B", session.id, T0).await.unwrap(),
+        get(&store, "A", SessionId::random(), T0).await,
         Lookup::NotFound
     );
+    assert_eq!(claim(&store, "B", session.id, T0).await, Claim::NotFound);
     assert_eq!(
-        store.get("A", SessionId::random(), T0).await.unwrap(),
-        Lookup::NotFound
-    );
-    assert_eq!(
-        store.claim("B", session.id, T0).await.unwrap(),
-        Claim::NotFound
-    );
-    assert_eq!(
-        store
-            .finish("B", session.id, succeeded(), T0)
-            .await
-            .unwrap(),
+        finish(&store, "B", session.id, T0).await,
         Finished::NotFound
     );
     // The other tenant's attempts changed nothing.
-    let Lookup::Found(record) = store.get("A", session.id, T0).await.unwrap() else {
+    let Lookup::Found(record) = get(&store, "A", session.id, T0).await else {
         panic!()
     };
     assert_eq!(record.status, LivenessSessionStatus::Created);
@@ -201,23 +210,22 @@ pub async fn expired_sessions_answer_expired_then_not_found(
     store: Arc<dyn SessionStore>,
     expiry: Expiry,
 ) {
-    let session = new_session("A", None, T0);
-    store.create(session.clone()).await.unwrap();
+    let session = created_in_a(&store).await;
     assert!(matches!(
-        store.get("A", session.id, T0 + TTL - 1).await.unwrap(),
+        get(&store, "A", session.id, T0 + TTL - 1).await,
         Lookup::Found(_)
     ));
     // Expired before any sweep ran.
     assert_eq!(
-        store.get("A", session.id, T0 + TTL).await.unwrap(),
+        get(&store, "A", session.id, T0 + TTL).await,
         Lookup::Expired
     );
     assert_eq!(
-        store.get("B", session.id, T0 + TTL).await.unwrap(),
+        get(&store, "B", session.id, T0 + TTL).await,
         Lookup::NotFound
     );
     assert_eq!(
-        store.claim("A", session.id, T0 + TTL).await.unwrap(),
+        claim(&store, "A", session.id, T0 + TTL).await,
         Claim::Expired
     );
     // And after it.
@@ -230,14 +238,11 @@ pub async fn expired_sessions_answer_expired_then_not_found(
         Expiry::ByEngine => assert_eq!(swept, Swept::default()),
     }
     assert_eq!(
-        store.get("A", session.id, T0 + TTL + 1).await.unwrap(),
+        get(&store, "A", session.id, T0 + TTL + 1).await,
         Lookup::Expired
     );
     let purge = T0 + TTL + RETENTION;
-    assert_eq!(
-        store.get("A", session.id, purge).await.unwrap(),
-        Lookup::NotFound
-    );
+    assert_eq!(get(&store, "A", session.id, purge).await, Lookup::NotFound);
     let swept = store.sweep(purge, 100).await.unwrap();
     let purged = match expiry {
         Expiry::BySweep => 1,
@@ -245,37 +250,24 @@ pub async fn expired_sessions_answer_expired_then_not_found(
     };
     assert_eq!((swept.expired, swept.purged), (0, purged));
     assert_eq!(store.sweep(purge, 100).await.unwrap().purged, 0);
-    assert_eq!(
-        store.get("A", session.id, purge).await.unwrap(),
-        Lookup::NotFound
-    );
+    assert_eq!(get(&store, "A", session.id, purge).await, Lookup::NotFound);
 }
 
 pub async fn sweep_deletes_results_of_expired_sessions(store: Arc<dyn SessionStore>) {
-    let session = new_session("A", None, T0);
-    store.create(session.clone()).await.unwrap();
+    let session = created_in_a(&store).await;
     assert!(matches!(
-        store.claim("A", session.id, T0).await.unwrap(),
+        claim(&store, "A", session.id, T0).await,
         Claim::Claimed(_)
     ));
-    assert_eq!(
-        store
-            .finish("A", session.id, succeeded(), T0)
-            .await
-            .unwrap(),
-        Finished::Done
-    );
+    assert_eq!(finish(&store, "A", session.id, T0).await, Finished::Done);
     store.sweep(T0 + TTL, 100).await.unwrap();
     // Nothing of the session is readable, even by asking as if it were still live.
-    assert_eq!(
-        store.get("A", session.id, T0).await.unwrap(),
-        Lookup::Expired
-    );
+    assert_eq!(get(&store, "A", session.id, T0).await, Lookup::Expired);
 }
 
 pub async fn sweep_works_in_batches(store: Arc<dyn SessionStore>) {
     for i in 0..5 {
-        store.create(new_session("A", None, T0 + i)).await.unwrap();
+        create(&store, "A", None, T0 + i).await;
     }
     let now = T0 + TTL + 10;
     let first = store.sweep(now, 3).await.unwrap();
@@ -285,33 +277,28 @@ pub async fn sweep_works_in_batches(store: Arc<dyn SessionStore>) {
 }
 
 pub async fn claim_is_single_use(store: Arc<dyn SessionStore>) {
-    let session = new_session("A", None, T0);
-    store.create(session.clone()).await.unwrap();
-    let Claim::Claimed(record) = store.claim("A", session.id, T0 + 1).await.unwrap() else {
+    let session = created_in_a(&store).await;
+    let Claim::Claimed(record) = claim(&store, "A", session.id, T0 + 1).await else {
         panic!("first claim failed")
     };
     assert_eq!(record.status, LivenessSessionStatus::InProgress);
     assert_eq!(
-        store.claim("A", session.id, T0 + 2).await.unwrap(),
+        claim(&store, "A", session.id, T0 + 2).await,
         Claim::AlreadyStarted(LivenessSessionStatus::InProgress)
     );
-    store
-        .finish("A", session.id, succeeded(), T0 + 3)
-        .await
-        .unwrap();
+    finish(&store, "A", session.id, T0 + 3).await;
     assert_eq!(
-        store.claim("A", session.id, T0 + 4).await.unwrap(),
+        claim(&store, "A", session.id, T0 + 4).await,
         Claim::AlreadyStarted(LivenessSessionStatus::Succeeded)
     );
 }
 
 pub async fn concurrent_claims_have_one_winner(store: Arc<dyn SessionStore>) {
-    let session = new_session("A", None, T0);
-    store.create(session.clone()).await.unwrap();
+    let session = created_in_a(&store).await;
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move { store.claim("A", session.id, T0).await.unwrap() })
+            tokio::spawn(async move { claim(&store, "A", session.id, T0).await })
         })
         .collect();
     let mut winners = 0;
@@ -326,33 +313,20 @@ pub async fn concurrent_claims_have_one_winner(store: Arc<dyn SessionStore>) {
 }
 
 pub async fn finish_records_the_result_once(store: Arc<dyn SessionStore>) {
-    let session = new_session("A", None, T0);
-    store.create(session.clone()).await.unwrap();
+    let session = created_in_a(&store).await;
     assert_eq!(
-        store
-            .finish("A", session.id, succeeded(), T0)
-            .await
-            .unwrap(),
+        finish(&store, "A", session.id, T0).await,
         Finished::NotInProgress(LivenessSessionStatus::Created)
     );
-    store.claim("A", session.id, T0).await.unwrap();
-    assert_eq!(
-        store
-            .finish("A", session.id, succeeded(), T0)
-            .await
-            .unwrap(),
-        Finished::Done
-    );
-    let Lookup::Found(record) = store.get("A", session.id, T0).await.unwrap() else {
+    claim(&store, "A", session.id, T0).await;
+    assert_eq!(finish(&store, "A", session.id, T0).await, Finished::Done);
+    let Lookup::Found(record) = get(&store, "A", session.id, T0).await else {
         panic!()
     };
     assert_eq!(record.status, LivenessSessionStatus::Succeeded);
     assert_eq!(record.result, Some(succeeded().result));
     assert_eq!(
-        store
-            .finish("A", session.id, succeeded(), T0)
-            .await
-            .unwrap(),
+        finish(&store, "A", session.id, T0).await,
         Finished::NotInProgress(LivenessSessionStatus::Succeeded)
     );
 }

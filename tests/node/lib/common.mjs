@@ -1,8 +1,9 @@
 // Shared helpers of the streaming test clients (start-session.mjs, amplify-websocket.mjs,
-// capture-envelopes.mjs): flag parsing, the WebM duration, the simulated liveness session
+// capture-envelopes.mjs): flag parsing (and the flags of a session), the WebM duration, the simulated liveness session
 // (which events a FaceLivenessDetector sends, in which order, with which values) and the JSON
 // report. No network, no SDK here.
 
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { randomUUID } from "node:crypto";
 
@@ -36,6 +37,69 @@ export function intFlag(values, name, fallback, usage) {
   if (raw === undefined) return fallback;
   if (!/^-?\d+$/.test(raw)) usageError(`--${name} needs an integer, got '${raw}'`, usage);
   return Number(raw);
+}
+
+// ------------------------------------------------------------------------------------------
+// The flags both session clients (start-session.mjs, amplify-websocket.mjs) take
+
+export const SESSION_FLAGS = {
+  endpoint: { type: "string" },
+  region: { type: "string", default: "us-east-1" },
+  "access-key-id": { type: "string" },
+  "secret-access-key": { type: "string" },
+  "session-token": { type: "string" },
+  "session-id": { type: "string" },
+  video: { type: "string" },
+  "chunk-bytes": { type: "string" },
+  "duration-ms": { type: "string" },
+  ca: { type: "string" },
+  "challenge-versions": { type: "string", default: DEFAULT_CHALLENGE_VERSIONS },
+  "video-width": { type: "string", default: "640" },
+  "video-height": { type: "string", default: "480" },
+  "time-scale": { type: "string", default: "0" },
+  "timeout-ms": { type: "string" },
+};
+
+/** Checks SESSION_FLAGS: the required ones given, the endpoint a URL, the time scale >= 0. */
+export function checkSessionFlags(flags, usage) {
+  for (const name of ["endpoint", "session-id", "video", "access-key-id", "secret-access-key"]) {
+    if (!flags[name]) usageError(`--${name} is required`, usage);
+  }
+  const timeoutMs = intFlag(flags, "timeout-ms", 20000, usage);
+  const timeScale = Number(flags["time-scale"]);
+  if (!Number.isFinite(timeScale) || timeScale < 0) usageError("--time-scale needs a number >= 0", usage);
+  let endpoint;
+  try {
+    endpoint = new URL(flags.endpoint);
+  } catch {
+    usageError(`--endpoint is not a URL: ${flags.endpoint}`, usage);
+  }
+  return { endpoint, timeoutMs, timeScale };
+}
+
+/** The certificate to trust (--ca) and the session's script, as the flags say; `now` is the client's clock. */
+export function sessionInputs(flags, usage, timeScale, now = undefined) {
+  const ca = flags.ca ? readFileSync(flags.ca) : undefined;
+  const script = new LivenessScript({
+    video: readFileSync(flags.video),
+    chunkBytes: intFlag(flags, "chunk-bytes", 0, usage) || undefined,
+    durationMs: intFlag(flags, "duration-ms", 0, usage) || undefined,
+    videoWidth: intFlag(flags, "video-width", 640, usage),
+    videoHeight: intFlag(flags, "video-height", 480, usage),
+    challengeVersions: flags["challenge-versions"],
+    timeScale,
+    now,
+  });
+  return { ca, script };
+}
+
+/** The SDK's credentials from --access-key-id, --secret-access-key and --session-token. */
+export function credentialsOf(flags) {
+  return {
+    accessKeyId: flags["access-key-id"],
+    secretAccessKey: flags["secret-access-key"],
+    ...(flags["session-token"] ? { sessionToken: flags["session-token"] } : {}),
+  };
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));

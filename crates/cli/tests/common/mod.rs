@@ -7,6 +7,8 @@ pub mod node;
 pub mod raw;
 #[path = "../../../store/tests/support/redis_server.rs"]
 pub mod redis_server;
+#[path = "../../../server/tests/support/sdk_calls.rs"]
+pub mod sdk_calls;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -33,6 +33,13 @@ pub fn test_video(dir: &Path) -> Vec<u8> {
     std::fs::read(&path).expect("read the test video")
 }
 
+/// The test video written to `dir/sent.webm`: the file the Node clients stream.
+pub fn test_video_file(dir: &Path) -> PathBuf {
+    let path = dir.join("sent.webm");
+    std::fs::write(&path, test_video(dir)).expect("write the test video");
+    path
+}
+
 /// The command that runs one of the Node clients as tenant A (start it with `output()`, or
 /// `spawn()` to run several at once).
 pub fn node_command(
@@ -97,4 +104,9 @@ pub fn event_types(report: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|event| event["type"].as_str().expect("event type").to_owned())
         .collect()
+}
+
+/// The `:event-type` of the last event the client received.
+pub fn last_event_type(report: &serde_json::Value) -> Option<String> {
+    event_types(report).pop()
 }

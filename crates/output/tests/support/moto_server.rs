@@ -3,15 +3,22 @@
 //! `scripts/setup-python.sh`), on a free loopback port, killed when dropped; and a few raw S3
 //! calls for what `object_store` does not do (buckets, versioning, object headers).
 //!
-//! Shared by the output crate's and the server's tests (`#[path]`): it depends on `std`,
-//! `aws-sigv4`, `aws-credential-types`, `aws-sdk-kms` and `http`.
+//! Shared by the output crate's and the server's tests (`#[path]`, with the store's
+//! `process.rs`): it depends on `std`, `aws-sigv4`, `aws-credential-types`, `aws-sdk-kms` and
+//! `http`.
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[path = "../../../store/tests/support/process.rs"]
+mod process;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
+
+pub use process::free_port;
+use process::{on_a_free_port, spawn_until_ready, stop, Log};
 
 /// A running `moto_server`.
 pub struct MotoServer {
@@ -34,16 +41,18 @@ impl MotoServer {
     /// Starts moto on a free loopback port and waits until it serves.
     pub fn start() -> MotoServer {
         let binary = moto_binary();
-        let mut last_output = String::new();
-        // Another process may take the free port between our probe and moto's bind: try again.
-        for _ in 0..5 {
-            let port = free_port();
-            match spawn(&binary, port) {
-                Ok(child) => return MotoServer { child, port },
-                Err(output) => last_output = output,
-            }
-        }
-        panic!("moto_server did not start: {last_output}");
+        on_a_free_port("moto_server", |port| {
+            let mut command = Command::new(&binary);
+            command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            // Werkzeug logs this line once the socket listens.
+            spawn_until_ready(
+                &mut command,
+                Log::Stderr,
+                "Running on",
+                "run scripts/setup-python.sh",
+            )
+            .map(|child| MotoServer { child, port })
+        })
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -200,50 +209,6 @@ impl MotoServer {
 
 impl Drop for MotoServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
-}
-
-/// A loopback port that nothing listens on (for "unreachable" tests).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a free loopback port")
-        .port()
-}
-
-/// Starts `moto_server` and reads its log until it serves; `Err` with the log when it exits.
-fn spawn(binary: &std::path::Path, port: u16) -> Result<Child, String> {
-    let mut child = Command::new(binary)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start moto_server: {error}"));
-    let stderr = child.stderr.take().expect("moto_server stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut log = String::new();
-    // Werkzeug logs this line once the socket listens.
-    loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                let ready = line.contains("Running on");
-                log.push_str(&line);
-                log.push('\n');
-                if ready {
-                    break;
-                }
-            }
-            Some(Err(_)) | None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(log);
-            }
-        }
-    }
-    // Keep draining the log so that moto never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Ok(child)
 }

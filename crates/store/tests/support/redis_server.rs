@@ -1,14 +1,17 @@
 //! Test support: a real `redis-server` (the Debian package, installed by
 //! `scripts/setup.sh --tests`) on a free loopback port, killed when dropped.
 //!
-//! Shared by the store's and the command line's tests (`#[path]`): it depends on nothing but
-//! `std` and `tempfile`.
+//! Shared by the store's and the command line's tests (`#[path]`, with `process.rs` next to it):
+//! it depends on nothing but `std` and `tempfile`.
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+#[path = "process.rs"]
+mod process;
+
+use std::process::{Child, Command};
+
+use process::{on_a_free_port, spawn_until_ready, stop, Log};
 
 /// Whether Redis keeps its data on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,23 +36,15 @@ impl RedisServer {
     /// Starts a server on a free loopback port and waits until it accepts connections.
     pub fn start(persistence: Persistence) -> RedisServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut last_output = String::new();
-        // Another process may take the free port between our probe and Redis's bind: try again.
-        for _ in 0..5 {
-            let port = free_port();
-            match spawn(port, persistence, dir.path()) {
-                Ok(child) => {
-                    return RedisServer {
-                        child: Some(child),
-                        port,
-                        persistence,
-                        dir,
-                    }
-                }
-                Err(output) => last_output = output,
-            }
+        let (child, port) = on_a_free_port("redis-server", |port| {
+            spawn(port, persistence, dir.path()).map(|child| (child, port))
+        });
+        RedisServer {
+            child: Some(child),
+            port,
+            persistence,
+            dir,
         }
-        panic!("redis-server did not start: {last_output}");
     }
 
     /// `redis://127.0.0.1:<port>/0`.
@@ -64,8 +59,7 @@ impl RedisServer {
     /// Kills the server at once (SIGKILL): it gets no chance to write anything more.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            stop(&mut child);
         }
     }
 
@@ -85,13 +79,6 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a free loopback port")
-        .port()
-}
-
 /// Starts `redis-server` and reads its log until it is ready; `Err` with the log when it exits.
 fn spawn(port: u16, persistence: Persistence, dir: &std::path::Path) -> Result<Child, String> {
     let mut command = Command::new("redis-server");
@@ -107,40 +94,11 @@ fn spawn(port: u16, persistence: Persistence, dir: &std::path::Path) -> Result<C
             command.args(["--appendonly", "yes", "--appendfsync", "always"])
         }
     };
-    let mut child = match command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            panic!("redis-server is not installed: run scripts/setup.sh --tests")
-        }
-        Err(error) => panic!("cannot start redis-server: {error}"),
-    };
-    let stdout = child.stdout.take().expect("redis-server stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut log = String::new();
     // Redis logs this line once it listens and has loaded its data.
-    loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                let ready = line.contains("Ready to accept connections");
-                log.push_str(&line);
-                log.push('\n');
-                if ready {
-                    break;
-                }
-            }
-            Some(Err(_)) | None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(log);
-            }
-        }
-    }
-    // Keep draining the log so that Redis never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Ok(child)
+    spawn_until_ready(
+        &mut command,
+        Log::Stdout,
+        "Ready to accept connections",
+        "run scripts/setup.sh --tests",
+    )
 }
