@@ -29,4 +29,4 @@ cargo test --locked -p openliveness-server --features onnxruntime --test detecto
 # The engine on simulated sessions, 4 per species (seeds apart from calibration's): every attack
 # below 50 and every live session at 50 or above (these seeds' live sessions score 90.7 to 98.7;
 # the engine's BPCER at 50 is 2% on the full evaluation, EVALUATION.md).
-"$CARGO_TARGET_DIR/debug/openliveness" eval --quick --check --max-bpcer 0 --first-seed 9000000 --out "$CARGO_TARGET_DIR/eval-quick"
+AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=example-secret "$CARGO_TARGET_DIR/debug/openliveness" eval --quick --check --max-bpcer 0 --first-seed 9000000 --out "$CARGO_TARGET_DIR/eval-quick"

@@ -186,3 +186,31 @@ fn the_environment_wins_over_the_file_and_a_flag_over_the_environment() {
         "{past}"
     );
 }
+
+/// Issue 17: with AWS_ACCESS_KEY_ID exported (as the README says to, for the AWS CLI), `eval`
+/// in process failed with "required arguments were not provided: --endpoint".
+#[test]
+fn eval_in_process_runs_with_aws_keys_exported() {
+    let out = tempfile::tempdir().unwrap();
+    let output = run(openliveness()
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "example-secret")
+        .args([
+            "eval",
+            "--sessions",
+            "1",
+            "--species",
+            "static-image",
+            "--size",
+            "128x96",
+            "--first-seed",
+            "9000000",
+            "--threads",
+            "1",
+            "--out",
+        ])
+        .arg(out.path()));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let sessions = std::fs::read_to_string(out.path().join("sessions.jsonl")).unwrap();
+    assert_eq!(sessions.lines().count(), 1, "{sessions}");
+}
