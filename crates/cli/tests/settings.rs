@@ -4,10 +4,11 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use clap::{Args, Command as ClapCommand};
-use openliveness_server::config::ServeArgs;
+use openliveness_server::config::{ServeArgs, DEFAULT_DATA_DIR};
 
 fn openliveness() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_openliveness"));
@@ -27,6 +28,10 @@ fn run(command: &mut Command) -> Output {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// `serve`'s flags and variables before the settings were declared once; none may be lost.
@@ -213,4 +218,28 @@ fn eval_in_process_runs_with_aws_keys_exported() {
     assert!(output.status.success(), "{}", stderr(&output));
     let sessions = std::fs::read_to_string(out.path().join("sessions.jsonl")).unwrap();
     assert_eq!(sessions.lines().count(), 1, "{sessions}");
+}
+
+/// Issue 17: `scripts/serve.sh` runs the server in the repository with the default data
+/// directory, which git must not offer to commit.
+#[test]
+fn the_default_data_directory_is_ignored_by_git() {
+    let data_dir = Path::new(DEFAULT_DATA_DIR);
+    assert_eq!(data_dir, Path::new("./openliveness-data"));
+    for path in [
+        data_dir.join("sessions.redb"),
+        data_dir.join("credentials.toml"),
+    ] {
+        let output = run(Command::new("git")
+            .arg("check-ignore")
+            .arg("--verbose")
+            .arg(&path)
+            .current_dir(repository()));
+        assert!(
+            output.status.success(),
+            "{} is not ignored: {}",
+            path.display(),
+            stderr(&output)
+        );
+    }
 }
