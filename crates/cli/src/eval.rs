@@ -57,15 +57,13 @@ pub struct EvalArgs {
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
 
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", requires = "endpoint")]
+    /// Access key for --endpoint (without --endpoint it is not used, so that exported AWS keys
+    /// do not stop an evaluation in process).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
     pub access_key_id: Option<String>,
 
-    #[arg(
-        long,
-        env = "AWS_SECRET_ACCESS_KEY",
-        hide_env_values = true,
-        requires = "endpoint"
-    )]
+    /// Secret key for --endpoint.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub secret_access_key: Option<String>,
 
     /// Worker threads (default: the machine's cores).

@@ -1,7 +1,8 @@
 //! `openliveness`: the command-line program. `openliveness serve` runs the server.
 //!
 //! Configuration comes from a TOML file (`--config`), then environment variables, then flags;
-//! later ones win. `openliveness serve --help` lists every option.
+//! later ones win. `serve`'s flags are declared with the settings, in
+//! `openliveness_server::config`; `openliveness serve --help` lists them.
 
 mod analyze;
 mod decrypt;
@@ -9,14 +10,13 @@ mod eval;
 mod play;
 mod simulate;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use openliveness_server::clock::SystemClock;
-use openliveness_server::config::{Config, FileConfig, Overrides};
+use openliveness_server::config::{Config, FileConfig, LogFormat, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,160 +51,25 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
 }
 
-#[derive(Debug, clap::Args)]
-struct ServeArgs {
-    /// A TOML configuration file (listen, data_dir, session_ttl_secs, expired_retention_secs,
-    /// sweep_interval_secs, tls_cert, tls_key, dev_tls, [limits], [[credentials]], [anonymous],
-    /// [store]); see the README.
-    #[arg(long, env = "OPENLIVENESS_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
-
-    /// The address to listen on (port 0 picks a free port). Default: 127.0.0.1:8080.
-    #[arg(long, env = "OPENLIVENESS_LISTEN", value_name = "ADDR:PORT")]
-    listen: Option<SocketAddr>,
-
-    /// Where sessions and generated credentials are kept. Default: ./openliveness-data.
-    #[arg(long, env = "OPENLIVENESS_DATA_DIR", value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-
-    /// How long a session lives after it is created, in seconds. Default: 180 (as AWS).
-    #[arg(long, env = "OPENLIVENESS_SESSION_TTL_SECS", value_name = "SECONDS")]
-    session_ttl_secs: Option<u64>,
-
-    /// The largest control-plane request body, in bytes. Default: 65536.
-    #[arg(long, env = "OPENLIVENESS_MAX_BODY_BYTES", value_name = "BYTES")]
-    max_body_bytes: Option<usize>,
-
-    /// Serve unsigned requests (what `aws --no-sign-request` sends) for this tenant.
-    /// Off unless set.
-    #[arg(long, env = "OPENLIVENESS_ANONYMOUS_TENANT", value_name = "TENANT")]
-    anonymous_tenant: Option<String>,
-
-    /// An access key id to accept, with --secret-access-key and --tenant (added to the file's
-    /// credentials).
-    #[arg(long, env = "OPENLIVENESS_ACCESS_KEY_ID", requires_all = ["secret_access_key", "tenant"])]
-    access_key_id: Option<String>,
-
-    /// The secret of --access-key-id. Prefer the environment variable to the flag, which other
-    /// users of the machine can see.
-    #[arg(
-        long,
-        env = "OPENLIVENESS_SECRET_ACCESS_KEY",
-        hide_env_values = true,
-        requires = "access_key_id"
-    )]
-    secret_access_key: Option<String>,
-
-    /// The tenant (account) of --access-key-id.
-    #[arg(long, env = "OPENLIVENESS_TENANT", requires = "access_key_id")]
-    tenant: Option<String>,
-
-    /// Serve TLS with this certificate chain (PEM), with --tls-key. The port then answers HTTPS
-    /// (HTTP/2 or HTTP/1.1 by ALPN) and, on the same port, plain HTTP and h2c.
-    #[arg(
-        long,
-        env = "OPENLIVENESS_TLS_CERT",
-        value_name = "FILE",
-        requires = "tls_key"
-    )]
-    tls_cert: Option<PathBuf>,
-
-    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert.
-    #[arg(
-        long,
-        env = "OPENLIVENESS_TLS_KEY",
-        value_name = "FILE",
-        requires = "tls_cert"
-    )]
-    tls_key: Option<PathBuf>,
-
-    /// Serve TLS with a self-signed certificate for localhost, 127.0.0.1 and ::1, generated once
-    /// into <data_dir>/tls/ and reused (renewed when it nears expiry). Its path is printed at
-    /// start-up: make clients trust that file. For development only.
-    #[arg(
-        long,
-        env = "OPENLIVENESS_DEV_TLS",
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    dev_tls: bool,
-
-    /// Keep sessions in Redis at this URL (`redis://[user:password@]host:port/db`), shared by
-    /// every server behind a load balancer, instead of the embedded store in the data directory.
-    /// Same as `[store] kind = "redis"` with `redis_url` in the file.
-    #[arg(
-        long,
-        env = "OPENLIVENESS_REDIS_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    store_redis_url: Option<String>,
-
-    /// Enable the demo routes (`POST /demo/session`, unauthenticated: they create sessions and
-    /// client credentials for the first configured tenant). For trying the page at `/` only.
-    #[arg(
-        long,
-        env = "OPENLIVENESS_DEMO",
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    demo: bool,
-
-    /// Serve the browser client from this directory at `/` (default: web/dist).
-    #[arg(long, env = "OPENLIVENESS_WEB_ROOT", value_name = "DIR")]
-    web_root: Option<PathBuf>,
-
-    #[command(flatten)]
-    detector: DetectorArgs,
-
-    /// Log format.
-    #[arg(long, env = "OPENLIVENESS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-
-    /// Log filter, in `tracing` directives (e.g. `info`, `openliveness_server=debug`).
-    #[arg(long, env = "OPENLIVENESS_LOG", default_value = "info")]
-    log: String,
-}
-
-/// What runs the face detector (`serve`, `eval`, `analyze`).
+/// What runs the face detector (`eval`, `analyze`; `serve` has it among its settings).
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct DetectorArgs {
-    /// What runs the face detector: `tract` (built in, the default) or `onnxruntime` (about four
-    /// times faster; needs a build with `--features onnxruntime` and ONNX Runtime's library,
-    /// which scripts/setup-vision.sh --onnxruntime installs). Same as `[detector] backend`.
-    #[arg(
-        long,
-        env = "OPENLIVENESS_DETECTOR_BACKEND",
-        value_name = "BACKEND",
-        value_parser = clap::builder::PossibleValuesParser::new(openliveness_engine::DetectorBackend::NAMES)
-    )]
-    detector_backend: Option<String>,
-
-    /// ONNX Runtime's shared library, for --detector-backend onnxruntime. Default:
-    /// models/libonnxruntime.so.1.31.1 (where scripts/setup-vision.sh --onnxruntime puts it).
-    /// Same as `[detector] onnxruntime_library`.
-    #[arg(long, env = "OPENLIVENESS_ONNXRUNTIME_LIBRARY", value_name = "FILE")]
-    onnxruntime_library: Option<PathBuf>,
+    #[command(flatten)]
+    detector: openliveness_server::config::DetectorSettings,
 }
 
 impl DetectorArgs {
     /// The engine on the backend asked for (without a configuration file: `eval`, `analyze`).
     pub(crate) fn engine(&self) -> Result<openliveness_engine::Engine, String> {
-        let file = openliveness_server::config::FileDetector {
-            backend: self.detector_backend.clone(),
-            onnxruntime_library: self.onnxruntime_library.clone(),
-        };
-        let backend = file
+        let backend = self
+            .detector
+            .clone()
             .resolve(None, None)
             .map_err(|error| error.to_string())?;
         openliveness_engine::Engine::load(&openliveness_cli::engine_analyzer::engine_backend(
             &backend,
         )?)
     }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 fn main() -> ExitCode {
@@ -242,33 +107,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         },
         None => FileConfig::default(),
     };
-    let overrides = Overrides {
-        listen: args.listen,
-        data_dir: args.data_dir.clone(),
-        session_ttl_secs: args.session_ttl_secs,
-        max_body_bytes: args.max_body_bytes,
-        anonymous_tenant: args.anonymous_tenant.clone(),
-        credential: match (&args.access_key_id, &args.secret_access_key, &args.tenant) {
-            (Some(id), Some(secret), Some(tenant)) => Some((
-                id.clone(),
-                openliveness_auth::SecretKey::new(secret.clone()),
-                tenant.clone(),
-            )),
-            _ => None,
-        },
-        tls_cert: args.tls_cert.clone(),
-        tls_key: args.tls_key.clone(),
-        dev_tls: args.dev_tls.then_some(true),
-        store_redis_url: args
-            .store_redis_url
-            .clone()
-            .map(openliveness_server::config::RedisUrl::new),
-        demo: args.demo.then_some(true),
-        web_root: args.web_root.clone(),
-        detector_backend: args.detector.detector_backend.clone(),
-        onnxruntime_library: args.detector.onnxruntime_library.clone(),
-    };
-    let config = match Config::resolve(file, overrides) {
+    let config = match Config::resolve(file, args.settings) {
         Ok(config) => config,
         Err(error) => return fail(&error),
     };

@@ -1,13 +1,33 @@
-//! The server's configuration: a TOML file, then environment variables and flags (which the
-//! command line parses and lays over the file), then defaults.
+//! The server's configuration. Every setting is declared once, in [`settings`]; it comes from
+//! four layers, each winning over the one before: the defaults, the TOML file, the
+//! environment, the flags. The file is read into a [`Settings`] ([`FileConfig`]), the
+//! environment and the flags into another ([`Overrides`]: clap gives a flag precedence over its
+//! variable), and [`Config::resolve`] lays the second over the first, fills in the defaults and
+//! checks the result.
+
+mod settings;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::analysis::DetectorBackend;
-use openliveness_auth::{ClientCredentialKey, Credential, SecretKey, TenantId};
+use openliveness_auth::{ClientCredentialKey, Credential, TenantId};
 use serde::Deserialize;
+
+pub use settings::{
+    AnonymousSettings, CredentialFlags, DetectorSettings, FileCredential, Key, LimitSettings,
+    LogFormat, ServeArgs, Settings, StoreSettings, WebSettings,
+};
+
+/// The file's layer: the settings the configuration file sets.
+pub type FileConfig = Settings;
+
+/// The environment's and the flags' layer, which wins over the file.
+pub type Overrides = Settings;
+
+/// `[detector]`.
+pub type FileDetector = DetectorSettings;
 
 /// Everything the server needs to run, resolved.
 #[derive(Debug, Clone)]
@@ -59,18 +79,7 @@ pub struct WebConfig {
 
 pub const DEFAULT_WEB_ROOT: &str = "web/dist";
 
-/// `[detector]` in the file: what runs the face detector.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileDetector {
-    /// `tract` (the default) or `onnxruntime`.
-    pub backend: Option<String>,
-    /// ONNX Runtime's shared library, for `backend = "onnxruntime"` (default:
-    /// `models/libonnxruntime.so.1.31.1`, as `scripts/setup-vision.sh --onnxruntime` installs it).
-    pub onnxruntime_library: Option<PathBuf>,
-}
-
-impl FileDetector {
+impl DetectorSettings {
     /// Flags and environment variables win over the file, field by field.
     pub fn resolve(
         self,
@@ -88,14 +97,6 @@ impl FileDetector {
         DetectorBackend::from_name(name, library)
             .map_err(|error| ConfigError::Invalid(format!("[detector] backend: {error}")))
     }
-}
-
-/// `[web]` in the file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileWeb {
-    pub root: Option<PathBuf>,
-    pub demo: Option<bool>,
 }
 
 // --- Session store selection (scale-out with Redis) ---
@@ -147,6 +148,15 @@ impl RedisUrl {
     }
 }
 
+/// For `--store-redis-url`: any text; the store checks it when it connects.
+impl std::str::FromStr for RedisUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<RedisUrl, std::convert::Infallible> {
+        Ok(RedisUrl::new(url))
+    }
+}
+
 impl std::fmt::Debug for RedisUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.redacted())
@@ -155,22 +165,10 @@ impl std::fmt::Debug for RedisUrl {
 
 pub const DEFAULT_REDIS_KEY_PREFIX: &str = "ol";
 
-/// `[store]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileStore {
-    /// `embedded` (the default) or `redis`.
-    pub kind: Option<StoreKind>,
-    /// `redis://[user:password@]host:port/db`, for `kind = "redis"`.
-    pub redis_url: Option<RedisUrl>,
-    /// Every Redis key starts with `<prefix>:` (default `ol`).
-    pub redis_key_prefix: Option<String>,
-}
-
 impl StoreConfig {
     /// The flag or environment variable's URL selects Redis; else the file's `kind`.
     fn resolve(
-        file: FileStore,
+        file: StoreSettings,
         url_override: Option<RedisUrl>,
     ) -> Result<StoreConfig, ConfigError> {
         let kind = if url_override.is_some() {
@@ -233,95 +231,6 @@ pub const DEFAULT_EXPIRED_RETENTION_SECS: u64 = 3600;
 pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 5;
 pub const DEFAULT_STREAM_IDLE_TIMEOUT_MS: u64 = 15_000;
 
-/// The configuration file, as written. Every member is optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub listen: Option<SocketAddr>,
-    pub data_dir: Option<PathBuf>,
-    pub session_ttl_secs: Option<u64>,
-    pub expired_retention_secs: Option<u64>,
-    pub sweep_interval_secs: Option<u64>,
-    pub stream_idle_timeout_ms: Option<u64>,
-    #[serde(default)]
-    pub limits: FileLimits,
-    #[serde(default)]
-    pub credentials: Vec<FileCredential>,
-    pub anonymous: Option<FileAnonymous>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
-    pub dev_tls: Option<bool>,
-    #[serde(default)]
-    pub store: FileStore,
-    /// 64 hexadecimal digits (32 random bytes).
-    pub client_credentials_key: Option<SecretKey>,
-    #[serde(default)]
-    pub web: FileWeb,
-    #[serde(default)]
-    pub output: openliveness_output::OutputConfig,
-    #[serde(default)]
-    pub kms: openliveness_output::KmsConfig,
-    #[serde(default)]
-    pub detector: FileDetector,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileLimits {
-    pub max_body_bytes: Option<usize>,
-    pub tenant_requests_per_second: Option<f64>,
-    pub tenant_burst: Option<f64>,
-    pub max_in_flight: Option<usize>,
-}
-
-/// One `[[credentials]]` entry.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileCredential {
-    pub access_key_id: String,
-    pub secret_access_key: SecretKey,
-    pub tenant: String,
-    /// Temporary credentials: the `X-Amz-Security-Token` requests must carry.
-    pub session_token: Option<SecretKey>,
-    /// Temporary credentials: seconds since the Unix epoch after which they stop working.
-    pub expires_at_unix: Option<u64>,
-    /// The actions this key may perform, e.g. `["rekognition:GetFaceLivenessSessionResults"]`;
-    /// all when absent. Anything else gets `AccessDeniedException`.
-    pub actions: Option<Vec<String>>,
-}
-
-/// `[anonymous]`: serve unsigned requests for one tenant.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileAnonymous {
-    pub tenant: String,
-}
-
-/// Values from flags and environment variables, which win over the file.
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    pub listen: Option<SocketAddr>,
-    pub data_dir: Option<PathBuf>,
-    pub session_ttl_secs: Option<u64>,
-    pub max_body_bytes: Option<usize>,
-    pub anonymous_tenant: Option<String>,
-    /// One credential given on the command line or in the environment.
-    pub credential: Option<(String, SecretKey, String)>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
-    pub dev_tls: Option<bool>,
-    /// Keep sessions in Redis at this URL (`--store-redis-url`, `OPENLIVENESS_REDIS_URL`).
-    pub store_redis_url: Option<RedisUrl>,
-    /// `--demo`: enable the demo routes.
-    pub demo: Option<bool>,
-    /// `--web-root DIR`: where the browser client's files are.
-    pub web_root: Option<PathBuf>,
-    /// `--detector-backend tract|onnxruntime`.
-    pub detector_backend: Option<String>,
-    /// `--onnxruntime-library FILE`.
-    pub onnxruntime_library: Option<PathBuf>,
-}
-
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -336,8 +245,9 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-impl FileConfig {
-    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+impl Settings {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
@@ -366,7 +276,11 @@ impl FileCredential {
 }
 
 impl Config {
-    /// Lays the overrides over the file and fills in defaults.
+    /// Lays the overrides (the environment and the flags) over the file, setting by setting,
+    /// and fills in the defaults. A few settings combine instead: the credential of
+    /// `--access-key-id` is added to the file's; `--tls-cert`, `--tls-key` or `--dev-tls`
+    /// replace the file's TLS settings as a whole; `--store-redis-url` selects Redis; `--dev-tls`
+    /// and `--demo` can only turn their setting on.
     pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config, ConfigError> {
         let default_listen: SocketAddr = DEFAULT_LISTEN
             .parse()
@@ -383,15 +297,25 @@ impl Config {
         let defaults = Limits::default();
         let limits = Limits {
             max_body_bytes: overrides
+                .limits
                 .max_body_bytes
                 .or(file.limits.max_body_bytes)
                 .unwrap_or(defaults.max_body_bytes),
-            tenant_requests_per_second: file
+            tenant_requests_per_second: overrides
                 .limits
                 .tenant_requests_per_second
+                .or(file.limits.tenant_requests_per_second)
                 .unwrap_or(defaults.tenant_requests_per_second),
-            tenant_burst: file.limits.tenant_burst.unwrap_or(defaults.tenant_burst),
-            max_in_flight: file.limits.max_in_flight.unwrap_or(defaults.max_in_flight),
+            tenant_burst: overrides
+                .limits
+                .tenant_burst
+                .or(file.limits.tenant_burst)
+                .unwrap_or(defaults.tenant_burst),
+            max_in_flight: overrides
+                .limits
+                .max_in_flight
+                .or(file.limits.max_in_flight)
+                .unwrap_or(defaults.max_in_flight),
         };
         if limits.tenant_requests_per_second < 0.0 || limits.tenant_burst < 0.0 {
             return Err(ConfigError::Invalid("limits must not be negative".into()));
@@ -399,9 +323,16 @@ impl Config {
         let mut credentials: Vec<Credential> = file
             .credentials
             .into_iter()
+            .chain(overrides.credentials)
             .map(FileCredential::into_credential)
             .collect();
-        if let Some((access_key_id, secret_access_key, tenant)) = overrides.credential {
+        // Clap lets the three flags come only together.
+        if let CredentialFlags {
+            access_key_id: Some(access_key_id),
+            secret_access_key: Some(secret_access_key),
+            tenant: Some(tenant),
+        } = overrides.credential
+        {
             credentials.push(Credential {
                 access_key_id,
                 secret_access_key,
@@ -429,18 +360,12 @@ impl Config {
             }
         }
         // TLS set by flags or the environment replaces the file's TLS settings as a whole.
-        let (tls_cert, tls_key, dev_tls) = if overrides.tls_cert.is_some()
-            || overrides.tls_key.is_some()
-            || overrides.dev_tls.is_some()
-        {
-            (
-                overrides.tls_cert,
-                overrides.tls_key,
-                overrides.dev_tls.unwrap_or(false),
-            )
-        } else {
-            (file.tls_cert, file.tls_key, file.dev_tls.unwrap_or(false))
-        };
+        let (tls_cert, tls_key, dev_tls) =
+            if overrides.tls_cert.is_some() || overrides.tls_key.is_some() || overrides.dev_tls {
+                (overrides.tls_cert, overrides.tls_key, overrides.dev_tls)
+            } else {
+                (file.tls_cert, file.tls_key, file.dev_tls)
+            };
         if tls_cert.is_some() != tls_key.is_some() {
             return Err(ConfigError::Invalid(
                 "tls_cert and tls_key go together".into(),
@@ -451,22 +376,27 @@ impl Config {
                 "dev_tls and tls_cert/tls_key exclude each other".into(),
             ));
         }
-        let store = StoreConfig::resolve(file.store, overrides.store_redis_url)?;
-        let client_credentials_key = match &file.client_credentials_key {
+        let store = StoreConfig::resolve(file.store, overrides.store.redis_url)?;
+        let client_credentials_key = match overrides
+            .client_credentials_key
+            .or(file.client_credentials_key)
+        {
             Some(text) => Some(ClientCredentialKey::from_hex(text.expose()).ok_or_else(|| {
                 ConfigError::Invalid("client_credentials_key must be 64 hexadecimal digits".into())
             })?),
             None => None,
         };
-        let detector = file
-            .detector
-            .resolve(overrides.detector_backend, overrides.onnxruntime_library)?;
+        let detector = file.detector.resolve(
+            overrides.detector.backend,
+            overrides.detector.onnxruntime_library,
+        )?;
         let web = WebConfig {
             root: overrides
-                .web_root
+                .web
+                .root
                 .or(file.web.root)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_WEB_ROOT)),
-            demo: overrides.demo.or(file.web.demo).unwrap_or(false),
+            demo: overrides.web.demo || file.web.demo,
         };
         Ok(Config {
             listen: overrides.listen.or(file.listen).unwrap_or(default_listen),
@@ -476,24 +406,31 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             session_ttl: Duration::from_secs(session_ttl_secs),
             expired_retention: Duration::from_secs(
-                file.expired_retention_secs
+                overrides
+                    .expired_retention_secs
+                    .or(file.expired_retention_secs)
                     .unwrap_or(DEFAULT_EXPIRED_RETENTION_SECS),
             ),
             sweep_interval: Duration::from_secs(
-                file.sweep_interval_secs
+                overrides
+                    .sweep_interval_secs
+                    .or(file.sweep_interval_secs)
                     .unwrap_or(DEFAULT_SWEEP_INTERVAL_SECS)
                     .max(1),
             ),
             stream_idle_timeout: Duration::from_millis(
-                file.stream_idle_timeout_ms
+                overrides
+                    .stream_idle_timeout_ms
+                    .or(file.stream_idle_timeout_ms)
                     .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT_MS)
                     .max(1),
             ),
             limits,
             credentials,
             anonymous_tenant: overrides
-                .anonymous_tenant
-                .or(file.anonymous.map(|anonymous| anonymous.tenant))
+                .anonymous
+                .tenant
+                .or(file.anonymous.tenant)
                 .map(TenantId::new),
             tls_cert,
             tls_key,
@@ -572,7 +509,7 @@ mod tests {
         let file: FileConfig =
             toml::from_str("tls_cert = \"a.pem\"\ntls_key = \"b.pem\"\n").unwrap();
         let overrides = Overrides {
-            dev_tls: Some(true),
+            dev_tls: true,
             ..Overrides::default()
         };
         let config = Config::resolve(file, overrides).unwrap();
@@ -588,7 +525,10 @@ mod tests {
         let resolve = |text: &str, flag: Option<&str>| {
             let file: FileConfig = toml::from_str(text).unwrap();
             let overrides = Overrides {
-                store_redis_url: flag.map(RedisUrl::new),
+                store: StoreSettings {
+                    redis_url: flag.map(RedisUrl::new),
+                    ..StoreSettings::default()
+                },
                 ..Overrides::default()
             };
             Config::resolve(file, overrides).map(|config| config.store)
@@ -635,8 +575,10 @@ mod tests {
         let resolve = |text: &str, backend: Option<&str>, library: Option<&str>| {
             let file: FileConfig = toml::from_str(text).unwrap();
             let overrides = Overrides {
-                detector_backend: backend.map(str::to_owned),
-                onnxruntime_library: library.map(PathBuf::from),
+                detector: DetectorSettings {
+                    backend: backend.map(str::to_owned),
+                    onnxruntime_library: library.map(PathBuf::from),
+                },
                 ..Overrides::default()
             };
             Config::resolve(file, overrides).map(|config| config.detector)
@@ -689,6 +631,312 @@ mod tests {
             "{error}"
         );
         assert!(toml::from_str::<FileConfig>("[detector]\nthreads = 2\n").is_err());
+    }
+
+    /// Every key of the file, each away from its default, reaches the configuration.
+    #[test]
+    fn every_key_of_the_file_is_read() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            data_dir = "/var/lib/openliveness"
+            session_ttl_secs = 60
+            expired_retention_secs = 600
+            sweep_interval_secs = 2
+            stream_idle_timeout_ms = 3000
+            dev_tls = true
+            client_credentials_key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+            [limits]
+            max_body_bytes = 1000
+            tenant_requests_per_second = 50.0
+            tenant_burst = 100.0
+            max_in_flight = 10
+            [[credentials]]
+            access_key_id = "ASIATEMPORARY"
+            secret_access_key = "temporary-secret"
+            tenant = "222222222222"
+            session_token = "the-token"
+            expires_at_unix = 1798761600
+            actions = ["rekognition:GetFaceLivenessSessionResults"]
+            [anonymous]
+            tenant = "111111111111"
+            [store]
+            kind = "redis"
+            redis_url = "redis://r:6379/0"
+            redis_key_prefix = "ol2"
+            [web]
+            root = "/srv/web"
+            demo = true
+            [output]
+            kind = "s3"
+            [kms]
+            kind = "aws"
+            [detector]
+            backend = "onnxruntime"
+            onnxruntime_library = "/opt/ort.so"
+            "#,
+        )
+        .unwrap();
+        let config = Config::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/openliveness"));
+        assert_eq!(config.session_ttl, Duration::from_secs(60));
+        assert_eq!(config.expired_retention, Duration::from_secs(600));
+        assert_eq!(config.sweep_interval, Duration::from_secs(2));
+        assert_eq!(config.stream_idle_timeout, Duration::from_millis(3000));
+        assert!(config.dev_tls);
+        assert!(config.client_credentials_key.is_some());
+        assert_eq!(
+            config.limits,
+            Limits {
+                max_body_bytes: 1000,
+                tenant_requests_per_second: 50.0,
+                tenant_burst: 100.0,
+                max_in_flight: 10,
+            }
+        );
+        let [credential] = &config.credentials[..] else {
+            panic!("{:?}", config.credentials);
+        };
+        assert_eq!(credential.access_key_id, "ASIATEMPORARY");
+        assert_eq!(credential.secret_access_key.expose(), "temporary-secret");
+        assert_eq!(credential.tenant, TenantId::new("222222222222"));
+        assert_eq!(
+            credential
+                .session_token
+                .as_ref()
+                .map(|token| token.expose()),
+            Some("the-token")
+        );
+        assert_eq!(
+            credential.expires_at,
+            Some(std::time::UNIX_EPOCH + Duration::from_secs(1_798_761_600))
+        );
+        assert_eq!(
+            credential.allowed_actions,
+            Some(vec!["rekognition:GetFaceLivenessSessionResults".to_owned()])
+        );
+        assert_eq!(config.anonymous_tenant, Some(TenantId::new("111111111111")));
+        assert_eq!(
+            config.store,
+            StoreConfig::Redis {
+                url: RedisUrl::new("redis://r:6379/0"),
+                key_prefix: "ol2".to_owned(),
+            }
+        );
+        assert_eq!(config.web.root, PathBuf::from("/srv/web"));
+        assert!(config.web.demo);
+        assert_eq!(config.output.kind, openliveness_output::OutputKind::S3);
+        assert_eq!(config.kms.kind, openliveness_output::KmsKind::Aws);
+        assert_eq!(
+            config.detector,
+            DetectorBackend::OnnxRuntime {
+                library: Some(PathBuf::from("/opt/ort.so"))
+            }
+        );
+        // A table must say what it is for.
+        assert!(toml::from_str::<FileConfig>("[anonymous]\n").is_err());
+        assert!(
+            toml::from_str::<FileConfig>("client_credentials_key = \"00\"\n")
+                .map(|file| Config::resolve(file, Overrides::default()))
+                .unwrap()
+                .is_err()
+        );
+    }
+
+    /// `serve`'s command line, as clap reads it (with no variable set that a test does not).
+    fn command_line(arguments: &[&str]) -> Result<ServeArgs, clap::Error> {
+        use clap::{Args, FromArgMatches};
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        let matches = command
+            .try_get_matches_from(std::iter::once("serve").chain(arguments.iter().copied()))?;
+        ServeArgs::from_arg_matches(&matches)
+    }
+
+    /// Every flag wins over the file's key of the same setting.
+    #[test]
+    fn every_flag_wins_over_the_file() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            data_dir = "/var/lib/openliveness"
+            session_ttl_secs = 60
+            [limits]
+            max_body_bytes = 1000
+            [anonymous]
+            tenant = "111111111111"
+            [store]
+            redis_url = "redis://file:6379/0"
+            [web]
+            root = "/srv/web"
+            [detector]
+            backend = "onnxruntime"
+            "#,
+        )
+        .unwrap();
+        let args = command_line(&[
+            "--config",
+            "openliveness.toml",
+            "--listen",
+            "127.0.0.1:7000",
+            "--data-dir",
+            "/tmp/data",
+            "--session-ttl-secs",
+            "30",
+            "--max-body-bytes",
+            "2000",
+            "--anonymous-tenant",
+            "333333333333",
+            "--access-key-id",
+            "AKIDFLAG",
+            "--secret-access-key",
+            "flag-secret",
+            "--tenant",
+            "444444444444",
+            "--dev-tls",
+            "--store-redis-url",
+            "redis://flag:6379/1",
+            "--demo",
+            "--web-root",
+            "/srv/other",
+            "--detector-backend",
+            "tract",
+            "--log-format",
+            "json",
+            "--log",
+            "debug",
+        ])
+        .unwrap();
+        assert_eq!(args.config, Some(PathBuf::from("openliveness.toml")));
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.log, "debug");
+        let config = Config::resolve(file, args.settings).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/data"));
+        assert_eq!(config.session_ttl, Duration::from_secs(30));
+        assert_eq!(config.limits.max_body_bytes, 2000);
+        assert_eq!(config.anonymous_tenant, Some(TenantId::new("333333333333")));
+        let [credential] = &config.credentials[..] else {
+            panic!("{:?}", config.credentials);
+        };
+        assert_eq!(credential.access_key_id, "AKIDFLAG");
+        assert_eq!(credential.secret_access_key.expose(), "flag-secret");
+        assert_eq!(credential.tenant, TenantId::new("444444444444"));
+        assert!(config.dev_tls);
+        assert_eq!(
+            config.store,
+            StoreConfig::Redis {
+                url: RedisUrl::new("redis://flag:6379/1"),
+                key_prefix: DEFAULT_REDIS_KEY_PREFIX.to_owned(),
+            }
+        );
+        assert!(config.web.demo);
+        assert_eq!(config.web.root, PathBuf::from("/srv/other"));
+        assert_eq!(config.detector, DetectorBackend::Tract);
+
+        let library = command_line(&[
+            "--detector-backend",
+            "onnxruntime",
+            "--onnxruntime-library",
+            "/opt/ort.so",
+        ])
+        .unwrap();
+        assert_eq!(
+            Config::resolve(FileConfig::default(), library.settings)
+                .unwrap()
+                .detector,
+            DetectorBackend::OnnxRuntime {
+                library: Some(PathBuf::from("/opt/ort.so"))
+            }
+        );
+        // The credential's flags come together; so do the certificate's.
+        assert!(command_line(&["--access-key-id", "AKID"]).is_err());
+        assert!(command_line(&["--tls-cert", "cert.pem"]).is_err());
+        let tls = command_line(&["--tls-cert", "cert.pem", "--tls-key", "key.pem"]).unwrap();
+        let config = Config::resolve(FileConfig::default(), tls.settings).unwrap();
+        assert_eq!(config.tls_cert, Some(PathBuf::from("cert.pem")));
+        assert_eq!(config.tls_key, Some(PathBuf::from("key.pem")));
+        // Without flags, the file's values stay, and `--dev-tls` and `--demo` do not turn the
+        // file's off.
+        let none = command_line(&[]).unwrap();
+        assert_eq!(none.log_format, LogFormat::Text);
+        assert_eq!(none.log, "info");
+        let file: FileConfig = toml::from_str("dev_tls = true\n[web]\ndemo = true\n").unwrap();
+        let config = Config::resolve(file, none.settings).unwrap();
+        assert!(config.dev_tls && config.web.demo);
+    }
+
+    /// The defaults the reference shows are the ones the configuration gets.
+    #[test]
+    fn the_declared_defaults_are_the_defaults() {
+        let config = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
+        let default = |keys: &[Key], name: &str| {
+            keys.iter()
+                .find(|key| key.name == name)
+                .and_then(|key| key.default)
+                .unwrap_or_else(|| panic!("{name} has no default"))
+        };
+        assert_eq!(default(Settings::KEYS, "listen"), config.listen.to_string());
+        assert_eq!(
+            default(Settings::KEYS, "data_dir"),
+            config.data_dir.display().to_string()
+        );
+        for (name, value) in [
+            ("session_ttl_secs", config.session_ttl.as_secs()),
+            ("expired_retention_secs", config.expired_retention.as_secs()),
+            ("sweep_interval_secs", config.sweep_interval.as_secs()),
+            (
+                "stream_idle_timeout_ms",
+                config.stream_idle_timeout.as_millis() as u64,
+            ),
+        ] {
+            assert_eq!(default(Settings::KEYS, name), value.to_string(), "{name}");
+        }
+        let limits = config.limits;
+        for (name, value) in [
+            ("max_body_bytes", limits.max_body_bytes.to_string()),
+            (
+                "tenant_requests_per_second",
+                limits.tenant_requests_per_second.to_string(),
+            ),
+            ("tenant_burst", limits.tenant_burst.to_string()),
+            ("max_in_flight", limits.max_in_flight.to_string()),
+        ] {
+            assert_eq!(default(LimitSettings::KEYS, name), value, "{name}");
+        }
+        assert_eq!(config.store, StoreConfig::Embedded);
+        assert_eq!(default(StoreSettings::KEYS, "kind"), "embedded");
+        assert_eq!(
+            default(StoreSettings::KEYS, "redis_key_prefix"),
+            DEFAULT_REDIS_KEY_PREFIX
+        );
+        assert_eq!(
+            default(WebSettings::KEYS, "root"),
+            config.web.root.display().to_string()
+        );
+        assert!(!config.web.demo && !config.dev_tls);
+        assert_eq!(
+            default(DetectorSettings::KEYS, "backend"),
+            config.detector.name()
+        );
+        let library = command_line(&["--detector-backend", "onnxruntime"]).unwrap();
+        let DetectorBackend::OnnxRuntime { library } =
+            Config::resolve(FileConfig::default(), library.settings)
+                .unwrap()
+                .detector
+        else {
+            panic!("not onnxruntime");
+        };
+        // Without a library the composition root (the cli) loads its default one, which the
+        // declaration names.
+        assert_eq!(library, None);
+        assert!(default(DetectorSettings::KEYS, "onnxruntime_library").starts_with("models/"));
+        let args = command_line(&[]).unwrap();
+        assert_eq!(default(ServeArgs::KEYS, "log"), args.log);
+        assert_eq!(
+            default(ServeArgs::KEYS, "log_format"),
+            format!("{:?}", args.log_format).to_lowercase()
+        );
     }
 
     #[test]
