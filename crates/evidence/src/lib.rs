@@ -165,7 +165,7 @@ impl Serialize for SealedEvidence {
 /// Evidence as it rests: in the clear, or sealed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoredEvidence {
-    Plain(Evidence),
+    Plain(Box<Evidence>),
     Sealed(SealedEvidence),
 }
 
@@ -237,13 +237,13 @@ impl<'de> Deserialize<'de> for StoredEvidence {
                 details: mark.sealed.0,
                 video: Vec::new(),
             }),
-            StoredChallenge::Plain(challenge) => StoredEvidence::Plain(Evidence {
+            StoredChallenge::Plain(challenge) => StoredEvidence::Plain(Box::new(Evidence {
                 session_id: json.session_id,
                 tenant: json.tenant,
                 challenge: *challenge,
                 events: json.events,
                 video: Vec::new(),
-            }),
+            })),
         })
     }
 }
@@ -327,7 +327,7 @@ mod tests {
             serde_json::from_slice(&serde_json::to_vec(&evidence).unwrap()).unwrap();
         assert_eq!(again, evidence);
         let stored: StoredEvidence = serde_json::from_str(&stored_json(id)).unwrap();
-        assert_eq!(stored, StoredEvidence::Plain(evidence));
+        assert_eq!(stored, StoredEvidence::Plain(Box::new(evidence)));
     }
 
     #[test]

@@ -284,7 +284,7 @@ impl Output {
     /// not open as that session's.
     pub async fn open_evidence(&self, evidence: StoredEvidence) -> Result<Evidence, String> {
         let sealed = match evidence {
-            StoredEvidence::Plain(evidence) => return Ok(evidence),
+            StoredEvidence::Plain(evidence) => return Ok(*evidence),
             StoredEvidence::Sealed(sealed) => sealed,
         };
         let context = envelope::session_context(&sealed.session_id.to_string());

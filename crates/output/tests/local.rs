@@ -229,7 +229,7 @@ async fn with_a_kms_key_files_evidence_and_kept_images_are_sealed_and_open_again
     );
     assert_eq!(
         output
-            .open_evidence(StoredEvidence::Plain(evidence.clone()))
+            .open_evidence(StoredEvidence::Plain(Box::new(evidence.clone())))
             .await
             .unwrap(),
         evidence

@@ -323,7 +323,7 @@ async fn a_whole_session_keeps_the_evidence_byte_for_byte_and_ends_with_disconne
     assert_eq!(status, LivenessSessionStatus::Failed);
     assert_eq!(reason.as_deref(), Some("analysis engine unavailable"));
     let evidence = match harness.state.evidence.get(session).await.unwrap().unwrap() {
-        StoredEvidence::Plain(evidence) => evidence,
+        StoredEvidence::Plain(evidence) => *evidence,
         StoredEvidence::Sealed(_) => panic!("the session names no KMS key"),
     };
     assert_eq!(evidence.video, video);

@@ -202,7 +202,7 @@ mod tests {
         store.put(&evidence).await.unwrap();
         assert_eq!(
             store.get(evidence.session_id).await.unwrap(),
-            Some(StoredEvidence::Plain(evidence.clone()))
+            Some(StoredEvidence::Plain(Box::new(evidence.clone())))
         );
         store.delete(evidence.session_id).await.unwrap();
         assert_eq!(store.get(evidence.session_id).await.unwrap(), None);
