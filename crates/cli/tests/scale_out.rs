@@ -122,7 +122,7 @@ async fn a_session_created_on_a_streams_on_b_and_its_result_reads_on_a() {
     let TwoServers { a, b, video, .. } = &servers;
     let session_id = create_session(&sdk_client(a, TENANT_A)).await;
     assert_eq!(
-        status_of(&b, &session_id).await,
+        status_of(b, &session_id).await,
         LivenessSessionStatus::Created
     );
 

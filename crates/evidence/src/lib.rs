@@ -55,7 +55,7 @@ pub enum ClientEvent {
     /// A `VideoEvent`: its chunk is in [`Evidence::video`], at this place.
     VideoEvent(VideoChunk),
     /// A `ClientSessionInformationEvent`, as the protocol defines it.
-    ClientSessionInformationEvent(ClientSessionInformationEvent),
+    ClientSessionInformationEvent(Box<ClientSessionInformationEvent>),
 }
 
 /// Where a `VideoEvent`'s chunk is in [`Evidence::video`], and the time the client gave it.
@@ -75,7 +75,7 @@ impl Evidence {
         &self,
     ) -> impl Iterator<Item = (UnixMillis, &ClientSessionInformationEvent)> {
         self.events.iter().filter_map(|event| match &event.event {
-            ClientEvent::ClientSessionInformationEvent(info) => Some((event.arrived_at, info)),
+            ClientEvent::ClientSessionInformationEvent(info) => Some((event.arrived_at, &**info)),
             ClientEvent::VideoEvent(_) => None,
         })
     }

@@ -415,9 +415,12 @@ fn operations_and_target_prefix_are_the_models() {
     }
 }
 
+/// One round-trip case: the operation, `input` or `output`, and the check for its wire type.
+type RoundTripCase = (&'static str, &'static str, fn(&str));
+
 #[test]
 fn every_member_of_the_requests_and_responses_round_trips() {
-    let cases: [(&str, &str, fn(&str)); 4] = [
+    let cases: [RoundTripCase; 4] = [
         (
             CREATE,
             "input",

@@ -685,7 +685,7 @@ fn accept_envelope(
             }
             evidence.events.push(ReceivedEvent {
                 arrived_at,
-                event: ClientEvent::ClientSessionInformationEvent(event),
+                event: ClientEvent::ClientSessionInformationEvent(Box::new(event)),
             });
             Ok(false)
         }
