@@ -11,7 +11,8 @@
 
 #[path = "support/engine_server.rs"]
 mod engine_server;
-#[path = "support/ws_client.rs"]
+// The server's own test client, shared rather than copied.
+#[path = "../../server/tests/support/ws_client.rs"]
 mod ws_client;
 
 use std::sync::Arc;
