@@ -295,26 +295,24 @@ impl Config {
             ));
         }
         let defaults = Limits::default();
+        // Each limit: the flag or environment, else the file, else the default.
+        let (over, from_file) = (&overrides.limits, &file.limits);
         let limits = Limits {
-            max_body_bytes: overrides
-                .limits
+            max_body_bytes: over
                 .max_body_bytes
-                .or(file.limits.max_body_bytes)
+                .or(from_file.max_body_bytes)
                 .unwrap_or(defaults.max_body_bytes),
-            tenant_requests_per_second: overrides
-                .limits
+            tenant_requests_per_second: over
                 .tenant_requests_per_second
-                .or(file.limits.tenant_requests_per_second)
+                .or(from_file.tenant_requests_per_second)
                 .unwrap_or(defaults.tenant_requests_per_second),
-            tenant_burst: overrides
-                .limits
+            tenant_burst: over
                 .tenant_burst
-                .or(file.limits.tenant_burst)
+                .or(from_file.tenant_burst)
                 .unwrap_or(defaults.tenant_burst),
-            max_in_flight: overrides
-                .limits
+            max_in_flight: over
                 .max_in_flight
-                .or(file.limits.max_in_flight)
+                .or(from_file.max_in_flight)
                 .unwrap_or(defaults.max_in_flight),
         };
         if limits.tenant_requests_per_second < 0.0 || limits.tenant_burst < 0.0 {
