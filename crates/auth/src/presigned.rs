@@ -175,15 +175,11 @@ mod tests {
     }
 
     fn store() -> StaticCredentials {
-        StaticCredentials::new([Credential {
-            access_key_id: "AKIDPRESIGN".to_owned(),
-            secret_access_key: SecretKey::new("presign-secret"),
-            tenant: TenantId::new("111111111111"),
-            session_token: None,
-            expires_at: None,
-            allowed_actions: None,
-            session_id: None,
-        }])
+        StaticCredentials::new([Credential::new(
+            "AKIDPRESIGN",
+            "presign-secret",
+            "111111111111",
+        )])
     }
 
     /// Presigns a WebSocket URL with `aws-sigv4`, signing `host` as `signed_host`.

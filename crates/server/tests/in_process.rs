@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
+#[path = "support/loopback.rs"]
+mod loopback;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -32,15 +35,9 @@ fn config(data_dir: &std::path::Path) -> Config {
         ..Overrides::default()
     };
     let mut config = Config::resolve(FileConfig::default(), overrides).unwrap();
-    config.credentials.push(Credential {
-        access_key_id: KEY.to_owned(),
-        secret_access_key: SecretKey::new(SECRET),
-        tenant: TenantId::new("111111111111"),
-        session_token: None,
-        expires_at: None,
-        allowed_actions: None,
-        session_id: None,
-    });
+    config
+        .credentials
+        .push(Credential::new(KEY, SECRET, "111111111111"));
     config
 }
 
@@ -81,14 +78,7 @@ async fn start(store: Option<Arc<dyn SessionStore>>) -> Harness {
         credentials,
         Arc::clone(&clock) as Arc<dyn Clock>,
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = openliveness_server::local_url(listener.local_addr().unwrap());
-    let served = Arc::clone(&state);
-    tokio::spawn(async move {
-        openliveness_server::serve(listener, served, None, std::future::pending())
-            .await
-            .unwrap();
-    });
+    let url = openliveness_server::local_url(loopback::serve(&state).await);
     Harness {
         state,
         clock,
