@@ -168,7 +168,7 @@ mod tests {
     use aws_sigv4::sign::v4::SigningParams;
 
     use super::*;
-    use crate::{Credential, SecretKey, StaticCredentials, TenantId};
+    use crate::{Credential, StaticCredentials, TenantId};
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000)

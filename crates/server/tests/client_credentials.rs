@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use openliveness_auth::{ClientCredentialKey, Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_auth::{ClientCredentialKey, Credential, StaticCredentials};
 use openliveness_client::{
     system_clock, Client, Endpoint, Error, Keys, Payload, Presigned, Signer, Stream,
 };

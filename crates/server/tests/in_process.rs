@@ -15,7 +15,7 @@ use aws_sdk_rekognition::operation::get_face_liveness_session_results::GetFaceLi
 use aws_sdk_rekognition::types::LivenessSessionStatus;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_auth::{Credential, StaticCredentials};
 use openliveness_protocol::SessionId;
 use openliveness_server::clock::{Clock, ManualClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use openliveness_auth::{
     verify_header_auth, verify_presigned, ChainVerifier, Credential, HeaderRequest,
-    PresignedRequest, SecretKey, StaticCredentials, TenantId,
+    PresignedRequest, SecretKey, StaticCredentials,
 };
 use openliveness_protocol::eventstream::{self, Decoder, HeaderValue as EventHeader, Limits};
 use openliveness_protocol::streaming::STREAMING_PAYLOAD;

@@ -25,7 +25,7 @@ use aws_sdk_rekognition::types::{
 };
 use fixtures::{has_image_or_video_signature, tiny_jpeg};
 use moto_server::{free_port, MotoServer};
-use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_auth::{Credential, StaticCredentials};
 use openliveness_client::{Client, Endpoint, Keys};
 use openliveness_protocol::{AuditImage, Blob, SessionId};
 use openliveness_server::analysis::Analyzer;

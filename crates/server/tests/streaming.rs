@@ -10,7 +10,7 @@ mod loopback;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_auth::{Credential, StaticCredentials};
 use openliveness_client::{
     system_clock, Endpoint, Keys, Payload, Signer, Stream, CHALLENGE_VERSIONS,
 };
@@ -146,7 +146,7 @@ async fn a_whole_session_keeps_the_evidence_byte_for_byte_and_ends_with_disconne
     client
         .send_event(
             "ClientSessionInformationEvent",
-            client_info("FaceMovementAndLightChallenge"),
+            &client_info("FaceMovementAndLightChallenge"),
         )
         .await
         .unwrap();
