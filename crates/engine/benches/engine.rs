@@ -106,7 +106,7 @@ fn main() {
         let observed = observe_bytes(&encoded.webm, &detector, &options).unwrap();
         observe.push(start.elapsed().as_secs_f64());
         let start = Instant::now();
-        // The cost is what is measured here; the decision is EVALUATION.md's business.
+        // The cost is what is measured here; the decision is the evaluation's business (docs/evaluation.md).
         std::hint::black_box(engine.conclude(&evidence, &observed, 0).unwrap());
         conclude.push(start.elapsed().as_secs_f64());
     }
