@@ -81,6 +81,21 @@ pub struct Credential {
     pub session_id: Option<String>,
 }
 
+impl Credential {
+    /// A long-term key of `tenant`, allowed every action on every session.
+    pub fn new(access_key_id: &str, secret_access_key: &str, tenant: &str) -> Credential {
+        Credential {
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: SecretKey::new(secret_access_key),
+            tenant: TenantId::new(tenant),
+            session_token: None,
+            expires_at: None,
+            allowed_actions: None,
+            session_id: None,
+        }
+    }
+}
+
 /// Where credentials are looked up by access key id.
 pub trait CredentialStore: Send + Sync {
     fn lookup(&self, access_key_id: &str) -> Option<Credential>;

@@ -168,22 +168,18 @@ mod tests {
     use aws_sigv4::sign::v4::SigningParams;
 
     use super::*;
-    use crate::{Credential, SecretKey, StaticCredentials, TenantId};
+    use crate::{Credential, StaticCredentials, TenantId};
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000)
     }
 
     fn store() -> StaticCredentials {
-        StaticCredentials::new([Credential {
-            access_key_id: "AKIDPRESIGN".to_owned(),
-            secret_access_key: SecretKey::new("presign-secret"),
-            tenant: TenantId::new("111111111111"),
-            session_token: None,
-            expires_at: None,
-            allowed_actions: None,
-            session_id: None,
-        }])
+        StaticCredentials::new([Credential::new(
+            "AKIDPRESIGN",
+            "presign-secret",
+            "111111111111",
+        )])
     }
 
     /// Presigns a WebSocket URL with `aws-sigv4`, signing `host` as `signed_host`.

@@ -11,7 +11,6 @@
 //! It refuses any endpoint that is not loopback, runs at most 120 s (plus warm-up and a bounded
 //! drain) and exits by itself.
 
-mod client;
 mod stats;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -23,9 +22,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
+use openliveness_client::{Client, Connection, Endpoint, Keys};
 use serde_json::{json, Value};
 
-use crate::client::{Connection, Signer, CREATE_TARGET, GET_TARGET};
 use crate::stats::{cpu_seconds, round3, thread_cpu_ns, OpStats, Summary};
 
 #[derive(Debug, Parser)]
@@ -161,8 +160,7 @@ struct Plan {
 }
 
 struct Shared {
-    signer: Signer,
-    addr: SocketAddr,
+    client: Client,
     plan: Plan,
     operation: Operation,
     /// Closed loop: the next ticket (picks the pool entry and, in `mixed`, the call).
@@ -195,15 +193,29 @@ impl Shared {
         call: Call,
         ticket: u64,
     ) -> Result<http::Request<http_body_util::Full<Bytes>>, String> {
-        match call {
-            Call::Create => self
-                .signer
-                .request(CREATE_TARGET, self.create_request_body(ticket)),
+        let request = match call {
+            Call::Create => self.client.request(
+                "CreateFaceLivenessSession",
+                self.create_request_body(ticket),
+            ),
             Call::Get => {
                 let body = self.pool[(ticket % self.pool.len() as u64) as usize].clone();
-                self.signer.request(GET_TARGET, body)
+                self.client.request("GetFaceLivenessSessionResults", body)
             }
-        }
+        };
+        request.map_err(|error| error.to_string())
+    }
+
+    /// Sends `request` on `connection` and reads the whole answer.
+    async fn exchange(
+        &self,
+        connection: &mut Option<Connection>,
+        request: http::Request<http_body_util::Full<Bytes>>,
+    ) -> Result<openliveness_client::Answer, String> {
+        let authority = self.client.endpoint().authority();
+        openliveness_client::exchange(connection, authority, request)
+            .await
+            .map_err(|error| error.to_string())
     }
 
     fn create_request_body(&self, ticket: u64) -> Bytes {
@@ -293,7 +305,7 @@ async fn worker(shared: Arc<Shared>) -> WorkerStats {
             Ok(request) => {
                 match tokio::time::timeout(
                     shared.timeout,
-                    client::exchange(&mut connection, shared.addr, request),
+                    shared.exchange(&mut connection, request),
                 )
                 .await
                 {
@@ -349,12 +361,10 @@ async fn create_pool(
             let mut bodies = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < size {
                 let request = shared.request(Call::Create, 0)?;
-                let answer = tokio::time::timeout(
-                    shared.timeout,
-                    client::exchange(&mut connection, shared.addr, request),
-                )
-                .await
-                .map_err(|_| "timeout creating the session pool".to_owned())??;
+                let answer =
+                    tokio::time::timeout(shared.timeout, shared.exchange(&mut connection, request))
+                        .await
+                        .map_err(|_| "timeout creating the session pool".to_owned())??;
                 if answer.status != 200 {
                     return Err(format!(
                         "creating the session pool: HTTP {} {}: {}",
@@ -449,8 +459,10 @@ async fn run(args: Args) -> Result<(), String> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
     let timeout = Duration::from_secs(args.timeout_secs);
     let build = |pool: Vec<Bytes>| Shared {
-        signer: Signer::new(&args.access_key_id, &args.secret_access_key, addr, run),
-        addr,
+        client: Client::new(
+            Endpoint::at(&addr.to_string()),
+            Keys::new(&args.access_key_id, &args.secret_access_key),
+        ),
         plan: plan(&args, timeout),
         operation: args.operation,
         next: AtomicU64::new(0),

@@ -8,19 +8,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4::SigningParams;
-use http_body_util::{BodyExt, Empty};
+use openliveness_client::Client;
 use openliveness_evidence::Evidence;
 use openliveness_protocol::SessionId;
 use serde::Deserialize;
 use serde_json::Value;
-
-/// The region requests to `--endpoint` are signed for (the server accepts any).
-const REGION: &str = "us-east-1";
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
@@ -42,13 +35,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "ID", requires = "endpoint")]
     pub session_id: Option<String>,
 
-    /// Access key for --endpoint.
-    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
-    pub access_key_id: Option<String>,
-
-    /// Secret key for --endpoint.
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
-    pub secret_access_key: Option<String>,
+    #[command(flatten)]
+    pub keys: crate::play::KeyArgs,
 
     #[command(flatten)]
     pub detector: crate::DetectorArgs,
@@ -56,15 +44,11 @@ pub struct AnalyzeArgs {
 
 pub fn run(args: AnalyzeArgs) -> ExitCode {
     let made = match (&args.endpoint, &args.session_id, &args.dir) {
-        (Some(endpoint), Some(session_id), _) => {
-            let (Some(access_key_id), Some(secret_access_key)) =
-                (&args.access_key_id, &args.secret_access_key)
-            else {
-                return crate::fail(&"--endpoint needs --access-key-id and --secret-access-key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
-            };
-            fetch(endpoint, session_id, access_key_id, secret_access_key)
-                .map(|(text, report)| (session_id.clone(), text, report))
-        }
+        (Some(endpoint), Some(session_id), _) => args
+            .keys
+            .client(endpoint)
+            .and_then(|client| fetch(&client, session_id))
+            .map(|(text, report)| (session_id.clone(), text, report)),
         (_, _, Some(dir)) => analyze_dir(dir, &args.detector),
         _ => Err("an evidence directory, or --endpoint with --session-id, is required".to_owned()),
     };
@@ -96,89 +80,35 @@ fn analyze_dir(
     Ok((evidence.session_id.to_string(), text, report))
 }
 
-/// Asks the server at `endpoint` for its report on `session_id`: the JSON text as the server
-/// wrote it (printed as it is: parsing and writing again could move a float by its last
-/// digit), and the value.
-fn fetch(
-    endpoint: &str,
-    session_id: &str,
-    access_key_id: &str,
-    secret_access_key: &str,
-) -> Result<(String, Value), String> {
-    let authority = endpoint
-        .strip_prefix("http://")
-        .map(|rest| rest.trim_end_matches('/'))
-        .filter(|rest| !rest.is_empty() && !rest.contains('/'))
-        .ok_or_else(|| format!("--endpoint {endpoint:?}: expected http://HOST:PORT"))?;
+/// Asks the server for its report on `session_id`: the JSON text as the server wrote it
+/// (printed as it is: parsing and writing again could move a float by its last digit), and the
+/// value.
+fn fetch(client: &Client, session_id: &str) -> Result<(String, Value), String> {
     let id = SessionId::parse(session_id)
         .ok_or_else(|| format!("--session-id {session_id:?} is not a session id"))?;
     let path = openliveness_server::report::path_of(&id.to_string());
-    let url = format!("http://{authority}{path}");
-    let identity = Credentials::new(access_key_id, secret_access_key, None, None, "cli").into();
-    let params = SigningParams::builder()
-        .identity(&identity)
-        .region(REGION)
-        .name(openliveness_server::control::SERVICE)
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|error| error.to_string())?
-        .into();
-    let signable = SignableRequest::new(
-        "GET",
-        &url,
-        [("host", authority)].into_iter(),
-        SignableBody::Bytes(b""),
-    )
-    .map_err(|error| error.to_string())?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|error| error.to_string())?
-        .into_parts();
-    let mut request = http::Request::builder()
-        .method("GET")
-        .uri(&path)
-        .header("host", authority)
-        .body(Empty::<bytes::Bytes>::new())
-        .map_err(|error| error.to_string())?;
-    instructions.apply_to_request_http1x(&mut request);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|error| error.to_string())?;
-    let (status, body) = runtime.block_on(async {
-        let stream = tokio::net::TcpStream::connect(authority)
-            .await
-            .map_err(|error| format!("cannot connect to {authority}: {error}"))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|error| error.to_string())?;
-        tokio::spawn(connection);
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|error| error.to_string())?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|error| error.to_string())?
-            .to_bytes();
-        Ok::<_, String>((status, body))
-    })?;
+    let answer = runtime
+        .block_on(client.get(&path))
+        .map_err(|error| error.to_string())?;
+    let body = answer.body;
+    let url = format!("http://{}{path}", client.endpoint().authority());
     let json: Value = serde_json::from_slice(&body).map_err(|_| {
         format!(
-            "{url}: HTTP {status}, not JSON: {}",
+            "{url}: HTTP {}, not JSON: {}",
+            answer.status,
             String::from_utf8_lossy(&body[..body.len().min(200)])
         )
     })?;
-    if !status.is_success() {
+    if !(200..300).contains(&answer.status) {
         return Err(format!(
             "{}: {} (HTTP {}, request id {})",
             json["__type"].as_str().unwrap_or("error"),
             json["Message"].as_str().unwrap_or(""),
-            status.as_u16(),
+            answer.status,
             json["Logref"].as_str().unwrap_or("-"),
         ));
     }
@@ -335,12 +265,17 @@ mod tests {
 
     #[test]
     fn an_endpoint_or_session_id_that_cannot_be_asked_is_refused_before_connecting() {
-        let id = "6f0e9a40-2a4f-4bd0-9a43-0d7c9f3b2f11";
-        assert!(fetch("https://127.0.0.1:1", id, "k", "s")
+        let keys = crate::play::KeyArgs {
+            access_key_id: Some("k".to_owned()),
+            secret_access_key: Some("s".to_owned()),
+        };
+        assert!(keys
+            .client("https://127.0.0.1:1")
             .unwrap_err()
             .contains("expected http://HOST:PORT"));
-        assert!(fetch("http://127.0.0.1:1/base", id, "k", "s").is_err());
-        assert!(fetch("http://127.0.0.1:1", "../other", "k", "s")
+        assert!(keys.client("http://127.0.0.1:1/base").is_err());
+        let client = keys.client("http://127.0.0.1:1").unwrap();
+        assert!(fetch(&client, "../other")
             .unwrap_err()
             .contains("is not a session id"));
     }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use openliveness_client::{Client, Pace};
 use openliveness_engine::Engine;
 use openliveness_evidence::Evidence;
 use openliveness_sim::{evidence_of, issued_challenge, ChallengeSpec, SessionSpec, Species};
@@ -57,14 +58,8 @@ pub struct EvalArgs {
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
 
-    /// Access key for --endpoint (without --endpoint it is not used, so that exported AWS keys
-    /// do not stop an evaluation in process).
-    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
-    pub access_key_id: Option<String>,
-
-    /// Secret key for --endpoint.
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
-    pub secret_access_key: Option<String>,
+    #[command(flatten)]
+    pub keys: crate::play::KeyArgs,
 
     /// Worker threads (default: the machine's cores).
     #[arg(long)]
@@ -180,13 +175,17 @@ pub fn score_one(
 /// Plays one session against a server and reads its confidence from the results.
 fn play_one(
     runtime: &tokio::runtime::Runtime,
-    target: &openliveness_sim::client::Target,
+    client: &Client,
     species: Species,
     seed: u64,
     size: (u32, u32),
 ) -> Result<Scored, String> {
-    let played = runtime.block_on(openliveness_sim::client::play(
-        target, species, seed, size, false,
+    let played = runtime.block_on(crate::play::play(
+        client,
+        species,
+        seed,
+        size,
+        Pace::AsFastAsPossible,
     ))?;
     let results = &played.results;
     if results["Status"] != "SUCCEEDED" {
@@ -358,16 +357,10 @@ pub fn det_curve(scores: &[Scored]) -> RgbImage {
 }
 
 pub fn run(args: EvalArgs) -> ExitCode {
-    let remote = match (&args.endpoint, &args.access_key_id, &args.secret_access_key) {
-        (Some(endpoint), Some(id), Some(secret)) => Some(openliveness_sim::client::Target {
-            endpoint: endpoint.clone(),
-            access_key_id: id.clone(),
-            secret_access_key: secret.clone(),
-        }),
-        (Some(_), _, _) => {
-            return crate::fail(&"--endpoint needs --access-key-id and --secret-access-key")
-        }
-        _ => None,
+    let remote = match args.endpoint.as_deref().map(|url| args.keys.client(url)) {
+        Some(Ok(client)) => Some(client),
+        Some(Err(error)) => return crate::fail(&error),
+        None => None,
     };
     let engine = match (&remote, args.detector.engine()) {
         (None, Err(error)) => return crate::fail(&error),
@@ -407,8 +400,8 @@ pub fn run(args: EvalArgs) -> ExitCode {
                     _ if args.simulate_only => {
                         session_evidence(species, seed, args.size, cache).map(|_| None)
                     }
-                    (Some(target), _) => {
-                        play_one(&runtime, target, species, seed, args.size).map(Some)
+                    (Some(client), _) => {
+                        play_one(&runtime, client, species, seed, args.size).map(Some)
                     }
                     (None, Some(engine)) => {
                         score_one(engine, species, seed, args.size, cache).map(Some)

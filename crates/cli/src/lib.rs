@@ -5,3 +5,4 @@
 //! themselves live in the binary (`src/main.rs`).
 
 pub mod engine_analyzer;
+pub mod simulated;

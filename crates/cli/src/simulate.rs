@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use openliveness_client::Pace;
 use openliveness_sim::{ChallengeSpec, SessionSpec, Species};
 
 #[derive(Debug, clap::Args)]
@@ -36,13 +37,8 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
 
-    /// Access key for --endpoint.
-    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
-    pub access_key_id: Option<String>,
-
-    /// Secret key for --endpoint.
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
-    pub secret_access_key: Option<String>,
+    #[command(flatten)]
+    pub keys: crate::play::KeyArgs,
 
     /// Send the video as fast as possible instead of in real time.
     #[arg(long)]
@@ -72,7 +68,15 @@ pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
 
 pub fn run(args: SimulateArgs) -> ExitCode {
     if let Some(endpoint) = &args.endpoint {
-        return crate::play::run_one(&args, endpoint);
+        let pace = if args.fast {
+            Pace::AsFastAsPossible
+        } else {
+            Pace::RealTime
+        };
+        return match args.keys.client(endpoint) {
+            Ok(client) => crate::play::run_one(&client, args.species, args.seed, args.size, pace),
+            Err(error) => crate::fail(&error),
+        };
     }
     let Some(out) = &args.out else {
         return crate::fail(&"--out or --endpoint is required");

@@ -70,8 +70,9 @@ async fn a_missing_onnxruntime_library_is_named_at_start() {
 #[cfg(feature = "onnxruntime")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_decides_on_onnxruntime() {
+    use openliveness_cli::simulated::play;
+    use openliveness_client::{Client, Endpoint, Keys, Pace};
     use openliveness_protocol::challenge::SeededRandom;
-    use openliveness_sim::client::{play, Target};
     use openliveness_sim::Species;
 
     const KEY: &str = "AKIDONNXRUNTIME";
@@ -107,20 +108,28 @@ async fn the_server_decides_on_onnxruntime() {
         None,
         std::future::pending(),
     ));
-    let target = Target {
-        endpoint,
-        access_key_id: KEY.to_owned(),
-        secret_access_key: SECRET.to_owned(),
-    };
-    let live = play(&target, Species::BonaFide, 7, (640, 480), false)
-        .await
-        .unwrap();
+    let target = Client::new(Endpoint::parse(&endpoint).unwrap(), Keys::new(KEY, SECRET));
+    let live = play(
+        &target,
+        Species::BonaFide,
+        7,
+        (640, 480),
+        Pace::AsFastAsPossible,
+    )
+    .await
+    .unwrap();
     assert_eq!(live.results["Status"], "SUCCEEDED");
     let confidence = live.results["Confidence"].as_f64().unwrap();
     assert!(confidence >= 90.0, "live: {}", live.results["Confidence"]);
-    let print = play(&target, Species::PrintedPhoto, 12, (640, 480), false)
-        .await
-        .unwrap();
+    let print = play(
+        &target,
+        Species::PrintedPhoto,
+        12,
+        (640, 480),
+        Pace::AsFastAsPossible,
+    )
+    .await
+    .unwrap();
     assert_eq!(print.results["Status"], "SUCCEEDED");
     let confidence = print.results["Confidence"].as_f64().unwrap();
     assert!(

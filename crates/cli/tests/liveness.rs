@@ -12,7 +12,8 @@
 mod engine_server;
 
 use engine_server::{credential, Options, Server};
-use openliveness_sim::client::{play, Played, Target};
+use openliveness_cli::simulated::play;
+use openliveness_client::{Client, Endpoint, Keys, Pace, Played};
 use openliveness_sim::Species;
 
 const KEY: &str = "AKIDLIVENESS";
@@ -29,12 +30,11 @@ async fn start(seed: u64) -> Server {
 }
 
 async fn play_one(server: &Server, species: Species, seed: u64) -> Played {
-    let target = Target {
-        endpoint: server.url.clone(),
-        access_key_id: KEY.to_owned(),
-        secret_access_key: SECRET.to_owned(),
-    };
-    play(&target, species, seed, (640, 480), false)
+    let target = Client::new(
+        Endpoint::parse(&server.url).unwrap(),
+        Keys::new(KEY, SECRET),
+    );
+    play(&target, species, seed, (640, 480), Pace::AsFastAsPossible)
         .await
         .unwrap()
 }

@@ -11,9 +11,6 @@
 
 #[path = "support/engine_server.rs"]
 mod engine_server;
-// The server's own test client, shared rather than copied.
-#[path = "../../server/tests/support/ws_client.rs"]
-mod ws_client;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,9 +20,10 @@ use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettin
 use aws_sigv4::sign::v4::SigningParams;
 use engine_server::{credential, Options, Server};
 use http_body_util::{BodyExt, Full};
+use openliveness_cli::simulated::play;
+use openliveness_client::{Client, Endpoint, Keys, Pace};
 use openliveness_protocol::SessionId;
 use openliveness_server::clock::{Clock, ManualClock};
-use openliveness_sim::client::{play, Target};
 use openliveness_sim::Species;
 use openliveness_vision::encode::{encode_webm_vp8, EncodeOptions};
 use openliveness_vision::RgbImage;
@@ -209,15 +207,16 @@ async fn results(server: &Server, session: &str) -> Value {
 
 /// Streams `video` as the whole session, as a web client would.
 async fn stream(server: &Server, session: &str, video: &[u8]) {
-    let mut client = ws_client::Client::connect(
-        &server.address,
-        Arc::clone(&server.state.clock),
-        SessionId::parse(session).unwrap(),
-        KEY,
-        SECRET,
-    )
-    .await;
-    let (kinds, _) = client.stream(video).await;
+    let clock = Arc::clone(&server.state.clock);
+    let client = Client::new(Endpoint::at(&server.address), Keys::new(KEY, SECRET))
+        .with_clock(Arc::new(move || clock.now()));
+    let (kinds, _) = client
+        .start(session, (640, 480))
+        .await
+        .unwrap()
+        .stream_video(video)
+        .await
+        .unwrap();
     assert_eq!(
         kinds.last().map(String::as_str),
         Some("DisconnectionEvent"),
@@ -255,14 +254,19 @@ async fn the_owner_gets_the_engines_report_of_a_live_session_and_nobody_else_doe
         "",
     ))
     .await;
-    let target = Target {
-        endpoint: server.url.clone(),
-        access_key_id: KEY.to_owned(),
-        secret_access_key: SECRET.to_owned(),
-    };
-    let played = play(&target, Species::BonaFide, 7, (640, 480), false)
-        .await
-        .unwrap();
+    let target = Client::new(
+        Endpoint::parse(&server.url).unwrap(),
+        Keys::new(KEY, SECRET),
+    );
+    let played = play(
+        &target,
+        Species::BonaFide,
+        7,
+        (640, 480),
+        Pace::AsFastAsPossible,
+    )
+    .await
+    .unwrap();
     let session = played.session_id.as_str();
     assert_eq!(played.results["Status"], "SUCCEEDED");
 

@@ -6,26 +6,21 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
+#[path = "support/loopback.rs"]
+mod loopback;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+use openliveness_auth::{ClientCredentialKey, Credential, StaticCredentials};
+use openliveness_client::{
+    system_clock, Client, Endpoint, Error, Keys, Payload, Presigned, Signer, Stream,
 };
-use aws_sigv4::sign::v4::SigningParams;
-use aws_smithy_types::DateTime;
-use futures_util::{SinkExt, StreamExt};
-use openliveness_auth::{
-    ChainVerifier, ClientCredentialKey, Credential, SecretKey, StaticCredentials, TenantId,
-};
-use openliveness_protocol::eventstream::{self, Header, HeaderValue, Message};
 use openliveness_server::clock::{Clock, ManualClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
 use openliveness_store::{RedbStore, RedbStoreConfig, SessionStore};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 const KEY: &str = "AKIDBACKEND";
 const SECRET: &str = "backend-secret";
@@ -34,7 +29,6 @@ const OTHER_KEY: &str = "AKIDOTHERTENANT";
 const OTHER_SECRET: &str = "other-secret";
 const READER_KEY: &str = "AKIDREADER";
 const READER_SECRET: &str = "reader-secret";
-const VERSIONS: &str = "FaceMovementAndLightChallenge_2.0.0,FaceMovementChallenge_1.0.0";
 
 struct Server {
     state: Arc<AppState>,
@@ -43,13 +37,8 @@ struct Server {
 
 fn credential(key: &str, secret: &str, tenant: &str, actions: Option<&[&str]>) -> Credential {
     Credential {
-        access_key_id: key.to_owned(),
-        secret_access_key: SecretKey::new(secret),
-        tenant: TenantId::new(tenant),
-        session_token: None,
-        expires_at: None,
         allowed_actions: actions.map(|a| a.iter().map(|s| (*s).to_owned()).collect()),
-        session_id: None,
+        ..Credential::new(key, secret, tenant)
     }
 }
 
@@ -78,14 +67,7 @@ async fn serve(
     let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
     let state =
         Arc::new(AppState::new(config, store, credentials, clock).with_client_credential_key(key));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let served = Arc::clone(&state);
-    tokio::spawn(async move {
-        openliveness_server::serve(listener, served, None, std::future::pending())
-            .await
-            .unwrap();
-    });
+    let address = loopback::serve(&state).await.to_string();
     Server { state, address }
 }
 
@@ -136,6 +118,10 @@ struct Minted {
 }
 
 impl Minted {
+    fn keys(&self) -> Keys {
+        Keys::new(&self.access_key_id, &self.secret).with_session_token(&self.token)
+    }
+
     fn sdk_credentials(&self) -> Credentials {
         Credentials::new(
             &self.access_key_id,
@@ -156,56 +142,32 @@ async fn mint_raw(
     token: Option<&str>,
     body: &str,
 ) -> (u16, serde_json::Value) {
-    let identity = Credentials::new(key, secret, token.map(str::to_owned), None, "test").into();
-    let params = SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("rekognition")
-        .time(server.state.clock.now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let url = format!("http://{}/v1/client-credentials", server.address);
-    let headers = [
-        ("host", server.address.as_str()),
-        ("content-type", "application/json"),
-    ];
-    let signable = SignableRequest::new(
-        "POST",
-        &url,
-        headers.into_iter(),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let keys = Keys::new(key, secret);
+    let keys = match token {
+        Some(token) => keys.with_session_token(token),
+        None => keys,
+    };
     let mut request = http::Request::builder()
         .method("POST")
-        .uri(&url)
+        .uri("/v1/client-credentials")
         .header("host", &server.address)
         .header("content-type", "application/json")
-        .body(())
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_owned(),
+        )))
         .unwrap();
-    instructions.apply_to_request_http1x(&mut request);
-    let mut text = format!(
-        "POST /v1/client-credentials HTTP/1.1\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in request.headers() {
-        text.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    let mut stream = tokio::net::TcpStream::connect(&server.address)
+    Signer::new(keys)
+        .sign(
+            &mut request,
+            Payload::Bytes(body.as_bytes()),
+            server.state.clock.now(),
+        )
+        .unwrap();
+    let answer = openliveness_client::send(&server.address, request)
         .await
         .unwrap();
-    stream.write_all(text.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let response = String::from_utf8(response).unwrap();
-    let status: u16 = response[9..12].parse().unwrap();
-    let (_, body) = response.split_once("\r\n\r\n").unwrap();
-    (status, serde_json::from_str(body).unwrap_or_default())
+    let json = serde_json::from_slice(&answer.body).unwrap_or_default();
+    (answer.status, json)
 }
 
 async fn mint(server: &Server, session_id: &str, duration: Option<u64>) -> Minted {
@@ -234,143 +196,33 @@ async fn create(server: &Server) -> String {
         .session_id
 }
 
-/// A presigned WebSocket URL as Amplify builds it, with the session token, and the chain seed.
-fn presign(server: &Server, session: &str, minted: &Minted) -> (String, String) {
-    let identity = minted.sdk_credentials().into();
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(Duration::from_secs(299));
-    let params = SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("rekognition")
-        .time(server.state.clock.now())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let url = format!(
-        "http://{}/start-face-liveness-session-websocket?session-id={session}&video-width=640&video-height=480\
-         &challenge-versions={}&attempt-count=1&precheck-view-enabled=1",
-        server.address,
-        VERSIONS.replace(',', "%2C")
-    );
-    let signable = SignableRequest::new(
-        "GET",
-        &url,
-        [("host", server.address.as_str())].into_iter(),
-        SignableBody::Bytes(b""),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut request = http::Request::builder().uri(&url).body(()).unwrap();
-    instructions.apply_to_request_http1x(&mut request);
-    let query = request.uri().query().unwrap().to_owned();
-    assert!(query.contains("X-Amz-Security-Token="));
-    let seed = query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("X-Amz-Signature="))
-        .unwrap()
-        .to_owned();
-    (
-        format!(
-            "ws://{}/start-face-liveness-session-websocket?{query}",
-            server.address
-        ),
-        seed,
-    )
+/// A client with `minted`'s keys, signing at the server's time.
+fn as_browser(server: &Server, minted: &Minted) -> Client {
+    let clock = Arc::clone(&server.state.clock);
+    Client::new(Endpoint::at(&server.address), minted.keys())
+        .with_clock(Arc::new(move || clock.now()))
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Starts `session` with `minted`: the socket and the chain seed, or the HTTP status and the
-/// error type of the refusal.
-async fn start(
-    server: &Server,
-    session: &str,
-    minted: &Minted,
-) -> Result<(Socket, String), (u16, String)> {
-    let (url, seed) = presign(server, session, minted);
-    match tokio_tungstenite::connect_async(url).await {
-        Ok((socket, _)) => Ok((socket, seed)),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err((
-            response.status().as_u16(),
-            response
-                .headers()
-                .get("x-amzn-errortype")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default(),
-        )),
+/// Starts `session` with `minted` (a presigned URL as Amplify builds it, with the session
+/// token): the stream, or the HTTP status and the error type of the refusal.
+async fn start(server: &Server, session: &str, minted: &Minted) -> Result<Stream, (u16, String)> {
+    match as_browser(server, minted).start(session, (640, 480)).await {
+        Ok(stream) => Ok(stream),
+        Err(Error::Refused {
+            status, error_type, ..
+        }) => Err((status, error_type.unwrap_or_default())),
         Err(error) => panic!("{error}"),
     }
 }
 
 /// Streams a minimal session to its end with signed envelopes: the server's first events, then
 /// the empty VideoEvent; the kinds of everything the server sent and its close code.
-async fn stream_to_the_end(
-    server: &Server,
-    mut socket: Socket,
-    seed: &str,
-    minted: &Minted,
-) -> (Vec<String>, Option<u16>) {
-    let mut chain = ChainVerifier::new(
-        SecretKey::new(minted.secret.clone()),
-        "us-east-1",
-        "rekognition",
-        seed,
-    );
-    let mut kinds = Vec::new();
-    let next = |socket_message: Option<Result<WsMessage, _>>| match socket_message {
-        Some(Ok(WsMessage::Binary(bytes))) => {
-            let message = eventstream::decode_message(bytes).unwrap();
-            let kind = eventstream::string_header(&message, ":event-type")
-                .or_else(|| eventstream::string_header(&message, ":exception-type"))
-                .unwrap()
-                .to_owned();
-            Ok(kind)
-        }
-        Some(Ok(WsMessage::Close(frame))) => Err(frame.map(|f| u16::from(f.code))),
-        Some(Ok(_)) => Ok(String::new()),
-        Some(Err::<_, tokio_tungstenite::tungstenite::Error>(_)) | None => Err(None),
-    };
-    // The challenge and the session information come first.
-    while kinds.len() < 2 {
-        let kind = next(socket.next().await).unwrap();
-        if !kind.is_empty() {
-            kinds.push(kind);
-        }
-    }
-    let now = server.state.clock.now_millis();
-    let inner = eventstream::event_message(
-        "VideoEvent",
-        serde_json::to_vec(&serde_json::json!({"VideoChunk": "", "TimestampMillis": now})).unwrap(),
-    );
-    let payload = eventstream::encode_message(&inner).unwrap();
-    let date = i64::try_from(now).unwrap();
-    let signature = chain.sign_next(date, &payload).unwrap();
-    let envelope = Message::new(payload)
-        .add_header(Header::new(
-            ":date",
-            HeaderValue::Timestamp(DateTime::from_millis(date)),
-        ))
-        .add_header(Header::new(
-            ":chunk-signature",
-            HeaderValue::ByteArray(signature.into()),
-        ));
-    socket
-        .send(WsMessage::Binary(
-            eventstream::encode_message(&envelope).unwrap().into(),
-        ))
-        .await
-        .unwrap();
-    loop {
-        match next(socket.next().await) {
-            Ok(kind) if kind.is_empty() => {}
-            Ok(kind) => kinds.push(kind),
-            Err(code) => return (kinds, code),
-        }
-    }
+async fn stream_to_the_end(mut stream: Stream) -> (Vec<String>, Option<u16>) {
+    let (mut kinds, _) = stream.session_information().await.unwrap();
+    stream.send_video(&[]).await.unwrap();
+    let (rest, code) = stream.rest().await;
+    kinds.extend(rest);
+    (kinds, code)
 }
 
 fn error_code(error: &aws_sdk_rekognition::error::SdkError<impl std::fmt::Debug>) -> String {
@@ -428,18 +280,23 @@ async fn client_credentials_start_their_one_session_and_nothing_else() {
         Some((403, "AccessDeniedException".to_owned()))
     );
     // Without their token, or with an altered token, they are unknown.
-    let (url, _) = presign(&server, &session, &minted);
-    let stripped = url.replace(
-        &format!("X-Amz-Security-Token={}", query_encoded(&minted.token)),
-        "",
-    );
-    assert_ne!(stripped, url);
-    match tokio_tungstenite::connect_async(stripped).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 403)
-        }
-        other => panic!("{other:?}"),
-    }
+    let signer = Signer::new(minted.keys());
+    let presigned = signer
+        .presign_start(
+            &server.address,
+            &session,
+            (640, 480),
+            server.state.clock.now(),
+        )
+        .unwrap();
+    let token = format!("X-Amz-Security-Token={}", query_encoded(&minted.token));
+    assert!(presigned.url.contains(&token));
+    let stripped = Presigned {
+        url: presigned.url.replace(&token, ""),
+        ..presigned
+    };
+    let refused = Stream::connect(&stripped, &signer, system_clock()).await;
+    assert_eq!(refused.err().and_then(|error| error.status()), Some(403));
     let forged = Minted {
         token: minted.token.replacen('.', ".00", 1),
         ..minted.clone()
@@ -450,8 +307,8 @@ async fn client_credentials_start_their_one_session_and_nothing_else() {
     );
 
     // Their own session starts, streams with envelopes signed by the client secret, and ends.
-    let (socket, seed) = start(&server, &session, &minted).await.unwrap();
-    let (kinds, close) = stream_to_the_end(&server, socket, &seed, &minted).await;
+    let stream = start(&server, &session, &minted).await.unwrap();
+    let (kinds, close) = stream_to_the_end(stream).await;
     assert_eq!(
         kinds,
         [
@@ -536,9 +393,7 @@ async fn client_credentials_stop_at_their_expiry_which_is_never_after_the_sessio
     );
     // The long ones still work until the session's end...
     manual.advance(Duration::from_secs(119));
-    let (socket, seed) = start(&server, &session, &long).await.unwrap();
-    drop(socket);
-    drop(seed);
+    drop(start(&server, &session, &long).await.unwrap());
     // ...and not after it.
     let second = create(&server).await;
     let at_end = mint(&server, &second, None).await;
@@ -601,8 +456,8 @@ async fn servers_sharing_a_store_and_the_key_accept_each_others_credentials() {
     let minted = mint(&a, &session, None).await;
     // A server with another key does not know them.
     assert_eq!(start(&c, &session, &minted).await.err().unwrap().0, 403);
-    let (socket, seed) = start(&b, &session, &minted).await.unwrap();
-    let (kinds, close) = stream_to_the_end(&b, socket, &seed, &minted).await;
+    let stream = start(&b, &session, &minted).await.unwrap();
+    let (kinds, close) = stream_to_the_end(stream).await;
     assert_eq!(kinds.last().map(String::as_str), Some("DisconnectionEvent"));
     assert_eq!(close, Some(1000));
 }

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
+#[path = "support/loopback.rs"]
+mod loopback;
 #[path = "support/sdk_calls.rs"]
 mod sdk_calls;
 
@@ -13,7 +15,7 @@ use async_trait::async_trait;
 use aws_sdk_rekognition::types::LivenessSessionStatus;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_auth::{Credential, StaticCredentials};
 use openliveness_protocol::SessionId;
 use openliveness_server::clock::{Clock, ManualClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};
@@ -36,15 +38,9 @@ fn config(data_dir: &std::path::Path) -> Config {
         ..Overrides::default()
     };
     let mut config = Config::resolve(FileConfig::default(), overrides).unwrap();
-    config.credentials.push(Credential {
-        access_key_id: KEY.to_owned(),
-        secret_access_key: SecretKey::new(SECRET),
-        tenant: TenantId::new("111111111111"),
-        session_token: None,
-        expires_at: None,
-        allowed_actions: None,
-        session_id: None,
-    });
+    config
+        .credentials
+        .push(Credential::new(KEY, SECRET, "111111111111"));
     config
 }
 
@@ -85,14 +81,7 @@ async fn start(store: Option<Arc<dyn SessionStore>>) -> Harness {
         credentials,
         Arc::clone(&clock) as Arc<dyn Clock>,
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = openliveness_server::local_url(listener.local_addr().unwrap());
-    let served = Arc::clone(&state);
-    tokio::spawn(async move {
-        openliveness_server::serve(listener, served, None, std::future::pending())
-            .await
-            .unwrap();
-    });
+    let url = openliveness_server::local_url(loopback::serve(&state).await);
     Harness {
         state,
         clock,

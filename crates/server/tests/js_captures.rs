@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use openliveness_auth::{
     verify_header_auth, verify_presigned, ChainVerifier, Credential, HeaderRequest,
-    PresignedRequest, SecretKey, StaticCredentials, TenantId,
+    PresignedRequest, SecretKey, StaticCredentials,
 };
 use openliveness_protocol::eventstream::{self, Decoder, HeaderValue as EventHeader, Limits};
 use openliveness_protocol::streaming::STREAMING_PAYLOAD;
@@ -32,15 +32,7 @@ fn captured_at() -> SystemTime {
 }
 
 fn credentials() -> StaticCredentials {
-    StaticCredentials::new([Credential {
-        access_key_id: "AKIDEXAMPLE".to_owned(),
-        secret_access_key: SecretKey::new(SECRET),
-        tenant: TenantId::new("111111111111"),
-        session_token: None,
-        expires_at: None,
-        allowed_actions: None,
-        session_id: None,
-    }])
+    StaticCredentials::new([Credential::new("AKIDEXAMPLE", SECRET, "111111111111")])
 }
 
 /// Verifies every envelope of a captured stream; returns the inner event types, `END` for the

@@ -11,10 +11,10 @@
 
 #[path = "../../output/tests/support/fixtures.rs"]
 mod fixtures;
+#[path = "support/loopback.rs"]
+mod loopback;
 #[path = "../../output/tests/support/moto_server.rs"]
 mod moto_server;
-#[path = "support/ws_client.rs"]
-mod ws_client;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,7 +25,8 @@ use aws_sdk_rekognition::types::{
 };
 use fixtures::{has_image_or_video_signature, tiny_jpeg};
 use moto_server::{free_port, MotoServer};
-use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_auth::{Credential, StaticCredentials};
+use openliveness_client::{Client, Endpoint, Keys};
 use openliveness_evidence::Evidence;
 use openliveness_protocol::{AuditImage, Blob, SessionId};
 use openliveness_server::analysis::{Analyzer, SessionObserver};
@@ -33,7 +34,6 @@ use openliveness_server::clock::{Clock, ManualClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
 use openliveness_store::{RedbStore, RedbStoreConfig, SessionResult};
-use ws_client::Client;
 
 const KEY: &str = "AKIDOUTPUT";
 const SECRET: &str = "output-secret";
@@ -103,15 +103,9 @@ async fn start(toml: &str) -> Harness {
         ..Overrides::default()
     };
     let mut config = Config::resolve(file, overrides).unwrap();
-    config.credentials.push(Credential {
-        access_key_id: KEY.to_owned(),
-        secret_access_key: SecretKey::new(SECRET),
-        tenant: TenantId::new(TENANT),
-        session_token: None,
-        expires_at: None,
-        allowed_actions: None,
-        session_id: None,
-    });
+    config
+        .credentials
+        .push(Credential::new(KEY, SECRET, TENANT));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -130,14 +124,7 @@ async fn start(toml: &str) -> Harness {
         )
         .with_analyzer(Arc::new(FixedAnalyzer)),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let served = Arc::clone(&state);
-    tokio::spawn(async move {
-        openliveness_server::serve(listener, served, None, std::future::pending())
-            .await
-            .unwrap();
-    });
+    let address = loopback::serve(&state).await.to_string();
     Harness {
         state,
         clock,
@@ -200,15 +187,11 @@ impl Harness {
 
     /// Streams a whole session; returns the server's messages and its close code.
     async fn stream(&self, session: &str) -> (Vec<String>, Option<u16>) {
-        let mut client = Client::connect(
-            &self.address,
-            Arc::clone(&self.clock) as Arc<dyn Clock>,
-            SessionId::parse(session).unwrap(),
-            KEY,
-            SECRET,
-        )
-        .await;
-        client.stream(&video()).await
+        let clock = Arc::clone(&self.clock);
+        let client = Client::new(Endpoint::at(&self.address), Keys::new(KEY, SECRET))
+            .with_clock(Arc::new(move || clock.now()));
+        let mut stream = client.start(session, (640, 480)).await.unwrap();
+        stream.stream_video(&video()).await.unwrap()
     }
 
     async fn results(

@@ -1,7 +1,7 @@
 //! Simulated liveness sessions: what a camera records while a person (or an attack) answers a
 //! challenge, rendered deterministically from a seed, encoded as a browser's MediaRecorder
-//! encodes it, with the client's event timeline; and a client that plays a session against a
-//! running server.
+//! encodes it, with the client's event timeline and the messages it sends ([`Answer::script`]).
+//! It talks to no server: `openliveness-client` plays its scripts against one.
 //!
 //! The key decision: everything is rendered from first principles (a textured surface under a
 //! pinhole camera, lit by ambient light and the screen), so the physical signals the engine
@@ -13,9 +13,10 @@ pub mod face;
 pub mod render;
 pub mod rng;
 pub mod scenario;
+pub mod script;
 pub mod session;
 
 pub use evidence::{evidence_of, issued_challenge};
 pub use scenario::{simulate, ChallengeSpec, Recording, SessionSpec, Species};
+pub use script::{Answer, Scripted};
 pub use session::{client_messages, encode, ClientMessage, Encoded};
-pub mod client;

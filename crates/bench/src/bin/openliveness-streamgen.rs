@@ -8,21 +8,13 @@
 //! cannot keep up pushes back through TCP), and the server's CPU time per stream (from
 //! `/proc/<pid>/stat` when `--server-pid` is given). Loopback only; bounded in count and time.
 
-#[path = "../client.rs"]
-#[allow(dead_code)] // The load generator uses other parts of the client.
-mod client;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use bytes::Bytes;
 use clap::Parser;
-use futures_util::{SinkExt, StreamExt};
-use openliveness_auth::{ChainVerifier, SecretKey};
-use openliveness_protocol::eventstream;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
+use openliveness_client::{Client, Endpoint, Keys};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -71,26 +63,14 @@ fn own_cpu_seconds() -> f64 {
     cpu_seconds(std::process::id()).unwrap_or(0.0)
 }
 
-/// The presigned WebSocket URL and its signature, as the simulator's client (and Amplify) makes
-/// them.
-fn presign(authority: &str, session: &str, args: &Args) -> Result<(String, String), String> {
-    let target = openliveness_sim::client::Target {
-        endpoint: format!("http://{authority}"),
-        access_key_id: args.access_key_id.clone(),
-        secret_access_key: args.secret_access_key.clone(),
-    };
-    openliveness_sim::client::presign(&target, session, 640, 480)
-}
-
 async fn one_stream(
     args: Arc<Args>,
-    addr: SocketAddr,
-    signer: Arc<client::Signer>,
+    client: Arc<Client>,
     delay: Duration,
     video: Arc<String>,
 ) -> StreamReport {
     let mut report = StreamReport::default();
-    if let Err(error) = stream_inner(&args, addr, &signer, delay, &video, &mut report).await {
+    if let Err(error) = stream_inner(&args, &client, delay, &video, &mut report).await {
         report.error = Some(error);
     }
     report
@@ -98,66 +78,35 @@ async fn one_stream(
 
 async fn stream_inner(
     args: &Args,
-    addr: SocketAddr,
-    signer: &client::Signer,
+    client: &Client,
     delay: Duration,
     video: &str,
     report: &mut StreamReport,
 ) -> Result<(), String> {
     tokio::time::sleep(delay).await;
-    let mut connection = None;
-    let request = signer.request(client::CREATE_TARGET, Bytes::from_static(b"{}"))?;
-    let answer = client::exchange(&mut connection, addr, request).await?;
-    if answer.status != 200 {
-        return Err(format!("create: {} {:?}", answer.status, answer.error_type));
-    }
-    let created: serde_json::Value =
-        serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
-    let session = created["SessionId"]
-        .as_str()
-        .ok_or("no SessionId")?
-        .to_owned();
-    let (url, seed) = presign(&addr.to_string(), &session, args)?;
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+    let session = client
+        .create_session()
         .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let mut chain = ChainVerifier::new(
-        SecretKey::new(args.secret_access_key.clone()),
-        client::REGION,
-        client::SERVICE,
-        &seed,
-    );
-    let mut challenge_kind = None;
-    while challenge_kind.is_none() {
-        match socket.next().await {
-            Some(Ok(WsMessage::Binary(bytes))) => {
-                let message = eventstream::decode_message(bytes).map_err(|e| e.to_string())?;
-                if eventstream::string_header(&message, ":event-type")
-                    == Some("ServerSessionInformationEvent")
-                {
-                    let body: serde_json::Value =
-                        serde_json::from_slice(message.payload()).map_err(|e| e.to_string())?;
-                    let challenge = &body["SessionInformation"]["Challenge"];
-                    challenge_kind = Some(
-                        if challenge.get("FaceMovementAndLightChallenge").is_some() {
-                            "FaceMovementAndLightChallenge"
-                        } else {
-                            "FaceMovementChallenge"
-                        },
-                    );
-                }
-            }
-            other => return Err(format!("before the challenge: {other:?}")),
-        }
-    }
-    let kind = challenge_kind.unwrap_or("FaceMovementAndLightChallenge");
+        .map_err(|error| format!("create: {error}"))?;
+    let mut stream = client
+        .start(&session, (640, 480))
+        .await
+        .map_err(|error| format!("connect: {error}"))?;
+    let (_, information) = stream
+        .session_information()
+        .await
+        .map_err(|error| error.to_string())?;
+    let challenge = &information["SessionInformation"]["Challenge"];
+    let kind = if challenge.get("FaceMovementAndLightChallenge").is_some() {
+        "FaceMovementAndLightChallenge"
+    } else {
+        "FaceMovementChallenge"
+    };
     let first = serde_json::json!({"Challenge": {kind: {"ChallengeId": session,
         "InitialFace": {"InitialFaceDetectedTimestamp": 1_780_000_000_000i64,
             "BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.4, "Top": 0.3}}}}});
-    let bytes =
-        openliveness_sim::client::envelope(&mut chain, "ClientSessionInformationEvent", &first)?;
-    socket
-        .send(WsMessage::Binary(bytes.into()))
+    stream
+        .send_event("ClientSessionInformationEvent", &first)
         .await
         .map_err(|e| e.to_string())?;
     let start = Instant::now();
@@ -165,49 +114,31 @@ async fn stream_inner(
         let due = start + Duration::from_secs(u64::from(second));
         tokio::time::sleep_until(due.into()).await;
         let event = serde_json::json!({"VideoChunk": video, "TimestampMillis": 1_780_000_000_000i64 + i64::from(second) * 1000});
-        let bytes = openliveness_sim::client::envelope(&mut chain, "VideoEvent", &event)?;
-        socket
-            .send(WsMessage::Binary(bytes.into()))
+        stream
+            .send_event("VideoEvent", &event)
             .await
             .map_err(|e| e.to_string())?;
         report
             .lateness_ms
             .push(due.elapsed().as_secs_f64() * 1000.0);
     }
-    let end = openliveness_sim::client::envelope(
-        &mut chain,
-        "VideoEvent",
-        &serde_json::json!({"VideoChunk": "", "TimestampMillis": 1_780_000_000_000i64}),
-    )?;
-    socket
-        .send(WsMessage::Binary(end.into()))
+    let end = serde_json::json!({"VideoChunk": "", "TimestampMillis": 1_780_000_000_000i64});
+    stream
+        .send_event("VideoEvent", &end)
         .await
         .map_err(|e| e.to_string())?;
     let ended = Instant::now();
     loop {
-        match socket.next().await {
-            Some(Ok(WsMessage::Binary(bytes))) => {
-                let message = eventstream::decode_message(bytes).map_err(|e| e.to_string())?;
-                match eventstream::string_header(&message, ":event-type") {
-                    Some("DisconnectionEvent") => {
-                        report.disconnect_ms = Some(ended.elapsed().as_secs_f64() * 1000.0)
-                    }
-                    _ => {
-                        return Err(format!(
-                            "unexpected message {:?}",
-                            eventstream::string_header(&message, ":exception-type")
-                        ))
-                    }
-                }
+        match stream.next().await {
+            Ok(event) if event.kind == "DisconnectionEvent" => {
+                report.disconnect_ms = Some(ended.elapsed().as_secs_f64() * 1000.0)
             }
-            Some(Ok(WsMessage::Close(frame))) => {
-                report.completed = report.disconnect_ms.is_some()
-                    && frame.is_some_and(|f| u16::from(f.code) == 1000);
+            Ok(event) => return Err(format!("unexpected message {}", event.kind)),
+            Err(openliveness_client::Ended::Closed(code)) => {
+                report.completed = report.disconnect_ms.is_some() && code == Some(1000);
                 return Ok(());
             }
-            Some(Ok(_)) => {}
-            Some(Err(error)) => return Err(error.to_string()),
-            None => return Err("closed without a close frame".to_owned()),
+            Err(openliveness_client::Ended::Failed(error)) => return Err(error),
         }
     }
 }
@@ -236,11 +167,9 @@ async fn main() -> Result<(), String> {
     if !addr.ip().is_loopback() {
         return Err("only loopback endpoints".to_owned());
     }
-    let signer = Arc::new(client::Signer::new(
-        &args.access_key_id,
-        &args.secret_access_key,
-        addr,
-        u64::from(std::process::id()),
+    let client = Arc::new(Client::new(
+        Endpoint::at(&addr.to_string()),
+        Keys::new(&args.access_key_id, &args.secret_access_key),
     ));
     // Deterministic filler: what matters here is its size, not its content.
     let chunk: Vec<u8> = (0..args.chunk_bytes)
@@ -256,8 +185,7 @@ async fn main() -> Result<(), String> {
             let delay = Duration::from_millis((i as u64 * 1000) / args.streams as u64);
             tokio::spawn(one_stream(
                 Arc::clone(&args),
-                addr,
-                Arc::clone(&signer),
+                Arc::clone(&client),
                 delay,
                 Arc::clone(&video),
             ))
