@@ -43,8 +43,16 @@ pub fn event_string_to_sign(
     ))
 }
 
+/// The last instant SigV4's four-digit years can write, 9999-12-31T23:59:59.999Z, in
+/// milliseconds since the epoch.
+const LAST_SIGNABLE_MILLIS: u64 = 253_402_300_799_999;
+
+/// The time of an event's `:date`, or `None` when no signature can carry it: before the epoch,
+/// or past year 9999 (which the date formatting cannot write, and must never be asked to).
 fn millis_to_time(millis: i64) -> Option<SystemTime> {
-    let millis = u64::try_from(millis).ok()?;
+    let millis = u64::try_from(millis)
+        .ok()
+        .filter(|&millis| millis <= LAST_SIGNABLE_MILLIS)?;
     UNIX_EPOCH.checked_add(Duration::from_millis(millis))
 }
 
