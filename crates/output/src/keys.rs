@@ -168,32 +168,30 @@ impl LocalKeyring {
     }
 }
 
+/// `bytes` as a 256-bit key, when they are 32 bytes; the copy is zeroized on drop.
+fn key_of(bytes: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
+    if bytes.len() != 32 {
+        return None;
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(bytes);
+    Some(key)
+}
+
 fn decode_material(text: &str) -> Option<Zeroizing<[u8; 32]>> {
     let bytes = Zeroizing::new(
         base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .ok()?,
     );
-    let mut material = Zeroizing::new([0u8; 32]);
-    if bytes.len() != 32 {
-        return None;
-    }
-    material.copy_from_slice(&bytes);
-    Some(material)
+    key_of(&bytes)
 }
 
 /// Reads a key file, or makes one with fresh material (readable by its owner only).
 fn material_file(path: &Path) -> Result<Zeroizing<[u8; 32]>, String> {
     match std::fs::read(path) {
-        Ok(bytes) => {
-            let bytes = Zeroizing::new(bytes);
-            let mut material = Zeroizing::new([0u8; 32]);
-            if bytes.len() != 32 {
-                return Err(format!("{} is not 32 bytes", path.display()));
-            }
-            material.copy_from_slice(&bytes);
-            Ok(material)
-        }
+        Ok(bytes) => key_of(&Zeroizing::new(bytes))
+            .ok_or_else(|| format!("{} is not 32 bytes", path.display())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             use std::io::Write as _;
             #[cfg(unix)]
@@ -281,12 +279,7 @@ impl KeyProvider for LocalKeyring {
                 &mut sealed,
             )
             .map_err(|_| unwraps())?;
-        let mut plaintext = Zeroizing::new([0u8; 32]);
-        if opened.len() != 32 {
-            return Err(unwraps());
-        }
-        plaintext.copy_from_slice(opened);
-        Ok(plaintext)
+        key_of(opened).ok_or_else(unwraps)
     }
 }
 
@@ -438,15 +431,12 @@ impl KeyProvider for AwsKms {
             .map_err(|error| kms_error(key, error))?;
         let plaintext = generated
             .plaintext()
-            .map(|blob| blob.as_ref())
-            .filter(|bytes| bytes.len() == 32)
+            .and_then(|blob| key_of(blob.as_ref()))
             .ok_or_else(|| {
                 KeyError::Unavailable("GenerateDataKey without a 256-bit key".to_owned())
             })?;
-        let mut key_bytes = Zeroizing::new([0u8; 32]);
-        key_bytes.copy_from_slice(plaintext);
         Ok(DataKey {
-            plaintext: key_bytes,
+            plaintext,
             key_id: generated.key_id().unwrap_or(key).to_owned(),
             wrapped: generated
                 .ciphertext_blob()
@@ -473,14 +463,10 @@ impl KeyProvider for AwsKms {
             .send()
             .await
             .map_err(|error| kms_error(key_id, error))?;
-        let plaintext = decrypted
+        decrypted
             .plaintext()
-            .map(|blob| blob.as_ref())
-            .filter(|bytes| bytes.len() == 32)
-            .ok_or_else(|| KeyError::DoesNotUnwrap(key_id.to_owned()))?;
-        let mut key_bytes = Zeroizing::new([0u8; 32]);
-        key_bytes.copy_from_slice(plaintext);
-        Ok(key_bytes)
+            .and_then(|blob| key_of(blob.as_ref()))
+            .ok_or_else(|| KeyError::DoesNotUnwrap(key_id.to_owned()))
     }
 }
 

@@ -12,7 +12,7 @@ mod session;
 use std::sync::Arc;
 
 use fixtures::{has_image_or_video_signature, tiny_jpeg};
-use openliveness_evidence::{ClientEvent, Evidence, ReceivedEvent, StoredEvidence, VideoChunk};
+use openliveness_evidence::{ClientEvent, ReceivedEvent, StoredEvidence, VideoChunk};
 use openliveness_output::{KeyProvider, LocalKeyConfig, LocalKeyring, ObjectStoreOutput, Output};
 use openliveness_protocol::{BoundingBox, ErrorCode, OutputLocation, SessionId};
 use openliveness_store::SessionResult;
@@ -143,18 +143,14 @@ async fn with_a_kms_key_files_evidence_and_kept_images_are_sealed_and_open_again
         .deliver(&record, Some(&key), analysed())
         .await
         .unwrap();
-    let name = delivered
-        .reference_image
-        .unwrap()
-        .s3_object
-        .unwrap()
-        .name
-        .unwrap();
-    let file = std::fs::read(dir.path().join("output/liveness-out").join(&name)).unwrap();
-    assert!(!has_image_or_video_signature(&file));
-    assert_eq!(output.open_file(&file).await.unwrap(), tiny_jpeg());
-    let stored = output.images().get("liveness-out", &name).await.unwrap();
-    assert_eq!(stored, file);
+    for image in images(&delivered) {
+        let name = image.s3_object.as_ref().unwrap().name.as_deref().unwrap();
+        let file = std::fs::read(dir.path().join("output/liveness-out").join(name)).unwrap();
+        assert!(!has_image_or_video_signature(&file), "{name}");
+        assert_eq!(output.open_file(&file).await.unwrap(), tiny_jpeg());
+        let stored = output.images().get("liveness-out", name).await.unwrap();
+        assert_eq!(stored, file);
+    }
 
     // Without a bucket the images stay in the result, sealed, and open for Get.
     let record_kept = {
@@ -190,26 +186,15 @@ async fn with_a_kms_key_files_evidence_and_kept_images_are_sealed_and_open_again
     // The evidence: the video and the events sealed, both open again.
     let mut video = vec![0x1A, 0x45, 0xDF, 0xA3];
     video.extend(std::iter::repeat_n(7u8, 1000));
-    let evidence = Evidence {
-        session_id: record.id,
-        tenant: TENANT.to_owned(),
-        challenge: openliveness_protocol::challenge::issue(
-            openliveness_protocol::ChallengeKind::FaceMovementChallenge,
-            openliveness_protocol::ChallengeVersion(1, 0, 0),
-            640,
-            480,
-            &mut openliveness_protocol::challenge::SeededRandom::new(1),
-        ),
-        events: vec![ReceivedEvent {
-            arrived_at: 1,
-            event: ClientEvent::VideoEvent(VideoChunk {
-                offset: 0,
-                length: 1004,
-                timestamp_millis: None,
-            }),
-        }],
-        video: video.clone(),
-    };
+    let events = vec![ReceivedEvent {
+        arrived_at: 1,
+        event: ClientEvent::VideoEvent(VideoChunk {
+            offset: 0,
+            length: 1004,
+            timestamp_millis: None,
+        }),
+    }];
+    let evidence = session::evidence(&record, events, video.clone());
     let sealed = Output::seal_evidence(&key, &evidence).unwrap();
     assert!(!has_image_or_video_signature(&sealed.video));
     assert_eq!(output.open_file(&sealed.video).await.unwrap(), video);

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use fixtures::{has_image_or_video_signature, tiny_jpeg};
 use moto_server::{free_port, MotoServer};
-use openliveness_evidence::Evidence;
 use openliveness_output::{
     AwsKms, AwsKmsConfig, DataKey, ImageError, ImageOutput, ObjectStoreOutput, Output, S3Config,
 };
@@ -120,19 +119,7 @@ async fn objects_land_under_the_documented_keys_with_sse_kms_and_versions() {
     assert_eq!(listed, wanted);
 
     // The evidence sealed under a data key from KMS opens again through KMS's Decrypt.
-    let evidence = Evidence {
-        session_id: record.id,
-        tenant: TENANT.to_owned(),
-        challenge: openliveness_protocol::challenge::issue(
-            openliveness_protocol::ChallengeKind::FaceMovementChallenge,
-            openliveness_protocol::ChallengeVersion(1, 0, 0),
-            640,
-            480,
-            &mut openliveness_protocol::challenge::SeededRandom::new(1),
-        ),
-        events: Vec::new(),
-        video: vec![0x1A, 0x45, 0xDF, 0xA3, 1, 2, 3],
-    };
+    let evidence = session::evidence(&record, Vec::new(), vec![0x1A, 0x45, 0xDF, 0xA3, 1, 2, 3]);
     let sealed = Output::seal_evidence(&key, &evidence).unwrap();
     assert!(!has_image_or_video_signature(&sealed.video));
     assert_eq!(

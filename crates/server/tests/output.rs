@@ -15,11 +15,16 @@ mod fixtures;
 mod loopback;
 #[path = "../../output/tests/support/moto_server.rs"]
 mod moto_server;
+#[path = "support/sdk_calls.rs"]
+mod sdk_calls;
+#[path = "../../output/tests/support/session.rs"]
+mod session;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_rekognition::error::ProvideErrorMetadata as _;
+use aws_sdk_rekognition::operation::get_face_liveness_session_results::GetFaceLivenessSessionResultsOutput;
 use aws_sdk_rekognition::types::{
     CreateFaceLivenessSessionRequestSettings, LivenessOutputConfig, LivenessSessionStatus,
 };
@@ -28,7 +33,7 @@ use moto_server::{free_port, MotoServer};
 use openliveness_auth::{Credential, StaticCredentials};
 use openliveness_client::{Client, Endpoint, Keys};
 use openliveness_evidence::Evidence;
-use openliveness_protocol::{AuditImage, Blob, SessionId};
+use openliveness_protocol::SessionId;
 use openliveness_server::analysis::{Analyzer, SessionObserver};
 use openliveness_server::clock::{Clock, ManualClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};
@@ -63,18 +68,7 @@ impl SessionObserver for FixedAnalyzer {
         _evidence: &Evidence,
         _audit_images_limit: usize,
     ) -> Result<SessionResult, String> {
-        let image = || AuditImage {
-            bytes: Some(Blob(tiny_jpeg())),
-            s3_object: None,
-            bounding_box: None,
-        };
-        Ok(SessionResult {
-            confidence: Some(99.0),
-            challenge: None,
-            reference_image: Some(image()),
-            audit_images: vec![image(), image()],
-            failure_reason: None,
-        })
+        Ok(session::analysed(2, None))
     }
 }
 
@@ -194,17 +188,8 @@ impl Harness {
         stream.stream_video(&video()).await.unwrap()
     }
 
-    async fn results(
-        &self,
-        session: &str,
-    ) -> aws_sdk_rekognition::operation::get_face_liveness_session_results::GetFaceLivenessSessionResultsOutput
-    {
-        self.client()
-            .get_face_liveness_session_results()
-            .session_id(session)
-            .send()
-            .await
-            .unwrap()
+    async fn results(&self, session: &str) -> GetFaceLivenessSessionResultsOutput {
+        sdk_calls::results(&self.client(), session).await
     }
 
     async fn failure_reason(&self, session: &str) -> Option<String> {
@@ -248,31 +233,43 @@ fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     found
 }
 
-fn s3_kms_config(moto: &MotoServer) -> String {
+/// A `[table]` that reaches moto at `endpoint` with its credentials (`[output.s3]`, `[kms.aws]`).
+fn moto_access(table: &str, endpoint: &str) -> String {
     format!(
         r#"
-        [output]
-        kind = "s3"
-        [output.s3]
+        [{table}]
         endpoint = "{endpoint}"
         region = "us-east-1"
         access_key_id = "test"
         secret_access_key = "test"
-        path_style = true
+        "#
+    )
+}
+
+/// `[output]` to S3 at `endpoint`, path-style.
+fn s3_output(endpoint: &str) -> String {
+    let s3 = moto_access("output.s3", endpoint);
+    format!("[output]\nkind = \"s3\"\n{s3}path_style = true\n")
+}
+
+/// `[kms]` from AWS KMS at `endpoint`.
+fn aws_kms(endpoint: &str) -> String {
+    let aws = moto_access("kms.aws", endpoint);
+    format!("[kms]\nkind = \"aws\"\n{aws}")
+}
+
+/// S3 and KMS from `moto`; the tenant may use `liveness-out` and `alias/liveness`.
+fn s3_kms_config(moto: &MotoServer) -> String {
+    let endpoint = moto.endpoint();
+    let grants = format!(
+        r#"
         [[output.grants]]
         tenant = "{TENANT}"
         buckets = ["liveness-out"]
         kms_keys = ["alias/liveness"]
-        [kms]
-        kind = "aws"
-        [kms.aws]
-        endpoint = "{endpoint}"
-        region = "us-east-1"
-        access_key_id = "test"
-        secret_access_key = "test"
-        "#,
-        endpoint = moto.endpoint()
-    )
+        "#
+    );
+    format!("{}{grants}{}", s3_output(&endpoint), aws_kms(&endpoint))
 }
 
 #[tokio::test]
@@ -440,18 +437,7 @@ async fn a_control_session_without_a_key_does_show_the_signatures() {
 #[tokio::test]
 async fn s3_unreachable_during_a_session_fails_it_with_a_reason_and_the_server_serves_on() {
     let unreachable = format!("http://127.0.0.1:{}", free_port());
-    let harness = start(&format!(
-        r#"
-        [output]
-        kind = "s3"
-        [output.s3]
-        endpoint = "{unreachable}"
-        access_key_id = "test"
-        secret_access_key = "test"
-        path_style = true
-        "#
-    ))
-    .await;
+    let harness = start(&s3_output(&unreachable)).await;
     let session = harness.create(Some("liveness-out"), None).await.unwrap();
     let other = harness.create(None, None).await.unwrap();
     let (kinds, code) = harness.stream(&session).await;
@@ -482,17 +468,7 @@ async fn kms_gone_during_a_session_fails_it_with_a_reason_and_the_server_serves_
         .unwrap()
         .create_kms_key("alias/liveness")
         .await;
-    let harness = start(&format!(
-        r#"
-        [kms]
-        kind = "aws"
-        [kms.aws]
-        endpoint = "{endpoint}"
-        access_key_id = "test"
-        secret_access_key = "test"
-        "#
-    ))
-    .await;
+    let harness = start(&aws_kms(&endpoint)).await;
     let session = harness.create(None, Some("alias/liveness")).await.unwrap();
     let other = harness.create(None, None).await.unwrap();
     moto.take(); // KMS goes away between creation and the end of the stream.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+use openliveness_evidence::{Evidence, ReceivedEvent};
 use openliveness_output::Grant;
 use openliveness_protocol::{
     AuditImage, Blob, BoundingBox, LivenessSessionStatus, OutputLocation, SessionId,
@@ -56,6 +57,24 @@ pub fn analysed(audit_images: usize, bounding_box: Option<BoundingBox>) -> Sessi
         reference_image: Some(image()),
         audit_images: (0..audit_images).map(|_| image()).collect(),
         failure_reason: None,
+    }
+}
+
+/// The evidence of `record`'s session: a face movement challenge for 640x480 (always the same
+/// one), the client's `events` and the `video`.
+pub fn evidence(record: &SessionRecord, events: Vec<ReceivedEvent>, video: Vec<u8>) -> Evidence {
+    Evidence {
+        session_id: record.id,
+        tenant: record.tenant.clone(),
+        challenge: openliveness_protocol::challenge::issue(
+            openliveness_protocol::ChallengeKind::FaceMovementChallenge,
+            openliveness_protocol::ChallengeVersion(1, 0, 0),
+            640,
+            480,
+            &mut openliveness_protocol::challenge::SeededRandom::new(1),
+        ),
+        events,
+        video,
     }
 }
 
