@@ -524,20 +524,22 @@ async fn an_unknown_key_is_refused() {
     .await;
 }
 
+fn access_denied(endpoint: &Endpoint) -> Expected {
+    refused(
+        400,
+        "AccessDeniedException",
+        &format!(
+            "User: {LIMITED_KEY} is not authorized to perform: {}",
+            endpoint.permission
+        ),
+    )
+}
+
 #[tokio::test]
 async fn a_key_without_the_endpoints_permission_is_denied() {
     run(Case {
         key: LIMITED,
-        expected: |endpoint| {
-            refused(
-                400,
-                "AccessDeniedException",
-                &format!(
-                    "User: {LIMITED_KEY} is not authorized to perform: {}",
-                    endpoint.permission
-                ),
-            )
-        },
+        expected: access_denied,
         ..DEFAULT_CASE
     })
     .await;
@@ -570,16 +572,7 @@ async fn the_permission_is_checked_before_the_quota() {
             ..Setup::default()
         },
         key: LIMITED,
-        expected: |endpoint| {
-            refused(
-                400,
-                "AccessDeniedException",
-                &format!(
-                    "User: {LIMITED_KEY} is not authorized to perform: {}",
-                    endpoint.permission
-                ),
-            )
-        },
+        expected: access_denied,
         ..DEFAULT_CASE
     })
     .await;
