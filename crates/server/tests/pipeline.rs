@@ -9,6 +9,11 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
+#[path = "support/sessions.rs"]
+mod sessions;
+#[path = "support/tenants.rs"]
+mod tenants;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -16,18 +21,15 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4::SigningParams;
 use axum::body::Body;
-use openliveness_auth::{ClientCredentialKey, Credential, SecretKey, StaticCredentials, TenantId};
-use openliveness_protocol::{SessionId, SessionSettings};
+use openliveness_auth::{ClientCredentialKey, StaticCredentials, TenantId};
 use openliveness_server::clock::ManualClock;
 use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
-use openliveness_store::{NewSession, RedbStore, RedbStoreConfig};
+use openliveness_store::{RedbStore, RedbStoreConfig};
 use serde_json::Value;
+use tenants::{credential, KEY, SECRET, TENANT};
 use tower::ServiceExt;
 
-const TENANT: &str = "111111111111";
-const KEY: &str = "AKIDPIPELINE";
-const SECRET: &str = "pipeline-secret";
 /// A key of the same tenant allowed one action no endpoint needs.
 const LIMITED_KEY: &str = "AKIDLIMITED";
 const LIMITED_SECRET: &str = "limited-secret";
@@ -182,18 +184,6 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
-fn credential(key: &str, secret: &str, actions: Option<&[&str]>) -> Credential {
-    Credential {
-        access_key_id: key.to_owned(),
-        secret_access_key: SecretKey::new(secret),
-        tenant: TenantId::new(TENANT),
-        session_token: None,
-        expires_at: None,
-        allowed_actions: actions.map(|a| a.iter().map(|s| (*s).to_owned()).collect()),
-        session_id: None,
-    }
-}
-
 async fn server(setup: Setup) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let overrides = Overrides {
@@ -203,8 +193,13 @@ async fn server(setup: Setup) -> Server {
     let mut config = Config::resolve(FileConfig::default(), overrides).unwrap();
     assert_eq!(config.limits.max_body_bytes, MAX_BODY);
     config.credentials = vec![
-        credential(KEY, SECRET, None),
-        credential(LIMITED_KEY, LIMITED_SECRET, Some(&["openliveness:Nothing"])),
+        credential(KEY, SECRET, TENANT, None),
+        credential(
+            LIMITED_KEY,
+            LIMITED_SECRET,
+            TENANT,
+            Some(&["openliveness:Nothing"]),
+        ),
     ];
     if setup.anonymous_tenant {
         config.anonymous_tenant = Some(TenantId::new(TENANT));
@@ -221,26 +216,13 @@ async fn server(setup: Setup) -> Server {
     let state = AppState::new(config, store, credentials, clock)
         .with_client_credential_key(ClientCredentialKey::from_bytes([7; 32]));
     let state = Arc::new(state);
-    let now = state.clock.now_millis();
-    let created = state
-        .store
-        .create(NewSession {
-            id: SessionId::random(),
-            tenant: TENANT.to_owned(),
-            client_request_token: None,
-            settings: SessionSettings::default(),
-            created_at: now,
-            expires_at: now + 180_000,
-            purge_at: now + 3_780_000,
-        })
-        .await
-        .unwrap();
+    let session = sessions::create_session(&state, TENANT).await;
     if setup.quota_spent {
-        assert!(state.quotas.try_acquire(TENANT, now));
+        assert!(state.quotas.try_acquire(TENANT, state.clock.now_millis()));
     }
     Server {
         state,
-        session: created.id.to_string(),
+        session: session.to_string(),
         _dir: dir,
     }
 }
@@ -454,17 +436,20 @@ async fn a_signed_request_with_the_permission_is_served() {
     run(DEFAULT_CASE).await;
 }
 
+/// The refusal of an unsigned request where no anonymous tenant takes it.
+fn missing_token() -> Expected {
+    refused(
+        403,
+        "MissingAuthenticationTokenException",
+        "Missing Authentication Token",
+    )
+}
+
 #[tokio::test]
 async fn an_unsigned_request_without_an_anonymous_tenant_is_refused() {
     run(Case {
         key: UNSIGNED,
-        expected: |_| {
-            refused(
-                403,
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token",
-            )
-        },
+        expected: |_| missing_token(),
         ..DEFAULT_CASE
     })
     .await;
@@ -482,11 +467,7 @@ async fn an_unsigned_request_is_the_anonymous_tenants_where_the_endpoint_takes_i
             if endpoint.anonymous {
                 served(endpoint)
             } else {
-                refused(
-                    403,
-                    "MissingAuthenticationTokenException",
-                    "Missing Authentication Token",
-                )
+                missing_token()
             }
         },
         ..DEFAULT_CASE
@@ -675,11 +656,7 @@ async fn a_control_plane_request_naming_no_operation_is_unknown_once_authenticat
             Some("RekognitionService.DeleteCollection"),
             UNSIGNED,
             false,
-            refused(
-                403,
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token",
-            ),
+            missing_token(),
         ),
         (
             Some("RekognitionService.DeleteCollection"),
