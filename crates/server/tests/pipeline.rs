@@ -11,15 +11,14 @@
 
 #[path = "support/sessions.rs"]
 mod sessions;
+#[path = "support/signed.rs"]
+mod signed;
 #[path = "support/tenants.rs"]
 mod tenants;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4::SigningParams;
 use axum::body::Body;
 use openliveness_auth::{ClientCredentialKey, StaticCredentials, TenantId};
 use openliveness_server::clock::ManualClock;
@@ -27,19 +26,20 @@ use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
 use openliveness_store::{RedbStore, RedbStoreConfig};
 use serde_json::Value;
+use signed::Key;
 use tenants::{credential, KEY, SECRET, TENANT};
 use tower::ServiceExt;
 
 /// A key of the same tenant allowed one action no endpoint needs.
 const LIMITED_KEY: &str = "AKIDLIMITED";
 const LIMITED_SECRET: &str = "limited-secret";
+const LIMITED_ACTIONS: &[&str] = &["openliveness:Nothing"];
 /// 2026-01-01T00:00:00Z.
 const START: u64 = 1_767_225_600;
 const AWS_JSON: &str = "application/x-amz-json-1.1";
 /// The default `limits.max_body_bytes`.
 const MAX_BODY: usize = 64 * 1024;
 
-type Key = Option<(&'static str, &'static str)>;
 const SIGNED: Key = Some((KEY, SECRET));
 const LIMITED: Key = Some((LIMITED_KEY, LIMITED_SECRET));
 const UNSIGNED: Key = None;
@@ -194,12 +194,7 @@ async fn server(setup: Setup) -> Server {
     assert_eq!(config.limits.max_body_bytes, MAX_BODY);
     config.credentials = vec![
         credential(KEY, SECRET, TENANT, None),
-        credential(
-            LIMITED_KEY,
-            LIMITED_SECRET,
-            TENANT,
-            Some(&["openliveness:Nothing"]),
-        ),
+        credential(LIMITED_KEY, LIMITED_SECRET, TENANT, Some(LIMITED_ACTIONS)),
     ];
     if setup.anonymous_tenant {
         config.anonymous_tenant = Some(TenantId::new(TENANT));
@@ -254,49 +249,8 @@ fn request(server: &Server, endpoint: &Endpoint, case: &Case) -> http::Request<B
         };
         (key, secret)
     });
-    signed(server, method, &path, &headers, body, key)
-}
-
-/// A request as built, signed with `key` (SigV4, service `rekognition`, at the server's time).
-fn signed(
-    server: &Server,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-    key: Key,
-) -> http::Request<Body> {
-    let mut all = vec![("host", "localhost")];
-    all.extend_from_slice(headers);
-    let mut request = http::Request::builder().method(method).uri(path);
-    for (name, value) in &all {
-        request = request.header(*name, *value);
-    }
-    let mut request = request.body(Body::empty()).unwrap();
-    if let Some((key, secret)) = key {
-        let identity = Credentials::new(key, secret, None, None, "test").into();
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("rekognition")
-            .time(server.state.clock.now())
-            .settings(SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let url = format!("http://localhost{path}");
-        let signable = SignableRequest::new(
-            method,
-            &url,
-            all.iter().copied(),
-            SignableBody::Bytes(&body),
-        )
-        .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        instructions.apply_to_request_http1x(&mut request);
-    }
-    *request.body_mut() = Body::from(body);
-    request
+    let at = server.state.clock.now();
+    signed::request(method, "localhost", &path, &headers, body, key, at)
 }
 
 /// What came back.
@@ -673,7 +627,8 @@ async fn a_control_plane_request_naming_no_operation_is_unknown_once_authenticat
         let _slots = take_slots(&server, slots_taken).await;
         let mut headers = vec![("content-type", AWS_JSON), ("content-length", "2")];
         headers.extend(target.map(|target| ("x-amz-target", target)));
-        let request = signed(&server, "POST", "/", &headers, b"{}".to_vec(), key);
+        let at = server.state.clock.now();
+        let request = signed::request("POST", "localhost", "/", &headers, b"{}".to_vec(), key, at);
         let reply = send(&server, request).await;
         let what = format!("{target:?}");
         check(&what, AWS_JSON, &reply, &expected);
