@@ -165,6 +165,36 @@ fn refused(status: u16, error: &'static str, message: &str) -> Expected {
     }
 }
 
+/// The refusal of an unsigned request where no anonymous tenant takes it.
+fn missing_token() -> Expected {
+    refused(
+        403,
+        "MissingAuthenticationTokenException",
+        "Missing Authentication Token",
+    )
+}
+
+/// The refusal of `LIMITED_KEY`, which lacks the endpoint's permission.
+fn access_denied(endpoint: &Endpoint) -> Expected {
+    refused(
+        400,
+        "AccessDeniedException",
+        &format!(
+            "User: {LIMITED_KEY} is not authorized to perform: {}",
+            endpoint.permission
+        ),
+    )
+}
+
+/// The refusal of a body over the limit.
+fn too_large(_: &Endpoint) -> Expected {
+    refused(
+        413,
+        "RequestEntityTooLargeException",
+        &format!("Request body must be at most {MAX_BODY} bytes"),
+    )
+}
+
 const DEFAULT_CASE: Case = Case {
     setup: Setup {
         anonymous_tenant: false,
@@ -390,15 +420,6 @@ async fn a_signed_request_with_the_permission_is_served() {
     run(DEFAULT_CASE).await;
 }
 
-/// The refusal of an unsigned request where no anonymous tenant takes it.
-fn missing_token() -> Expected {
-    refused(
-        403,
-        "MissingAuthenticationTokenException",
-        "Missing Authentication Token",
-    )
-}
-
 #[tokio::test]
 async fn an_unsigned_request_without_an_anonymous_tenant_is_refused() {
     run(Case {
@@ -459,17 +480,6 @@ async fn an_unknown_key_is_refused() {
     .await;
 }
 
-fn access_denied(endpoint: &Endpoint) -> Expected {
-    refused(
-        400,
-        "AccessDeniedException",
-        &format!(
-            "User: {LIMITED_KEY} is not authorized to perform: {}",
-            endpoint.permission
-        ),
-    )
-}
-
 #[tokio::test]
 async fn a_key_without_the_endpoints_permission_is_denied() {
     run(Case {
@@ -511,14 +521,6 @@ async fn the_permission_is_checked_before_the_quota() {
         ..DEFAULT_CASE
     })
     .await;
-}
-
-fn too_large(_: &Endpoint) -> Expected {
-    refused(
-        413,
-        "RequestEntityTooLargeException",
-        &format!("Request body must be at most {MAX_BODY} bytes"),
-    )
 }
 
 #[tokio::test]
