@@ -8,6 +8,13 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
+#[cfg(feature = "onnxruntime")]
+#[path = "../../server/tests/support/loopback.rs"]
+mod loopback;
+#[cfg(feature = "onnxruntime")]
+#[path = "support/simulated.rs"]
+mod simulated;
+
 use std::sync::Arc;
 
 use openliveness_cli::engine_analyzer::prepare;
@@ -70,10 +77,10 @@ async fn a_missing_onnxruntime_library_is_named_at_start() {
 #[cfg(feature = "onnxruntime")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_decides_on_onnxruntime() {
-    use openliveness_cli::simulated::play;
-    use openliveness_client::{Client, Endpoint, Keys, Pace};
+    use openliveness_client::{Client, Endpoint, Keys};
     use openliveness_protocol::challenge::SeededRandom;
     use openliveness_sim::Species;
+    use simulated::{decided_confidence, play_fast};
 
     const KEY: &str = "AKIDONNXRUNTIME";
     const SECRET: &str = "onnxruntime-secret";
@@ -85,56 +92,21 @@ async fn the_server_decides_on_onnxruntime() {
     );
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path(), "[detector]\nbackend = \"onnxruntime\"\n");
-    config.credentials.push(openliveness_auth::Credential {
-        access_key_id: KEY.to_owned(),
-        secret_access_key: openliveness_auth::SecretKey::new(SECRET),
-        tenant: openliveness_auth::TenantId::new("111111111111"),
-        session_token: None,
-        expires_at: None,
-        allowed_actions: None,
-        session_id: None,
-    });
+    config.credentials.push(openliveness_auth::Credential::new(
+        KEY,
+        SECRET,
+        "111111111111",
+    ));
     let (state, _notice) = prepare(config, Arc::new(SystemClock)).unwrap();
     let state = Arc::new(
         Arc::into_inner(state)
             .unwrap()
             .with_challenge_random(SeededRandom::new(7)),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(openliveness_server::serve(
-        listener,
-        state,
-        None,
-        std::future::pending(),
-    ));
-    let target = Client::new(Endpoint::parse(&endpoint).unwrap(), Keys::new(KEY, SECRET));
-    let live = play(
-        &target,
-        Species::BonaFide,
-        7,
-        (640, 480),
-        Pace::AsFastAsPossible,
-    )
-    .await
-    .unwrap();
-    assert_eq!(live.results["Status"], "SUCCEEDED");
-    let confidence = live.results["Confidence"].as_f64().unwrap();
-    assert!(confidence >= 90.0, "live: {}", live.results["Confidence"]);
-    let print = play(
-        &target,
-        Species::PrintedPhoto,
-        12,
-        (640, 480),
-        Pace::AsFastAsPossible,
-    )
-    .await
-    .unwrap();
-    assert_eq!(print.results["Status"], "SUCCEEDED");
-    let confidence = print.results["Confidence"].as_f64().unwrap();
-    assert!(
-        confidence < 50.0,
-        "printed photo: {}",
-        print.results["Confidence"]
-    );
+    let address = loopback::serve(&state).await.to_string();
+    let target = Client::new(Endpoint::at(&address), Keys::new(KEY, SECRET));
+    let live = decided_confidence(&play_fast(&target, Species::BonaFide, 7).await);
+    assert!(live >= 90.0, "live: {live}");
+    let print = decided_confidence(&play_fast(&target, Species::PrintedPhoto, 12).await);
+    assert!(print < 50.0, "printed photo: {print}");
 }

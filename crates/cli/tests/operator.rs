@@ -9,37 +9,34 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
+#[path = "../../engine/tests/support/checks.rs"]
+mod checks;
 #[path = "support/engine_server.rs"]
 mod engine_server;
+#[path = "../../server/tests/support/signed.rs"]
+mod signed;
+#[path = "support/simulated.rs"]
+mod simulated;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4::SigningParams;
-use engine_server::{credential, Options, Server};
-use http_body_util::{BodyExt, Full};
-use openliveness_cli::simulated::play;
-use openliveness_client::{Client, Endpoint, Keys, Pace};
+use checks::CHECK_NAMES;
+use engine_server::tenants::{
+    self, KEY, OTHER_KEY, OTHER_SECRET, READER_KEY, READER_SECRET, SECRET, TENANT,
+};
+use engine_server::{Options, Server};
+use http_body_util::BodyExt;
+use openliveness_client::{Client, Endpoint, Keys};
 use openliveness_protocol::SessionId;
 use openliveness_server::clock::{Clock, ManualClock};
 use openliveness_sim::Species;
 use openliveness_vision::encode::{encode_webm_vp8, EncodeOptions};
 use openliveness_vision::RgbImage;
 use serde_json::{json, Value};
+use signed::Key;
+use simulated::{decided_confidence, play_fast};
 
-const TENANT: &str = "111111111111";
-const KEY: &str = "AKIDOPERATOR";
-const SECRET: &str = "operator-secret";
-const OTHER_TENANT: &str = "222222222222";
-const OTHER_KEY: &str = "AKIDOTHERTENANT";
-const OTHER_SECRET: &str = "other-secret";
-/// A key of the owner's tenant that may only read results.
-const READER_KEY: &str = "AKIDREADER";
-const READER_SECRET: &str = "reader-secret";
-
-type Key = Option<(&'static str, &'static str)>;
 const OWNER: Key = Some((KEY, SECRET));
 const OTHER: Key = Some((OTHER_KEY, OTHER_SECRET));
 const READER: Key = Some((READER_KEY, READER_SECRET));
@@ -51,16 +48,7 @@ fn options(engine: bool, clock: Arc<dyn Clock>, toml: &str) -> Options {
         engine,
         clock,
         toml: toml.to_owned(),
-        credentials: vec![
-            credential(KEY, SECRET, TENANT, None),
-            credential(OTHER_KEY, OTHER_SECRET, OTHER_TENANT, None),
-            credential(
-                READER_KEY,
-                READER_SECRET,
-                TENANT,
-                Some(&["rekognition:GetFaceLivenessSessionResults"]),
-            ),
-        ],
+        credentials: tenants::credentials(),
     }
 }
 
@@ -118,42 +106,18 @@ async fn send(
     body: &[u8],
     key: Key,
 ) -> Reply {
-    let url = format!("http://{}{path}", server.address);
-    let mut all = vec![("host", server.address.as_str())];
-    all.extend_from_slice(headers);
-    let mut request = http::Request::builder().method(method).uri(path);
-    for (name, value) in &all {
-        request = request.header(*name, *value);
-    }
-    let mut request = request
-        .body(Full::new(bytes::Bytes::from(body.to_vec())))
-        .unwrap();
-    if let Some((key, secret)) = key {
-        let identity = Credentials::new(key, secret, None, None, "test").into();
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("rekognition")
-            .time(server.state.clock.now())
-            .settings(SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let signable =
-            SignableRequest::new(method, &url, all.iter().copied(), SignableBody::Bytes(body))
-                .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        instructions.apply_to_request_http1x(&mut request);
-    }
-    let stream = tokio::net::TcpStream::connect(&server.address)
-        .await
-        .unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let response = sender.send_request(request).await.unwrap();
+    let at = server.state.clock.now();
+    let request = signed::request(
+        method,
+        &server.address,
+        path,
+        headers,
+        body.to_vec(),
+        key,
+        at,
+    );
+    let mut connection = openliveness_client::connect(&server.address).await.unwrap();
+    let response = connection.send_request(request).await.unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -258,17 +222,9 @@ async fn the_owner_gets_the_engines_report_of_a_live_session_and_nobody_else_doe
         Endpoint::parse(&server.url).unwrap(),
         Keys::new(KEY, SECRET),
     );
-    let played = play(
-        &target,
-        Species::BonaFide,
-        7,
-        (640, 480),
-        Pace::AsFastAsPossible,
-    )
-    .await
-    .unwrap();
+    let played = play_fast(&target, Species::BonaFide, 7).await;
     let session = played.session_id.as_str();
-    assert_eq!(played.results["Status"], "SUCCEEDED");
+    let played_confidence = decided_confidence(&played);
 
     let reply = report(&server, session, OWNER).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
@@ -277,25 +233,11 @@ async fn the_owner_gets_the_engines_report_of_a_live_session_and_nobody_else_doe
     let decided = &reply.json;
     // The engine decides again from the stored evidence, as it did while the video streamed in.
     let confidence = decided["confidence"].as_f64().unwrap();
-    assert_eq!(
-        confidence as f32,
-        played.results["Confidence"].as_f64().unwrap() as f32,
-        "{decided}"
-    );
+    assert_eq!(confidence as f32, played_confidence as f32, "{decided}");
     assert!(confidence >= 90.0, "{decided}");
     let checks = decided["checks"].as_array().unwrap();
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(
-        names,
-        [
-            "one_face",
-            "movement",
-            "perspective",
-            "integrity",
-            "light_time",
-            "light_space"
-        ]
-    );
+    assert_eq!(names, CHECK_NAMES);
     for check in checks {
         let score = check["score"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&score), "{check}");

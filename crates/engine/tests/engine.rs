@@ -5,8 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
+#[path = "support/checks.rs"]
+mod checks;
+
 use std::sync::OnceLock;
 
+use checks::CHECK_NAMES;
 use openliveness_engine::{decide, observe_bytes, observe_stream, Claims, Engine, Issued};
 use openliveness_evidence::Evidence;
 use openliveness_protocol::challenge::{issue, IssuedChallenge, SeededRandom};
@@ -53,17 +57,7 @@ fn a_live_session_is_accepted_with_every_check_explained() {
     let report = &outcome.report;
     assert!(report.confidence >= 90.0, "{report:#?}");
     let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
-    assert_eq!(
-        names,
-        [
-            "one_face",
-            "movement",
-            "perspective",
-            "integrity",
-            "light_time",
-            "light_space"
-        ]
-    );
+    assert_eq!(names, CHECK_NAMES);
     assert!(report.checks.iter().all(|c| !c.reason.is_empty()));
     assert!(outcome.reference_image.is_some());
     assert_eq!(outcome.audit_images.len(), 2);

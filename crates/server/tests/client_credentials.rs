@@ -8,12 +8,14 @@
 
 #[path = "support/loopback.rs"]
 mod loopback;
+#[path = "support/tenants.rs"]
+mod tenants;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use openliveness_auth::{ClientCredentialKey, Credential, StaticCredentials};
+use openliveness_auth::{ClientCredentialKey, StaticCredentials};
 use openliveness_client::{
     system_clock, Client, Endpoint, Error, Keys, Payload, Presigned, Signer, Stream,
 };
@@ -21,25 +23,11 @@ use openliveness_server::clock::{Clock, ManualClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
 use openliveness_store::{RedbStore, RedbStoreConfig, SessionStore};
-
-const KEY: &str = "AKIDBACKEND";
-const SECRET: &str = "backend-secret";
-const TENANT: &str = "111111111111";
-const OTHER_KEY: &str = "AKIDOTHERTENANT";
-const OTHER_SECRET: &str = "other-secret";
-const READER_KEY: &str = "AKIDREADER";
-const READER_SECRET: &str = "reader-secret";
+use tenants::{KEY, OTHER_KEY, OTHER_SECRET, READER_KEY, READER_SECRET, SECRET};
 
 struct Server {
     state: Arc<AppState>,
     address: String,
-}
-
-fn credential(key: &str, secret: &str, tenant: &str, actions: Option<&[&str]>) -> Credential {
-    Credential {
-        allowed_actions: actions.map(|a| a.iter().map(|s| (*s).to_owned()).collect()),
-        ..Credential::new(key, secret, tenant)
-    }
 }
 
 /// A server on `store` with the client-credentials `key`.
@@ -54,16 +42,7 @@ async fn serve(
         ..Overrides::default()
     };
     let mut config = Config::resolve(FileConfig::default(), overrides).unwrap();
-    config.credentials = vec![
-        credential(KEY, SECRET, TENANT, None),
-        credential(OTHER_KEY, OTHER_SECRET, "222222222222", None),
-        credential(
-            READER_KEY,
-            READER_SECRET,
-            TENANT,
-            Some(&["rekognition:GetFaceLivenessSessionResults"]),
-        ),
-    ];
+    config.credentials = tenants::credentials();
     let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
     let state =
         Arc::new(AppState::new(config, store, credentials, clock).with_client_credential_key(key));
@@ -133,28 +112,20 @@ impl Minted {
     }
 }
 
-/// `POST /v1/client-credentials`, signed with `key`/`secret` (and `token`) at the server's time:
-/// the HTTP status and the JSON body.
+/// `POST /v1/client-credentials` with `body`, signed with `keys` at the server's time: the HTTP
+/// status and the JSON body.
 async fn mint_raw(
     server: &Server,
-    key: &str,
-    secret: &str,
-    token: Option<&str>,
-    body: &str,
+    keys: Keys,
+    body: &serde_json::Value,
 ) -> (u16, serde_json::Value) {
-    let keys = Keys::new(key, secret);
-    let keys = match token {
-        Some(token) => keys.with_session_token(token),
-        None => keys,
-    };
+    let body = body.to_string();
     let mut request = http::Request::builder()
         .method("POST")
         .uri("/v1/client-credentials")
         .header("host", &server.address)
         .header("content-type", "application/json")
-        .body(http_body_util::Full::new(bytes::Bytes::from(
-            body.to_owned(),
-        )))
+        .body(http_body_util::Full::new(bytes::Bytes::from(body.clone())))
         .unwrap();
     Signer::new(keys)
         .sign(
@@ -175,7 +146,7 @@ async fn mint(server: &Server, session_id: &str, duration: Option<u64>) -> Minte
         Some(seconds) => serde_json::json!({"SessionId": session_id, "DurationSeconds": seconds}),
         None => serde_json::json!({"SessionId": session_id}),
     };
-    let (status, json) = mint_raw(server, KEY, SECRET, None, &body.to_string()).await;
+    let (status, json) = mint_raw(server, Keys::new(KEY, SECRET), &body).await;
     assert_eq!(status, 200, "{json}");
     assert_eq!(json["SessionId"], session_id);
     let c = &json["Credentials"];
@@ -185,6 +156,16 @@ async fn mint(server: &Server, session_id: &str, duration: Option<u64>) -> Minte
         token: c["SessionToken"].as_str().unwrap().to_owned(),
         expiration: c["Expiration"].as_str().unwrap().to_owned(),
     }
+}
+
+/// The refusal of credentials for `session_id` to `keys`: the HTTP status and the error type.
+async fn mint_refusal(server: &Server, keys: Keys, session_id: &str) -> (u16, String) {
+    let body = serde_json::json!({"SessionId": session_id});
+    let (status, json) = mint_raw(server, keys, &body).await;
+    (
+        status,
+        json["__type"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 async fn create(server: &Server) -> String {
@@ -262,17 +243,9 @@ async fn client_credentials_start_their_one_session_and_nothing_else() {
         .unwrap_err();
     assert_eq!(error_code(&error), "AccessDeniedException");
     // They cannot mint more credentials.
-    let (status, json) = mint_raw(
-        &server,
-        &minted.access_key_id,
-        &minted.secret,
-        Some(&minted.token),
-        &serde_json::json!({"SessionId": other_session}).to_string(),
-    )
-    .await;
     assert_eq!(
-        (status, json["__type"].as_str()),
-        (400, Some("AccessDeniedException"))
+        mint_refusal(&server, minted.keys(), &other_session).await,
+        (400, "AccessDeniedException".to_owned())
     );
     // They cannot start another session.
     assert_eq!(
@@ -323,17 +296,9 @@ async fn client_credentials_start_their_one_session_and_nothing_else() {
         start(&server, &session, &minted).await.err().unwrap().0,
         400
     );
-    let (status, json) = mint_raw(
-        &server,
-        KEY,
-        SECRET,
-        None,
-        &serde_json::json!({"SessionId": session}).to_string(),
-    )
-    .await;
     assert_eq!(
-        (status, json["__type"].as_str()),
-        (400, Some("InvalidParameterException"))
+        mint_refusal(&server, Keys::new(KEY, SECRET), &session).await,
+        (400, "InvalidParameterException".to_owned())
     );
     // The backend reads the result with its own key.
     let result = backend(&server)
@@ -412,32 +377,16 @@ async fn client_credentials_stop_at_their_expiry_which_is_never_after_the_sessio
         ),
         (OTHER_KEY, OTHER_SECRET, create(&server).await),
     ] {
-        let (status, json) = mint_raw(
-            &server,
-            key,
-            secret,
-            None,
-            &serde_json::json!({"SessionId": id}).to_string(),
-        )
-        .await;
         assert_eq!(
-            (status, json["__type"].as_str()),
-            (400, Some("SessionNotFoundException"))
+            mint_refusal(&server, Keys::new(key, secret), &id).await,
+            (400, "SessionNotFoundException".to_owned())
         );
     }
     // A read-only key may not mint; a request without a signature is not served.
     let fresh = create(&server).await;
-    let (status, json) = mint_raw(
-        &server,
-        READER_KEY,
-        READER_SECRET,
-        None,
-        &serde_json::json!({"SessionId": fresh}).to_string(),
-    )
-    .await;
     assert_eq!(
-        (status, json["__type"].as_str()),
-        (400, Some("AccessDeniedException"))
+        mint_refusal(&server, Keys::new(READER_KEY, READER_SECRET), &fresh).await,
+        (400, "AccessDeniedException".to_owned())
     );
 }
 

@@ -161,13 +161,18 @@ async fn until_closed(mut io: impl AsyncRead + Unpin) -> Vec<u8> {
     seen
 }
 
-#[tokio::test]
-async fn plain_server_speaks_http1_and_h2c() {
-    let server = start(false, Router::new()).await;
+/// Checks that `server` answers plain HTTP/1.1 and h2c (HTTP/2 by prior knowledge) on its port.
+async fn assert_plain_http_served(server: &Server) {
     let (status, body) = get_http1(server.tcp().await, "/").await;
     assert_eq!((status, body.as_str()), (200, "tls=false HTTP/1.1"));
     let (status, body) = get_http2(server.tcp().await, "http://localhost/").await;
     assert_eq!((status, body.as_str()), (200, "tls=false HTTP/2.0"));
+}
+
+#[tokio::test]
+async fn plain_server_speaks_http1_and_h2c() {
+    let server = start(false, Router::new()).await;
+    assert_plain_http_served(&server).await;
     server.stop().await;
 }
 
@@ -192,11 +197,8 @@ async fn one_port_serves_tls_by_alpn_and_plain_http() {
     let (status, body) = get_http1(tls, "/").await;
     assert_eq!((status, body.as_str()), (200, "tls=true HTTP/1.1"));
 
-    let (status, body) = get_http1(server.tcp().await, "/").await;
-    assert_eq!((status, body.as_str()), (200, "tls=false HTTP/1.1"));
-    let (status, body) = get_http2(server.tcp().await, "http://localhost/").await;
-    assert_eq!((status, body.as_str()), (200, "tls=false HTTP/2.0"));
-
+    // Plain HTTP on the same port.
+    assert_plain_http_served(&server).await;
     server.stop().await;
 }
 

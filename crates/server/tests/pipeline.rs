@@ -9,35 +9,37 @@
 
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
+#[path = "support/sessions.rs"]
+mod sessions;
+#[path = "support/signed.rs"]
+mod signed;
+#[path = "support/tenants.rs"]
+mod tenants;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4::SigningParams;
 use axum::body::Body;
-use openliveness_auth::{ClientCredentialKey, Credential, SecretKey, StaticCredentials, TenantId};
-use openliveness_protocol::{SessionId, SessionSettings};
+use openliveness_auth::{ClientCredentialKey, StaticCredentials, TenantId};
 use openliveness_server::clock::ManualClock;
 use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
-use openliveness_store::{NewSession, RedbStore, RedbStoreConfig};
+use openliveness_store::{RedbStore, RedbStoreConfig};
 use serde_json::Value;
+use signed::Key;
+use tenants::{credential, KEY, SECRET, TENANT};
 use tower::ServiceExt;
 
-const TENANT: &str = "111111111111";
-const KEY: &str = "AKIDPIPELINE";
-const SECRET: &str = "pipeline-secret";
 /// A key of the same tenant allowed one action no endpoint needs.
 const LIMITED_KEY: &str = "AKIDLIMITED";
 const LIMITED_SECRET: &str = "limited-secret";
+const LIMITED_ACTIONS: &[&str] = &["openliveness:Nothing"];
 /// 2026-01-01T00:00:00Z.
 const START: u64 = 1_767_225_600;
 const AWS_JSON: &str = "application/x-amz-json-1.1";
 /// The default `limits.max_body_bytes`.
 const MAX_BODY: usize = 64 * 1024;
 
-type Key = Option<(&'static str, &'static str)>;
 const SIGNED: Key = Some((KEY, SECRET));
 const LIMITED: Key = Some((LIMITED_KEY, LIMITED_SECRET));
 const UNSIGNED: Key = None;
@@ -163,6 +165,36 @@ fn refused(status: u16, error: &'static str, message: &str) -> Expected {
     }
 }
 
+/// The refusal of an unsigned request where no anonymous tenant takes it.
+fn missing_token() -> Expected {
+    refused(
+        403,
+        "MissingAuthenticationTokenException",
+        "Missing Authentication Token",
+    )
+}
+
+/// The refusal of `LIMITED_KEY`, which lacks the endpoint's permission.
+fn access_denied(endpoint: &Endpoint) -> Expected {
+    refused(
+        400,
+        "AccessDeniedException",
+        &format!(
+            "User: {LIMITED_KEY} is not authorized to perform: {}",
+            endpoint.permission
+        ),
+    )
+}
+
+/// The refusal of a body over the limit.
+fn too_large(_: &Endpoint) -> Expected {
+    refused(
+        413,
+        "RequestEntityTooLargeException",
+        &format!("Request body must be at most {MAX_BODY} bytes"),
+    )
+}
+
 const DEFAULT_CASE: Case = Case {
     setup: Setup {
         anonymous_tenant: false,
@@ -182,18 +214,6 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
-fn credential(key: &str, secret: &str, actions: Option<&[&str]>) -> Credential {
-    Credential {
-        access_key_id: key.to_owned(),
-        secret_access_key: SecretKey::new(secret),
-        tenant: TenantId::new(TENANT),
-        session_token: None,
-        expires_at: None,
-        allowed_actions: actions.map(|a| a.iter().map(|s| (*s).to_owned()).collect()),
-        session_id: None,
-    }
-}
-
 async fn server(setup: Setup) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let overrides = Overrides {
@@ -203,8 +223,8 @@ async fn server(setup: Setup) -> Server {
     let mut config = Config::resolve(FileConfig::default(), overrides).unwrap();
     assert_eq!(config.limits.max_body_bytes, MAX_BODY);
     config.credentials = vec![
-        credential(KEY, SECRET, None),
-        credential(LIMITED_KEY, LIMITED_SECRET, Some(&["openliveness:Nothing"])),
+        credential(KEY, SECRET, TENANT, None),
+        credential(LIMITED_KEY, LIMITED_SECRET, TENANT, Some(LIMITED_ACTIONS)),
     ];
     if setup.anonymous_tenant {
         config.anonymous_tenant = Some(TenantId::new(TENANT));
@@ -221,26 +241,13 @@ async fn server(setup: Setup) -> Server {
     let state = AppState::new(config, store, credentials, clock)
         .with_client_credential_key(ClientCredentialKey::from_bytes([7; 32]));
     let state = Arc::new(state);
-    let now = state.clock.now_millis();
-    let created = state
-        .store
-        .create(NewSession {
-            id: SessionId::random(),
-            tenant: TENANT.to_owned(),
-            client_request_token: None,
-            settings: SessionSettings::default(),
-            created_at: now,
-            expires_at: now + 180_000,
-            purge_at: now + 3_780_000,
-        })
-        .await
-        .unwrap();
+    let session = sessions::create_session(&state, TENANT).await;
     if setup.quota_spent {
-        assert!(state.quotas.try_acquire(TENANT, now));
+        assert!(state.quotas.try_acquire(TENANT, state.clock.now_millis()));
     }
     Server {
         state,
-        session: created.id.to_string(),
+        session: session.to_string(),
         _dir: dir,
     }
 }
@@ -272,49 +279,8 @@ fn request(server: &Server, endpoint: &Endpoint, case: &Case) -> http::Request<B
         };
         (key, secret)
     });
-    signed(server, method, &path, &headers, body, key)
-}
-
-/// A request as built, signed with `key` (SigV4, service `rekognition`, at the server's time).
-fn signed(
-    server: &Server,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-    key: Key,
-) -> http::Request<Body> {
-    let mut all = vec![("host", "localhost")];
-    all.extend_from_slice(headers);
-    let mut request = http::Request::builder().method(method).uri(path);
-    for (name, value) in &all {
-        request = request.header(*name, *value);
-    }
-    let mut request = request.body(Body::empty()).unwrap();
-    if let Some((key, secret)) = key {
-        let identity = Credentials::new(key, secret, None, None, "test").into();
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("rekognition")
-            .time(server.state.clock.now())
-            .settings(SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let url = format!("http://localhost{path}");
-        let signable = SignableRequest::new(
-            method,
-            &url,
-            all.iter().copied(),
-            SignableBody::Bytes(&body),
-        )
-        .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        instructions.apply_to_request_http1x(&mut request);
-    }
-    *request.body_mut() = Body::from(body);
-    request
+    let at = server.state.clock.now();
+    signed::request(method, "localhost", &path, &headers, body, key, at)
 }
 
 /// What came back.
@@ -458,13 +424,7 @@ async fn a_signed_request_with_the_permission_is_served() {
 async fn an_unsigned_request_without_an_anonymous_tenant_is_refused() {
     run(Case {
         key: UNSIGNED,
-        expected: |_| {
-            refused(
-                403,
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token",
-            )
-        },
+        expected: |_| missing_token(),
         ..DEFAULT_CASE
     })
     .await;
@@ -482,11 +442,7 @@ async fn an_unsigned_request_is_the_anonymous_tenants_where_the_endpoint_takes_i
             if endpoint.anonymous {
                 served(endpoint)
             } else {
-                refused(
-                    403,
-                    "MissingAuthenticationTokenException",
-                    "Missing Authentication Token",
-                )
+                missing_token()
             }
         },
         ..DEFAULT_CASE
@@ -528,16 +484,7 @@ async fn an_unknown_key_is_refused() {
 async fn a_key_without_the_endpoints_permission_is_denied() {
     run(Case {
         key: LIMITED,
-        expected: |endpoint| {
-            refused(
-                400,
-                "AccessDeniedException",
-                &format!(
-                    "User: {LIMITED_KEY} is not authorized to perform: {}",
-                    endpoint.permission
-                ),
-            )
-        },
+        expected: access_denied,
         ..DEFAULT_CASE
     })
     .await;
@@ -570,27 +517,10 @@ async fn the_permission_is_checked_before_the_quota() {
             ..Setup::default()
         },
         key: LIMITED,
-        expected: |endpoint| {
-            refused(
-                400,
-                "AccessDeniedException",
-                &format!(
-                    "User: {LIMITED_KEY} is not authorized to perform: {}",
-                    endpoint.permission
-                ),
-            )
-        },
+        expected: access_denied,
         ..DEFAULT_CASE
     })
     .await;
-}
-
-fn too_large(_: &Endpoint) -> Expected {
-    refused(
-        413,
-        "RequestEntityTooLargeException",
-        &format!("Request body must be at most {MAX_BODY} bytes"),
-    )
 }
 
 #[tokio::test]
@@ -682,11 +612,7 @@ async fn a_control_plane_request_naming_no_operation_is_unknown_once_authenticat
             Some("RekognitionService.DeleteCollection"),
             UNSIGNED,
             false,
-            refused(
-                403,
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token",
-            ),
+            missing_token(),
         ),
         (
             Some("RekognitionService.DeleteCollection"),
@@ -703,7 +629,8 @@ async fn a_control_plane_request_naming_no_operation_is_unknown_once_authenticat
         let _slots = take_slots(&server, slots_taken).await;
         let mut headers = vec![("content-type", AWS_JSON), ("content-length", "2")];
         headers.extend(target.map(|target| ("x-amz-target", target)));
-        let request = signed(&server, "POST", "/", &headers, b"{}".to_vec(), key);
+        let at = server.state.clock.now();
+        let request = signed::request("POST", "localhost", "/", &headers, b"{}".to_vec(), key, at);
         let reply = send(&server, request).await;
         let what = format!("{target:?}");
         check(&what, AWS_JSON, &reply, &expected);

@@ -6,27 +6,27 @@
 
 #[path = "support/loopback.rs"]
 mod loopback;
+#[path = "support/sessions.rs"]
+mod sessions;
+#[path = "support/tenants.rs"]
+mod tenants;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use openliveness_auth::{Credential, StaticCredentials};
+use openliveness_auth::StaticCredentials;
 use openliveness_client::{
     system_clock, Endpoint, Keys, Payload, Signer, Stream, CHALLENGE_VERSIONS,
 };
 use openliveness_evidence::{ClientEvent, StoredEvidence};
 use openliveness_protocol::eventstream::{self, Header, HeaderValue, Message};
-use openliveness_protocol::{LivenessSessionStatus, SessionId, SessionSettings};
+use openliveness_protocol::{LivenessSessionStatus, SessionId};
 use openliveness_server::clock::{Clock, ManualClock, SystemClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
-use openliveness_store::{Lookup, NewSession, RedbStore, RedbStoreConfig};
-
-const KEY: &str = "AKIDSTREAMA";
-const SECRET: &str = "stream-secret-a";
-const TENANT: &str = "111111111111";
-const OTHER_KEY: &str = "AKIDSTREAMB";
-const OTHER_SECRET: &str = "stream-secret-b";
+use openliveness_store::{Lookup, RedbStore, RedbStoreConfig};
+use sessions::create_session;
+use tenants::{KEY, OTHER_KEY, OTHER_SECRET, SECRET, TENANT};
 
 struct Harness {
     state: Arc<AppState>,
@@ -45,14 +45,7 @@ async fn start(clock: Arc<dyn Clock>, idle_ms: Option<u64>) -> Harness {
         ..Overrides::default()
     };
     let mut config = Config::resolve(file, overrides).unwrap();
-    for (key, secret, tenant) in [
-        (KEY, SECRET, TENANT),
-        (OTHER_KEY, OTHER_SECRET, "222222222222"),
-    ] {
-        config
-            .credentials
-            .push(Credential::new(key, secret, tenant));
-    }
+    config.credentials.extend(tenants::credentials());
     let store = Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap());
     let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
     let state = Arc::new(AppState::new(config, store, credentials, clock));
@@ -62,20 +55,6 @@ async fn start(clock: Arc<dyn Clock>, idle_ms: Option<u64>) -> Harness {
         address,
         _dir: dir,
     }
-}
-
-async fn create_session(state: &AppState) -> SessionId {
-    let now = state.clock.now_millis();
-    let session = NewSession {
-        id: SessionId::random(),
-        tenant: TENANT.to_owned(),
-        client_request_token: None,
-        settings: SessionSettings::default(),
-        created_at: now,
-        expires_at: now + 180_000,
-        purge_at: now + 3_780_000,
-    };
-    state.store.create(session).await.unwrap().id
 }
 
 fn client(harness: &Harness, key: &str, secret: &str) -> openliveness_client::Client {
@@ -109,6 +88,26 @@ async fn challenge(client: &mut Stream) -> serde_json::Value {
     information
 }
 
+/// A server, a session of it, and a stream of that session past the challenge.
+async fn started(clock: Arc<dyn Clock>, idle_ms: Option<u64>) -> (Harness, SessionId, Stream) {
+    let harness = start(clock, idle_ms).await;
+    let session = create_session(&harness.state, TENANT).await;
+    let mut client = connect(&harness, session).await;
+    challenge(&mut client).await;
+    (harness, session, client)
+}
+
+/// A VideoEvent carrying `chunk` (base64), not in an envelope.
+fn video_event(chunk: &str) -> Message {
+    let body = format!(r#"{{"VideoChunk":"{chunk}"}}"#);
+    eventstream::event_message("VideoEvent", body.into_bytes())
+}
+
+/// The next signed envelope of `client` around a VideoEvent carrying `chunk`, not sent.
+fn video_envelope(client: &mut Stream, chunk: &str) -> Vec<u8> {
+    client.envelope(Some(&video_event(chunk))).unwrap()
+}
+
 async fn status(harness: &Harness, session: SessionId) -> (LivenessSessionStatus, Option<String>) {
     match harness
         .state
@@ -122,6 +121,13 @@ async fn status(harness: &Harness, session: SessionId) -> (LivenessSessionStatus
     }
 }
 
+/// Why `session` failed; it must have.
+async fn failure_reason(harness: &Harness, session: SessionId) -> String {
+    let (status, reason) = status(harness, session).await;
+    assert_eq!(status, LivenessSessionStatus::Failed);
+    reason.unwrap()
+}
+
 fn client_info(kind: &str) -> serde_json::Value {
     serde_json::json!({"Challenge": {kind: {
         "ChallengeId": "7c5ad40f-5c4e-4b7a-9d0c-3b4f0d6a2e11",
@@ -133,7 +139,7 @@ fn client_info(kind: &str) -> serde_json::Value {
 #[tokio::test]
 async fn a_whole_session_keeps_the_evidence_byte_for_byte_and_ends_with_disconnection() {
     let harness = start(Arc::new(SystemClock), None).await;
-    let session = create_session(&harness.state).await;
+    let session = create_session(&harness.state, TENANT).await;
     let mut client = connect(&harness, session).await;
     let info = challenge(&mut client).await;
     let light = &info["SessionInformation"]["Challenge"]["FaceMovementAndLightChallenge"];
@@ -162,9 +168,10 @@ async fn a_whole_session_keeps_the_evidence_byte_for_byte_and_ends_with_disconne
 
     // Without an engine (`AppState::new`'s default analyzer) the session ends FAILED, with the
     // reason kept for operators.
-    let (status, reason) = status(&harness, session).await;
-    assert_eq!(status, LivenessSessionStatus::Failed);
-    assert_eq!(reason.as_deref(), Some("analysis engine unavailable"));
+    assert_eq!(
+        failure_reason(&harness, session).await,
+        "analysis engine unavailable"
+    );
     let evidence = match harness.state.evidence.get(session).await.unwrap().unwrap() {
         StoredEvidence::Plain(evidence) => *evidence,
         StoredEvidence::Sealed(_) => panic!("the session names no KMS key"),
@@ -183,10 +190,7 @@ async fn a_whole_session_keeps_the_evidence_byte_for_byte_and_ends_with_disconne
 
 #[tokio::test]
 async fn the_sdk_end_frame_also_ends_the_input() {
-    let harness = start(Arc::new(SystemClock), None).await;
-    let session = create_session(&harness.state).await;
-    let mut client = connect(&harness, session).await;
-    challenge(&mut client).await;
+    let (_harness, _, mut client) = started(Arc::new(SystemClock), None).await;
     client.send_video(b"webm bytes").await.unwrap();
     let end = client.envelope(None).unwrap();
     client.send_bytes(end).await.unwrap();
@@ -196,18 +200,23 @@ async fn the_sdk_end_frame_also_ends_the_input() {
     );
 }
 
-/// Sends `mischief` after a valid start; expects a ValidationException event, then a close.
-async fn refused_mid_stream(
+/// Sends `mischief` after a valid start; expects a ValidationException event, then a close with
+/// 1000: the exception's message.
+async fn refused_mid_stream(mischief: impl AsyncFnOnce(&mut Stream)) -> String {
+    // An idle timeout long enough that a slow machine never mistakes a busy client for an idle
+    // one.
+    refused_and_closed(mischief, 30_000, 1000).await
+}
+
+/// Sends `mischief` after a valid start on a server whose streams idle out after `idle_ms`;
+/// expects a ValidationException event, then a close with `expected_code`: the exception's
+/// message.
+async fn refused_and_closed(
     mischief: impl AsyncFnOnce(&mut Stream),
+    idle_ms: u64,
     expected_code: u16,
-) -> (Harness, SessionId, String) {
-    // A short idle timeout only where idleness is the point; elsewhere long enough that a slow
-    // machine never mistakes a busy client for an idle one.
-    let idle_ms = if expected_code == 4001 { 300 } else { 30_000 };
-    let harness = start(Arc::new(SystemClock), Some(idle_ms)).await;
-    let session = create_session(&harness.state).await;
-    let mut client = connect(&harness, session).await;
-    challenge(&mut client).await;
+) -> String {
+    let (harness, session, mut client) = started(Arc::new(SystemClock), Some(idle_ms)).await;
     client.send_video(b"first chunk").await.unwrap();
     mischief(&mut client).await;
     let event = client.next().await.unwrap();
@@ -215,165 +224,107 @@ async fn refused_mid_stream(
     assert_eq!(kind, "ValidationException", "{body}");
     let message = body["Message"].as_str().unwrap().to_owned();
     assert_eq!(client.rest().await, (vec![], Some(expected_code)));
-    let (status, reason) = status(&harness, session).await;
-    assert_eq!(status, LivenessSessionStatus::Failed);
-    assert!(reason.unwrap().contains("ValidationException"));
-    (harness, session, message)
+    assert!(failure_reason(&harness, session)
+        .await
+        .contains("ValidationException"));
+    message
 }
 
 #[tokio::test]
 async fn a_bad_chunk_signature_mid_stream_is_refused() {
-    let (_, _, message) = refused_mid_stream(
-        async |client| {
-            let mut bytes = client
-                .envelope(Some(&eventstream::event_message(
-                    "VideoEvent",
-                    br#"{"VideoChunk":"AAAA"}"#.to_vec(),
-                )))
-                .unwrap();
-            // The signature is the last header value: flip a bit in it, then fix both CRCs so
-            // that only the signature is wrong.
-            let message = eventstream::decode_message(bytes.clone().into()).unwrap();
-            let mut signature = match eventstream::header(&message, ":chunk-signature") {
-                Some(HeaderValue::ByteArray(bytes)) => bytes.to_vec(),
-                _ => unreachable!(),
-            };
-            signature[0] ^= 1;
-            let forged = Message::new(message.payload().clone())
-                .add_header(message.headers()[0].clone())
-                .add_header(Header::new(
-                    ":chunk-signature",
-                    HeaderValue::ByteArray(signature.into()),
-                ));
-            bytes = eventstream::encode_message(&forged).unwrap();
-            client.send_bytes(bytes).await.unwrap();
-        },
-        1000,
-    )
+    let message = refused_mid_stream(async |client| {
+        let bytes = video_envelope(client, "AAAA");
+        // The signature is the last header value: flip a bit in it, then fix both CRCs so
+        // that only the signature is wrong.
+        let message = eventstream::decode_message(bytes.into()).unwrap();
+        let mut signature = match eventstream::header(&message, ":chunk-signature") {
+            Some(HeaderValue::ByteArray(bytes)) => bytes.to_vec(),
+            _ => unreachable!(),
+        };
+        signature[0] ^= 1;
+        let forged = Message::new(message.payload().clone())
+            .add_header(message.headers()[0].clone())
+            .add_header(Header::new(
+                ":chunk-signature",
+                HeaderValue::ByteArray(signature.into()),
+            ));
+        let forged = eventstream::encode_message(&forged).unwrap();
+        client.send_bytes(forged).await.unwrap();
+    })
     .await;
     assert!(message.contains("signature"), "{message}");
 }
 
 #[tokio::test]
 async fn a_replayed_envelope_is_refused() {
-    refused_mid_stream(
-        async |client| {
-            let bytes = client
-                .envelope(Some(&eventstream::event_message(
-                    "VideoEvent",
-                    br#"{"VideoChunk":"AAAA"}"#.to_vec(),
-                )))
-                .unwrap();
-            client.send_bytes(bytes.clone()).await.unwrap();
-            client.send_bytes(bytes).await.unwrap();
-        },
-        1000,
-    )
+    refused_mid_stream(async |client| {
+        let bytes = video_envelope(client, "AAAA");
+        client.send_bytes(bytes.clone()).await.unwrap();
+        client.send_bytes(bytes).await.unwrap();
+    })
     .await;
 }
 
 #[tokio::test]
 async fn a_reordered_envelope_is_refused() {
-    refused_mid_stream(
-        async |client| {
-            let first = client
-                .envelope(Some(&eventstream::event_message(
-                    "VideoEvent",
-                    br#"{"VideoChunk":"AAAA"}"#.to_vec(),
-                )))
-                .unwrap();
-            let second = client
-                .envelope(Some(&eventstream::event_message(
-                    "VideoEvent",
-                    br#"{"VideoChunk":"BBBB"}"#.to_vec(),
-                )))
-                .unwrap();
-            client.send_bytes(second).await.unwrap();
-            client.send_bytes(first).await.unwrap();
-        },
-        1000,
-    )
+    refused_mid_stream(async |client| {
+        let first = video_envelope(client, "AAAA");
+        let second = video_envelope(client, "BBBB");
+        client.send_bytes(second).await.unwrap();
+        client.send_bytes(first).await.unwrap();
+    })
     .await;
 }
 
 #[tokio::test]
 async fn an_unsigned_message_is_refused() {
-    refused_mid_stream(
-        async |client| {
-            let inner =
-                eventstream::event_message("VideoEvent", br#"{"VideoChunk":"AAAA"}"#.to_vec());
-            client
-                .send_bytes(eventstream::encode_message(&inner).unwrap())
-                .await
-                .unwrap();
-        },
-        1000,
-    )
+    refused_mid_stream(async |client| {
+        let unsigned = eventstream::encode_message(&video_event("AAAA")).unwrap();
+        client.send_bytes(unsigned).await.unwrap();
+    })
     .await;
 }
 
 #[tokio::test]
 async fn a_bad_crc_is_refused() {
-    refused_mid_stream(
-        async |client| {
-            let mut bytes = client
-                .envelope(Some(&eventstream::event_message(
-                    "VideoEvent",
-                    br#"{"VideoChunk":"AAAA"}"#.to_vec(),
-                )))
-                .unwrap();
-            let last = bytes.len() - 1;
-            bytes[last] ^= 0xff;
-            client.send_bytes(bytes).await.unwrap();
-        },
-        1000,
-    )
+    refused_mid_stream(async |client| {
+        let mut bytes = video_envelope(client, "AAAA");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        client.send_bytes(bytes).await.unwrap();
+    })
     .await;
 }
 
 #[tokio::test]
 async fn an_oversized_message_is_refused_from_its_prelude() {
-    refused_mid_stream(
-        async |client| {
-            // A prelude announcing 64 MiB: refused before anything else is read.
-            let mut prelude = Vec::new();
-            prelude.extend_from_slice(&(64u32 << 20).to_be_bytes());
-            prelude.extend_from_slice(&0u32.to_be_bytes());
-            prelude.extend_from_slice(&crc32fast::hash(&prelude).to_be_bytes());
-            client.send_bytes(prelude).await.unwrap();
-        },
-        1000,
-    )
+    refused_mid_stream(async |client| {
+        // A prelude announcing 64 MiB: refused before anything else is read.
+        let mut prelude = Vec::new();
+        prelude.extend_from_slice(&(64u32 << 20).to_be_bytes());
+        prelude.extend_from_slice(&0u32.to_be_bytes());
+        prelude.extend_from_slice(&crc32fast::hash(&prelude).to_be_bytes());
+        client.send_bytes(prelude).await.unwrap();
+    })
     .await;
 }
 
 #[tokio::test]
 async fn more_than_ten_megabytes_of_video_is_refused() {
-    let (_, _, message) = refused_mid_stream(
-        async |client| {
-            let chunk = vec![7u8; 1024 * 1024];
-            for _ in 0..11 {
-                client.send_video(&chunk).await.unwrap();
-            }
-        },
-        1000,
-    )
+    let message = refused_mid_stream(async |client| {
+        let chunk = vec![7u8; 1024 * 1024];
+        for _ in 0..11 {
+            client.send_video(&chunk).await.unwrap();
+        }
+    })
     .await;
     assert!(message.contains("10 MB"), "{message}");
 }
 
 #[tokio::test]
 async fn a_truncated_frame_fails_the_session_when_the_client_closes() {
-    let harness = start(Arc::new(SystemClock), None).await;
-    let session = create_session(&harness.state).await;
-    let mut client = connect(&harness, session).await;
-    challenge(&mut client).await;
-    let bytes = client
-        .envelope(Some(&eventstream::event_message(
-            "VideoEvent",
-            br#"{"VideoChunk":"AAAA"}"#.to_vec(),
-        )))
-        .unwrap();
+    let (harness, session, mut client) = started(Arc::new(SystemClock), None).await;
+    let bytes = video_envelope(&mut client, "AAAA");
     client
         .send_bytes(bytes[..bytes.len() - 3].to_vec())
         .await
@@ -381,39 +332,33 @@ async fn a_truncated_frame_fails_the_session_when_the_client_closes() {
     client.close(None).await.unwrap();
     // After the client's close nothing more can be sent to it; the session records why it failed.
     let _ = client.rest().await;
-    let (status, reason) = status(&harness, session).await;
-    assert_eq!(status, LivenessSessionStatus::Failed);
-    assert!(reason
-        .unwrap()
+    assert!(failure_reason(&harness, session)
+        .await
         .contains("ended inside an event-stream message"));
 }
 
 #[tokio::test]
 async fn an_idle_client_is_closed_with_4001() {
-    let (_, _, message) = refused_mid_stream(async |_| {}, 4001).await;
+    // A short idle timeout: idleness is the point.
+    let message = refused_and_closed(async |_| {}, 300, 4001).await;
     assert!(message.contains("idle"), "{message}");
 }
 
 #[tokio::test]
 async fn a_client_close_with_a_4xxx_code_fails_the_session() {
-    let harness = start(Arc::new(SystemClock), None).await;
-    let session = create_session(&harness.state).await;
-    let mut client = connect(&harness, session).await;
-    challenge(&mut client).await;
+    let (harness, session, mut client) = started(Arc::new(SystemClock), None).await;
     client.send_video(b"chunk").await.unwrap();
     client.close(Some((4003, "user cancel"))).await.unwrap();
     // The server answers the close; the session is failed by then.
     let _ = client.rest().await;
-    let (status, reason) = status(&harness, session).await;
-    assert_eq!(status, LivenessSessionStatus::Failed);
-    assert!(reason.unwrap().contains("4003"));
+    assert!(failure_reason(&harness, session).await.contains("4003"));
 }
 
 #[tokio::test]
 async fn refusals_before_the_upgrade_and_other_sessions_untouched() {
     let harness = start(Arc::new(SystemClock), None).await;
-    let bystander = create_session(&harness.state).await;
-    let session = create_session(&harness.state).await;
+    let bystander = create_session(&harness.state, TENANT).await;
+    let session = create_session(&harness.state, TENANT).await;
 
     // Unknown session, another tenant's session, a wrong secret: HTTP errors, no upgrade.
     assert_eq!(
@@ -477,7 +422,7 @@ async fn refusals_before_the_upgrade_and_other_sessions_untouched() {
 async fn an_expired_session_is_refused_before_the_upgrade() {
     let clock = Arc::new(ManualClock::starting_at(SystemTime::now()));
     let harness = start(Arc::clone(&clock) as Arc<dyn Clock>, None).await;
-    let session = create_session(&harness.state).await;
+    let session = create_session(&harness.state, TENANT).await;
     clock.advance(Duration::from_secs(180));
     assert_eq!(
         try_connect(&harness, session, KEY, SECRET).await.err(),
@@ -496,10 +441,7 @@ async fn expiry_deletes_the_evidence() {
                     .as_secs(),
             ),
     ));
-    let harness = start(Arc::clone(&clock) as Arc<dyn Clock>, None).await;
-    let session = create_session(&harness.state).await;
-    let mut client = connect(&harness, session).await;
-    challenge(&mut client).await;
+    let (harness, session, mut client) = started(Arc::clone(&clock) as Arc<dyn Clock>, None).await;
     client.send_video(b"some video").await.unwrap();
     client.send_video(&[]).await.unwrap();
     assert_eq!(client.rest().await.1, Some(1000));
@@ -559,7 +501,7 @@ async fn post_start(
 #[tokio::test]
 async fn http_starts_are_refused_with_aws_errors_before_the_response() {
     let harness = start(Arc::new(SystemClock), None).await;
-    let session = create_session(&harness.state).await;
+    let session = create_session(&harness.state, TENANT).await;
     assert_eq!(
         post_start(&harness, session, KEY, "wrong", true).await,
         (403, "InvalidSignatureException".to_owned())

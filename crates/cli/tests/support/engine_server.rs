@@ -7,9 +7,14 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+#[path = "../../../server/tests/support/loopback.rs"]
+mod loopback;
+#[path = "../../../server/tests/support/tenants.rs"]
+pub mod tenants;
+
 use std::sync::{Arc, OnceLock};
 
-use openliveness_auth::{Credential, SecretKey, StaticCredentials, TenantId};
+use openliveness_auth::{Credential, StaticCredentials};
 use openliveness_cli::engine_analyzer::EngineAnalyzer;
 use openliveness_engine::Engine;
 use openliveness_protocol::challenge::SeededRandom;
@@ -17,6 +22,9 @@ use openliveness_server::clock::{Clock, SystemClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
 use openliveness_store::{RedbStore, RedbStoreConfig};
+// Where liveness.rs finds it; not every test binary names it.
+#[allow(unused_imports)]
+pub use tenants::credential;
 
 /// A running server.
 pub struct Server {
@@ -50,19 +58,6 @@ impl Default for Options {
             toml: String::new(),
             credentials: Vec::new(),
         }
-    }
-}
-
-/// A key of `tenant`; `actions` limits what it may do.
-pub fn credential(key: &str, secret: &str, tenant: &str, actions: Option<&[&str]>) -> Credential {
-    Credential {
-        access_key_id: key.to_owned(),
-        secret_access_key: SecretKey::new(secret),
-        tenant: TenantId::new(tenant),
-        session_token: None,
-        expires_at: None,
-        allowed_actions: actions.map(|actions| actions.iter().map(|a| (*a).to_owned()).collect()),
-        session_id: None,
     }
 }
 
@@ -100,16 +95,7 @@ pub async fn start(options: Options) -> Server {
         state = state.with_analyzer(Arc::new(EngineAnalyzer::new(engine())));
     }
     let state = Arc::new(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address").to_string();
-    let served = Arc::clone(&state);
-    tokio::spawn(async move {
-        openliveness_server::serve(listener, served, None, std::future::pending())
-            .await
-            .expect("serve");
-    });
+    let address = loopback::serve(&state).await.to_string();
     Server {
         state,
         url: format!("http://{address}"),
