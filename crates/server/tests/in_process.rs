@@ -7,6 +7,8 @@
 mod loopback;
 #[path = "support/sdk_calls.rs"]
 mod sdk_calls;
+#[path = "support/sdk_client.rs"]
+mod sdk_client;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -54,16 +56,6 @@ struct Harness {
 /// 2026-01-01T00:00:00Z: the server and the SDK both read their time from one manual clock.
 const START: u64 = 1_767_225_600;
 
-/// The SDK's view of the manual clock, so that its signatures move with the server's time.
-#[derive(Debug)]
-struct SdkTime(Arc<ManualClock>);
-
-impl aws_smithy_async::time::TimeSource for SdkTime {
-    fn now(&self) -> SystemTime {
-        self.0.now()
-    }
-}
-
 async fn start(store: Option<Arc<dyn SessionStore>>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
@@ -92,23 +84,8 @@ async fn start(store: Option<Arc<dyn SessionStore>>) -> Harness {
 
 impl Harness {
     fn client(&self) -> aws_sdk_rekognition::Client {
-        client(&self.url, &self.clock)
+        sdk_client::client(&self.url, KEY, SECRET, &self.clock)
     }
-}
-
-fn client(url: &str, clock: &Arc<ManualClock>) -> aws_sdk_rekognition::Client {
-    let config = aws_sdk_rekognition::Config::builder()
-        .time_source(SdkTime(Arc::clone(clock)))
-        .disable_clock_skew_correction(true)
-        .behavior_version(aws_sdk_rekognition::config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_sdk_rekognition::config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            KEY, SECRET, None, None, "test",
-        ))
-        .retry_config(aws_sdk_rekognition::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_rekognition::Client::from_conf(config)
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ mod loopback;
 mod moto_server;
 #[path = "support/sdk_calls.rs"]
 mod sdk_calls;
+#[path = "support/sdk_client.rs"]
+mod sdk_client;
 #[path = "../../output/tests/support/session.rs"]
 mod session;
 
@@ -72,15 +74,6 @@ impl SessionObserver for FixedAnalyzer {
     }
 }
 
-#[derive(Debug)]
-struct SdkTime(Arc<ManualClock>);
-
-impl aws_smithy_async::time::TimeSource for SdkTime {
-    fn now(&self) -> SystemTime {
-        self.0.now()
-    }
-}
-
 struct Harness {
     state: Arc<AppState>,
     clock: Arc<ManualClock>,
@@ -129,18 +122,12 @@ async fn start(toml: &str) -> Harness {
 
 impl Harness {
     fn client(&self) -> aws_sdk_rekognition::Client {
-        let config = aws_sdk_rekognition::Config::builder()
-            .time_source(SdkTime(Arc::clone(&self.clock)))
-            .disable_clock_skew_correction(true)
-            .behavior_version(aws_sdk_rekognition::config::BehaviorVersion::latest())
-            .endpoint_url(format!("http://{}", self.address))
-            .region(aws_sdk_rekognition::config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                KEY, SECRET, None, None, "test",
-            ))
-            .retry_config(aws_sdk_rekognition::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_rekognition::Client::from_conf(config)
+        sdk_client::client(
+            &format!("http://{}", self.address),
+            KEY,
+            SECRET,
+            &self.clock,
+        )
     }
 
     async fn create(
