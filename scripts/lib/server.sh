@@ -5,6 +5,8 @@
 #
 # Sets server_pid, endpoint (the first URL the server prints) and drain_pid (the reader that
 # keeps the server's standard output flowing so that it never blocks on it).
+server_pid=""
+drain_pid=""
 start_server() {
     local binary="$1" config="$2" data_dir="$3" log_file="$4" level="${5:-warn}" line
     rm -f "$work/server.out"
