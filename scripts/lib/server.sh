@@ -1,12 +1,14 @@
 # Sourced by the benchmark scripts: start `openliveness serve` in the background and wait for the
 # line that says where it listens (no sleeps). Needs $work (a scratch directory).
-#
+
+# The server start_server started and the reader of its output; empty while none runs.
+server_pid=""
+drain_pid=""
+
 #   start_server BINARY CONFIG DATA_DIR LOG_FILE [LOG_LEVEL]
 #
 # Sets server_pid, endpoint (the first URL the server prints) and drain_pid (the reader that
 # keeps the server's standard output flowing so that it never blocks on it).
-server_pid=""
-drain_pid=""
 start_server() {
     local binary="$1" config="$2" data_dir="$3" log_file="$4" level="${5:-warn}" line
     rm -f "$work/server.out"
