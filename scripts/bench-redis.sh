@@ -28,8 +28,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# shellcheck source=scripts/lib/server.sh
-source "$root/scripts/lib/server.sh"
 # shellcheck source=scripts/lib/bench.sh
 source "$root/scripts/lib/bench.sh"
 
@@ -41,8 +39,6 @@ command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
 }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/openliveness-bench-redis.XXXXXX")"
-server_pid=""
-drain_pid=""
 redis_pid=""
 cleanup() {
     stop_server
@@ -110,11 +106,6 @@ run() {
     fi
 }
 
-credentials='[[credentials]]
-access_key_id = "AKIDBENCH"
-secret_access_key = "bench-secret"
-tenant = "123456789012"'
-
 for store in $stores; do
     echo
     echo "== store: $store"
@@ -122,13 +113,12 @@ for store in $stores; do
     mkdir -p "$data_dir"
     case "$store" in
         embedded)
-            printf '%s\n' "$credentials" >"$work/$store.toml"
+            bench_config "$work/$store.toml"
             ;;
         redis-always | redis-everysec)
             redis-cli -p "$redis_port" flushall >/dev/null
             redis-cli -p "$redis_port" config set appendfsync "${store#redis-}" >/dev/null
-            printf '[store]\nkind = "redis"\nredis_url = "%s"\n%s\n' "$redis_url" "$credentials" \
-                >"$work/$store.toml"
+            bench_config "$work/$store.toml" '[store]' 'kind = "redis"' "redis_url = \"$redis_url\""
             ;;
         *)
             echo "bench-redis.sh: unknown store $store" >&2

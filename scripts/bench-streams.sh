@@ -18,12 +18,12 @@ bin="$CARGO_TARGET_DIR/release"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 work="$(mktemp -d)"
-# shellcheck source=scripts/lib/server.sh
-source "$root/scripts/lib/server.sh"
+# shellcheck source=scripts/lib/bench.sh
+source "$root/scripts/lib/bench.sh"
 server=""
 cleanup() { [[ -n "$server" ]] && kill "$server" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-printf '[[credentials]]\naccess_key_id = "AKIDBENCH"\nsecret_access_key = "bench-secret"\ntenant = "123456789012"\n' > "$work/config.toml"
+bench_config "$work/config.toml"
 
 for streams in ${BENCH_STREAMS:-100 250 500 1000}; do
     rm -rf "$work/data"

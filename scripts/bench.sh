@@ -30,8 +30,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# shellcheck source=scripts/lib/server.sh
-source "$root/scripts/lib/server.sh"
 # shellcheck source=scripts/lib/bench.sh
 source "$root/scripts/lib/bench.sh"
 
@@ -41,8 +39,6 @@ data_parent="${BENCH_DATA_PARENT:-${TMPDIR:-/tmp}}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/openliveness-bench.XXXXXX")"
 data_dir="$(mktemp -d "$data_parent/openliveness-bench-data.XXXXXX")"
-server_pid=""
-drain_pid=""
 cleanup() {
     stop_server
     rm -rf "$data_dir" "$work"
@@ -51,12 +47,7 @@ trap cleanup EXIT
 
 bench_binaries
 
-cat >"$work/config.toml" <<'EOF'
-[[credentials]]
-access_key_id = "AKIDBENCH"
-secret_access_key = "bench-secret"
-tenant = "123456789012"
-EOF
+bench_config "$work/config.toml"
 
 describe_machine "data dir" "$data_dir"
 

@@ -1,8 +1,11 @@
-# Sourced by the load benchmarks (bench.sh, bench-redis.sh): the release binaries, the
-# description of the machine, and one scenario of the load generator. Needs $root, and $work for
-# the functions.
+# Sourced by the benchmark scripts (bench.sh, bench-redis.sh, bench-streams.sh): the server
+# (lib/server.sh), the release binaries, its configuration, the description of the machine, and
+# one scenario of the load generator. Needs $root, and $work for the functions.
 
-# The settings both take from the environment (see their headers).
+# shellcheck source=scripts/lib/server.sh
+source "$root/scripts/lib/server.sh"
+
+# The settings the load benchmarks take from the environment (see their headers).
 duration="${BENCH_DURATION:-10}"
 warmup="${BENCH_WARMUP:-2}"
 concurrency="${BENCH_CONCURRENCY:-64}"
@@ -28,6 +31,22 @@ bench_binaries() {
     loadgen="$work/openliveness-loadgen"
     results="${BENCH_RESULTS:-$work/results}"
     mkdir -p "$results"
+}
+
+#   bench_config FILE [TOML_LINE...]
+#
+# Writes a server configuration to FILE: the TOML_LINEs, then the credential the load generators
+# sign with by default.
+bench_config() {
+    local file="$1"
+    shift
+    {
+        if [[ $# -gt 0 ]]; then
+            printf '%s\n' "$@"
+        fi
+        printf '%s\n' '[[credentials]]' 'access_key_id = "AKIDBENCH"' \
+            'secret_access_key = "bench-secret"' 'tenant = "123456789012"'
+    } >"$file"
 }
 
 #   describe_machine LABEL DIR [LINE...]

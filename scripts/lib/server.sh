@@ -1,6 +1,10 @@
 # Sourced by the benchmark scripts: start `openliveness serve` in the background and wait for the
 # line that says where it listens (no sleeps). Needs $work (a scratch directory).
-#
+
+# The server start_server started and the reader of its output; empty while none runs.
+server_pid=""
+drain_pid=""
+
 #   start_server BINARY CONFIG DATA_DIR LOG_FILE [LOG_LEVEL]
 #
 # Sets server_pid, endpoint (the first URL the server prints) and drain_pid (the reader that

@@ -795,23 +795,26 @@ impl Report<'_> {
             }
         );
         let reports = self.call_reports();
-        for call in &reports {
-            let s = call.latency;
-            let _ = writeln!(
-                out,
-                "  {:<8} {:>9} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
-                call.name, s.count, s.mean_ms, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms
-            );
-        }
+        let table = |out: &mut String, column: fn(&CallReport) -> Summary| {
+            for call in &reports {
+                let s = column(call);
+                let _ = writeln!(
+                    out,
+                    "  {:<8} {:>9} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
+                    call.name,
+                    s.count,
+                    s.mean_ms,
+                    s.p50_ms,
+                    s.p90_ms,
+                    s.p99_ms,
+                    s.p999_ms,
+                    s.max_ms
+                );
+            }
+        };
+        table(&mut out, |call| call.latency);
         let _ = writeln!(out, "service time (ms, from send after signing)");
-        for call in &reports {
-            let s = call.service;
-            let _ = writeln!(
-                out,
-                "  {:<8} {:>9} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
-                call.name, s.count, s.mean_ms, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms
-            );
-        }
+        table(&mut out, |call| call.service);
         for call in reports.iter().filter(|call| !call.outcomes.is_empty()) {
             let outcomes: Vec<String> = call
                 .outcomes

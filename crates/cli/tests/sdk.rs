@@ -49,11 +49,9 @@ fn every_setting() -> CreateFaceLivenessSessionRequestSettings {
 #[tokio::test]
 async fn create_with_every_setting_then_get() {
     // The KMS key it names, in the local keyring.
-    let server = Server::start(Options {
-        extra_top_level: "[[kms.keys]]\nid = \"1234abcd-12ab-34cd-56ef-1234567890ab\"\naccount = \"111111111111\"\n"
-            .to_owned(),
-        ..Options::default()
-    });
+    let server = Server::start(Options::with_config(
+        "[[kms.keys]]\nid = \"1234abcd-12ab-34cd-56ef-1234567890ab\"\naccount = \"111111111111\"\n",
+    ));
     let client = sdk_client(&server, TENANT_A);
     let created = client
         .create_face_liveness_session()
@@ -133,12 +131,10 @@ async fn a_key_without_the_permission_gets_access_denied() {
 
 #[tokio::test]
 async fn a_tenant_over_its_quota_gets_provisioned_throughput_exceeded() {
-    let server = Server::start(Options {
-        // Two requests, then one more every 1000 seconds.
-        extra_top_level: "[limits]\ntenant_requests_per_second = 0.001\ntenant_burst = 2\n"
-            .to_owned(),
-        ..Options::default()
-    });
+    // Two requests, then one more every 1000 seconds.
+    let server = Server::start(Options::with_config(
+        "[limits]\ntenant_requests_per_second = 0.001\ntenant_burst = 2\n",
+    ));
     let client = sdk_client(&server, TENANT_A);
     create_session(&client).await;
     create_session(&client).await;

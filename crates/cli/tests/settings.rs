@@ -91,6 +91,15 @@ fn serve_help_lists_every_flag_and_environment_variable_of_the_declaration() {
     assert_eq!(declared, before);
 }
 
+/// The flag `serve` reads `variable` for, by the declaration before it ([`FLAGS`]).
+fn flag_of(variable: &str) -> &'static str {
+    FLAGS
+        .iter()
+        .find(|(_, env)| *env == variable)
+        .map(|(long, _)| *long)
+        .unwrap_or_else(|| panic!("{variable} is not a variable of serve"))
+}
+
 /// A bad value in each variable is refused by the name of its flag: the variable sets it.
 #[test]
 fn each_environment_variable_sets_its_flag() {
@@ -99,23 +108,21 @@ fn each_environment_variable_sets_its_flag() {
     let not_a_directory = dir.path().join("file");
     std::fs::write(&not_a_directory, "").unwrap();
     let file = not_a_directory.to_str().unwrap();
-    for (variable, value, expected) in [
+    // A value the flag refuses: the message names the variable's own flag.
+    let refused_by_its_flag = [
+        ("OPENLIVENESS_LISTEN", "not-an-address"),
+        ("OPENLIVENESS_SESSION_TTL_SECS", "soon"),
+        ("OPENLIVENESS_MAX_BODY_BYTES", "-1"),
+        ("OPENLIVENESS_DEV_TLS", "maybe"),
+        ("OPENLIVENESS_DEMO", "maybe"),
+        ("OPENLIVENESS_DETECTOR_BACKEND", "cuda"),
+        ("OPENLIVENESS_LOG_FORMAT", "xml"),
+    ]
+    .map(|(variable, value)| (variable, value, format!("--{}", flag_of(variable))));
+    // A value the flag takes: the message names what it leads to (the flag it needs, the
+    // file it names, the data directory).
+    let refused_further = [
         ("OPENLIVENESS_DATA_DIR", file, file),
-        ("OPENLIVENESS_LISTEN", "not-an-address", "--listen"),
-        (
-            "OPENLIVENESS_SESSION_TTL_SECS",
-            "soon",
-            "--session-ttl-secs",
-        ),
-        ("OPENLIVENESS_MAX_BODY_BYTES", "-1", "--max-body-bytes"),
-        ("OPENLIVENESS_DEV_TLS", "maybe", "--dev-tls"),
-        ("OPENLIVENESS_DEMO", "maybe", "--demo"),
-        (
-            "OPENLIVENESS_DETECTOR_BACKEND",
-            "cuda",
-            "--detector-backend",
-        ),
-        ("OPENLIVENESS_LOG_FORMAT", "xml", "--log-format"),
         ("OPENLIVENESS_TLS_CERT", "cert.pem", "--tls-key"),
         ("OPENLIVENESS_TLS_KEY", "key.pem", "--tls-cert"),
         ("OPENLIVENESS_ACCESS_KEY_ID", "AKID", "--secret-access-key"),
@@ -135,7 +142,9 @@ fn each_environment_variable_sets_its_flag() {
             "/opt/ort.so",
             "onnxruntime_library (--onnxruntime-library)",
         ),
-    ] {
+    ]
+    .map(|(variable, value, expected)| (variable, value, expected.to_owned()));
+    for (variable, value, expected) in refused_by_its_flag.into_iter().chain(refused_further) {
         let output = run(openliveness()
             .arg("serve")
             .current_dir(dir.path())
@@ -143,7 +152,7 @@ fn each_environment_variable_sets_its_flag() {
             .env(variable, value));
         assert!(!output.status.success(), "{variable}={value} was accepted");
         let message = stderr(&output);
-        assert!(message.contains(expected), "{variable}={value}: {message}");
+        assert!(message.contains(&expected), "{variable}={value}: {message}");
     }
 }
 

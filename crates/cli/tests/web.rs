@@ -95,22 +95,47 @@ fn e2e(url: &str, camera: &Path, artifacts: &Path, page: &str) -> serde_json::Va
     })
 }
 
+/// A page the real binary serves with `--demo` from `root`, and a fake camera for it.
+struct Page {
+    /// `page` of `tests/web/e2e.mjs`, and the name of the screenshots' directory.
+    name: &'static str,
+    root: PathBuf,
+    dev_tls: bool,
+    /// Writes the camera's y4m video into a directory; its path.
+    camera: fn(&Path) -> PathBuf,
+}
+
+impl Page {
+    /// Starts the server and runs `tests/web/e2e.mjs` through the page until it reports
+    /// success: the server and the report.
+    fn complete_a_session(&self) -> (Server, serde_json::Value) {
+        let server = Server::start(Options {
+            dev_tls: self.dev_tls,
+            ..Options::with_config(format!(
+                "[web]\ndemo = true\nroot = \"{}\"\n",
+                self.root.display()
+            ))
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let camera = (self.camera)(dir.path());
+        let artifacts = artifacts(self.name);
+        let report = e2e(&server.url, &camera, &artifacts, self.name);
+        println!("screenshots: {}", artifacts.display());
+        assert_eq!(report["ok"], true, "{report:#}");
+        (server, report)
+    }
+}
+
 #[tokio::test]
 async fn our_page_completes_a_session_and_shows_the_result() {
     require_web_setup();
-    let server = Server::start(Options {
-        extra_top_level: format!(
-            "[web]\ndemo = true\nroot = \"{}\"\n",
-            repo().join("web/dist").display()
-        ),
-        ..Options::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let camera = fake_camera(dir.path());
-    let artifacts = artifacts("ours");
-    let report = e2e(&server.plain_url, &camera, &artifacts, "ours");
-    println!("screenshots: {}", artifacts.display());
-    assert_eq!(report["ok"], true, "{report:#}");
+    let (server, report) = Page {
+        name: "ours",
+        root: repo().join("web/dist"),
+        dev_tls: false,
+        camera: fake_camera,
+    }
+    .complete_a_session();
     let steps: Vec<&str> = report["steps"]
         .as_array()
         .unwrap()
@@ -169,17 +194,13 @@ async fn the_amplify_example_reaches_on_analysis_complete() {
         dist.join("blazeface/model.json").exists() && dist.join("tfjs-wasm").exists(),
         "the Amplify example is not built: run scripts/setup-amplify.sh"
     );
-    let server = Server::start(Options {
+    let (server, report) = Page {
+        name: "amplify",
+        root: dist,
         dev_tls: true,
-        extra_top_level: format!("[web]\ndemo = true\nroot = \"{}\"\n", dist.display()),
-        ..Options::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let camera = amplify_camera(dir.path());
-    let artifacts = artifacts("amplify");
-    let report = e2e(&server.url, &camera, &artifacts, "amplify");
-    println!("screenshots: {}", artifacts.display());
-    assert_eq!(report["ok"], true, "{report:#}");
+        camera: amplify_camera,
+    }
+    .complete_a_session();
 
     let session_id = report["sessionId"].as_str().unwrap();
     analysed_with_low_confidence(&server, session_id).await;

@@ -105,17 +105,28 @@ fn members(name: &str) -> Vec<(&'static str, &'static str)> {
         .unwrap_or_default()
 }
 
-fn required(name: &str) -> BTreeSet<&'static str> {
+/// The strings of a shape's list `key` (`required`, `enum`), if it has one.
+fn string_list(name: &str, key: &str) -> Option<Vec<&'static str>> {
     shape(name)
-        .get("required")
+        .get(key)
         .and_then(Value::as_array)
-        .map(|names| {
-            names
+        .map(|values| {
+            values
                 .iter()
-                .map(|n| n.as_str().expect("required name"))
+                .map(|value| {
+                    value
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{name}.{key} holds {value}"))
+                })
                 .collect()
         })
+}
+
+fn required(name: &str) -> BTreeSet<&'static str> {
+    string_list(name, "required")
         .unwrap_or_default()
+        .into_iter()
+        .collect()
 }
 
 fn list_member(name: &str) -> &'static str {
@@ -137,15 +148,7 @@ fn pattern(name: &str) -> Option<&'static str> {
 }
 
 fn enum_values(name: &str) -> Option<Vec<&'static str>> {
-    shape(name)
-        .get("enum")
-        .and_then(Value::as_array)
-        .map(|values| {
-            values
-                .iter()
-                .map(|v| v.as_str().expect("enum value"))
-                .collect()
-        })
+    string_list(name, "enum")
 }
 
 /// The model's pattern, matched against the whole value (AWS validates whole values; a pattern
@@ -643,19 +646,26 @@ fn patterns_accept_and_refuse_what_the_models_regex_does() {
     }
 }
 
+/// The values of the enum that member `member` of `structure` targets, which must be `ours`, in
+/// the model's order.
+fn assert_enum_is_ours(structure: &str, member: &str, ours: &[&str]) -> Vec<&'static str> {
+    let target = members(structure)
+        .into_iter()
+        .find(|(name, _)| *name == member)
+        .map(|(_, target)| target)
+        .unwrap_or_else(|| panic!("{structure}.{member}"));
+    let modeled = enum_values(target).unwrap_or_else(|| panic!("{target} is not an enum"));
+    assert_eq!(ours, modeled.as_slice(), "{target}");
+    modeled
+}
+
 #[test]
 fn enum_members_accept_exactly_the_models_values() {
-    let challenge_type = members("ChallengePreference")
-        .into_iter()
-        .find(|(member, _)| *member == "Type")
-        .map(|(_, target)| target)
-        .expect("ChallengePreference.Type");
-    let modeled: Vec<&str> = enum_values(challenge_type).expect("an enum");
-    let ours: Vec<&str> = ChallengeKind::ALL
-        .iter()
-        .map(|kind| kind.as_str())
-        .collect();
-    assert_eq!(ours, modeled, "{challenge_type}");
+    let modeled = assert_enum_is_ours(
+        "ChallengePreference",
+        "Type",
+        &ChallengeKind::ALL.map(ChallengeKind::as_str),
+    );
     for value in &modeled {
         assert_eq!(
             ChallengeKind::parse(value).map(ChallengeKind::as_str),
@@ -663,17 +673,11 @@ fn enum_members_accept_exactly_the_models_values() {
         );
     }
 
-    let status = members(io_shape(GET, "output"))
-        .into_iter()
-        .find(|(member, _)| *member == "Status")
-        .map(|(_, target)| target)
-        .expect("GetFaceLivenessSessionResultsResponse.Status");
-    let modeled: Vec<&str> = enum_values(status).expect("an enum");
-    let ours: Vec<&str> = LivenessSessionStatus::ALL
-        .iter()
-        .map(|status| status.as_str())
-        .collect();
-    assert_eq!(ours, modeled, "{status}");
+    assert_enum_is_ours(
+        io_shape(GET, "output"),
+        "Status",
+        &LivenessSessionStatus::ALL.map(LivenessSessionStatus::as_str),
+    );
     for status in LivenessSessionStatus::ALL {
         assert_eq!(
             serde_json::to_value(status).expect("serialise"),

@@ -259,25 +259,13 @@ impl Canvas {
         if area.abs() < 1e-9 {
             return;
         }
-        let min_x = a.screen[0]
-            .min(b.screen[0])
-            .min(c.screen[0])
-            .floor()
-            .max(0.0) as usize;
-        let max_x = (a.screen[0].max(b.screen[0]).max(c.screen[0]).ceil() as usize)
-            .min(self.width.saturating_sub(1));
-        let min_y = a.screen[1]
-            .min(b.screen[1])
-            .min(c.screen[1])
-            .floor()
-            .max(0.0) as usize;
-        let max_y = (a.screen[1].max(b.screen[1]).max(c.screen[1]).ceil() as usize)
-            .min(self.height.saturating_sub(1));
-        if a.screen[0].max(b.screen[0]).max(c.screen[0]) < 0.0
-            || a.screen[1].max(b.screen[1]).max(c.screen[1]) < 0.0
-        {
+        let corners = [a.screen, b.screen, c.screen];
+        let (Some((min_x, max_x)), Some((min_y, max_y))) = (
+            pixel_span(corners, 0, self.width),
+            pixel_span(corners, 1, self.height),
+        ) else {
             return;
-        }
+        };
         for py in min_y..=max_y {
             for px in min_x..=max_x {
                 let p = [px as f64 + 0.5, py as f64 + 0.5];
@@ -320,6 +308,19 @@ struct Vertex {
     inverse_depth: f64,
     texel: [f64; 2],
     light: [f64; 3],
+}
+
+/// The first and last pixel (clamped to `0..size`) that a triangle's corners span along one
+/// axis (0: x, 1: y); `None` when the whole triangle lies before the image on that axis.
+fn pixel_span(corners: [[f64; 2]; 3], axis: usize, size: usize) -> Option<(usize, usize)> {
+    let [a, b, c] = corners.map(|corner| corner[axis]);
+    let high = a.max(b).max(c);
+    if high < 0.0 {
+        return None;
+    }
+    let first = a.min(b).min(c).floor().max(0.0) as usize;
+    let last = (high.ceil() as usize).min(size.saturating_sub(1));
+    Some((first, last))
 }
 
 fn edge(a: [f64; 2], b: [f64; 2], p: [f64; 2]) -> f64 {

@@ -55,17 +55,14 @@ impl Species {
         Species::FaceSwap,
     ];
 
-    pub const ATTACKS: [Species; 9] = [
-        Species::PrintedPhoto,
-        Species::BentPhoto,
-        Species::ScreenReplay,
-        Species::VideoInjection,
-        Species::StaticImage,
-        Species::DelayedColours,
-        Species::MissesOval,
-        Species::TwoFaces,
-        Species::FaceSwap,
-    ];
+    /// Every species but the live person, in the order of [`Species::ALL`].
+    pub const ATTACKS: [Species; 9] = match Species::ALL.split_first() {
+        Some((Species::BonaFide, attacks)) => match attacks.first_chunk() {
+            Some(attacks) => *attacks,
+            None => panic!("Species::ALL has nine attacks"),
+        },
+        _ => panic!("Species::ALL starts with the live person"),
+    };
 
     pub fn name(self) -> &'static str {
         match self {

@@ -97,7 +97,7 @@ async fn created_in_a(store: &Arc<dyn SessionStore>) -> NewSession {
 }
 
 /// `get`, which must not fail.
-async fn get(
+pub async fn get(
     store: &Arc<dyn SessionStore>,
     tenant: &str,
     id: SessionId,
@@ -107,7 +107,7 @@ async fn get(
 }
 
 /// `claim`, which must not fail.
-async fn claim(
+pub async fn claim(
     store: &Arc<dyn SessionStore>,
     tenant: &str,
     id: SessionId,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use openliveness_protocol::{LivenessSessionStatus, SessionId};
-use openliveness_store::conformance::{new_session, RETENTION, T0, TTL};
+use openliveness_store::conformance::{claim, get, new_session, RETENTION, T0, TTL};
 use openliveness_store::{
     Claim, Lookup, NewSession, RedisStore, RedisStoreConfig, SessionStore, StoreError,
 };
@@ -51,6 +51,33 @@ async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
 async fn expire_time(connection: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
     redis::cmd("PEXPIRETIME")
         .arg(key)
+        .query_async(connection)
+        .await
+        .unwrap()
+}
+
+/// `used_memory` of `INFO memory`: the bytes Redis has allocated.
+async fn used_memory(connection: &mut redis::aio::MultiplexedConnection) -> i64 {
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(connection)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// `MEMORY USAGE` of a key, every element of it counted (`SAMPLES 0`).
+async fn memory_usage(connection: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(key)
+        .arg("SAMPLES")
+        .arg(0)
         .query_async(connection)
         .await
         .unwrap()
@@ -114,27 +141,10 @@ async fn redis_deletes_the_data_at_expiry_and_the_tombstone_at_purge_by_itself()
         .unwrap();
     assert_eq!(count, 0, "the expired session's data is still in Redis");
     // Nothing of it is readable, even by asking as if it were still live; the tombstone answers.
-    assert_eq!(
-        store
-            .get("A", expired.id, expired.created_at)
-            .await
-            .unwrap(),
-        Lookup::Expired
-    );
-    assert_eq!(
-        store
-            .claim("A", expired.id, expired.created_at)
-            .await
-            .unwrap(),
-        Claim::Expired
-    );
-    assert_eq!(
-        store
-            .get("B", expired.id, expired.created_at)
-            .await
-            .unwrap(),
-        Lookup::NotFound
-    );
+    let then = expired.created_at;
+    assert_eq!(get(&store, "A", expired.id, then).await, Lookup::Expired);
+    assert_eq!(claim(&store, "A", expired.id, then).await, Claim::Expired);
+    assert_eq!(get(&store, "B", expired.id, then).await, Lookup::NotFound);
     // The token went with the data: it is free for a new session.
     let again = store
         .create(new_session("A", Some("t1"), now))
@@ -162,20 +172,7 @@ async fn redis_deletes_the_data_at_expiry_and_the_tombstone_at_purge_by_itself()
 async fn a_session_costs_less_than_a_kilobyte_of_redis_memory() {
     let (store, server) = fresh().await;
     let mut connection = raw(&server).await;
-    let used_memory = |info: String| -> i64 {
-        info.lines()
-            .find_map(|line| line.strip_prefix("used_memory:"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    let info: String = redis::cmd("INFO")
-        .arg("memory")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let before = used_memory(info);
+    let before = used_memory(&mut connection).await;
     const SESSIONS: u64 = 2000;
     let mut last = None;
     for i in 0..SESSIONS {
@@ -184,12 +181,8 @@ async fn a_session_costs_less_than_a_kilobyte_of_redis_memory() {
         store.create(session.clone()).await.unwrap();
         last = Some(session);
     }
-    let info: String = redis::cmd("INFO")
-        .arg("memory")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let per_session = (used_memory(info) - before) / i64::try_from(SESSIONS).unwrap();
+    let per_session =
+        (used_memory(&mut connection).await - before) / i64::try_from(SESSIONS).unwrap();
 
     let session = last.unwrap();
     let id = session.id;
@@ -200,14 +193,7 @@ async fn a_session_costs_less_than_a_kilobyte_of_redis_memory() {
         format!("ol:{{{id}}}:t"),
         format!("ol:tok:{{12:123456789012:{token}}}"),
     ] {
-        let bytes: i64 = redis::cmd("MEMORY")
-            .arg("USAGE")
-            .arg(&key)
-            .arg("SAMPLES")
-            .arg(0)
-            .query_async(&mut connection)
-            .await
-            .unwrap();
+        let bytes = memory_usage(&mut connection, &key).await;
         usage.push((key, bytes));
     }
     // And once finished with a result (no images: those are in the record only when the
@@ -231,14 +217,7 @@ async fn a_session_costs_less_than_a_kilobyte_of_redis_memory() {
         )
         .await
         .unwrap();
-    let finished: i64 = redis::cmd("MEMORY")
-        .arg("USAGE")
-        .arg(format!("ol:{{{id}}}:r"))
-        .arg("SAMPLES")
-        .arg(0)
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    let finished = memory_usage(&mut connection, &format!("ol:{{{id}}}:r")).await;
     println!("MEMORY USAGE per key: {usage:?}; finished record: {finished} bytes");
     println!("used_memory per session with a token, over {SESSIONS} sessions: {per_session} bytes");
     let total: i64 = usage.iter().map(|(_, bytes)| bytes).sum();

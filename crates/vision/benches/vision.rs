@@ -44,6 +44,9 @@ fn decode_only(video: &[u8], options: &DecodeOptions) {
     assert_eq!(summary.frames, common::FRAMES);
 }
 
+/// One of the whole paths: decoding, detection on every `every`th frame, tracking.
+type WholePath = fn(&[u8], &BlazeFace, NonZeroU32);
+
 fn whole_path(video: &[u8], detector: &BlazeFace, every: NonZeroU32) {
     let options = DecodeOptions {
         detector_view: Some(DetectorView::every(every)),
@@ -115,7 +118,17 @@ struct Measurement<'a> {
     times: Vec<Duration>,
 }
 
-impl Measurement<'_> {
+impl<'a> Measurement<'a> {
+    /// A measurement not yet run.
+    fn new(name: impl Into<String>, units: u32, work: impl FnMut() + 'a) -> Measurement<'a> {
+        Measurement {
+            name: name.into(),
+            units,
+            work: Box::new(work),
+            times: Vec::new(),
+        }
+    }
+
     fn fastest(&self) -> Duration {
         self.times.iter().copied().min().unwrap_or_default()
     }
@@ -148,41 +161,35 @@ fn main() {
     };
     let every_frame_view = DecodeOptions::default();
     let mut measurements: Vec<Measurement> = vec![
-        Measurement {
-            name: "decode 640x480 VP8, no conversion".into(),
-            units: common::FRAMES,
-            work: Box::new(|| decode_only(video, &bare)),
-            times: Vec::new(),
-        },
-        Measurement {
-            name: "decode 640x480 VP8 to RGB (floor: decoding alone)".into(),
-            units: common::FRAMES,
-            work: Box::new(|| decode_only(video, &rgb_only)),
-            times: Vec::new(),
-        },
-        Measurement {
-            name: "decode 640x480 VP8 to RGB and the 128x96 detector view on every frame".into(),
-            units: common::FRAMES,
-            work: Box::new(|| decode_only(video, &every_frame_view)),
-            times: Vec::new(),
-        },
+        Measurement::new("decode 640x480 VP8, no conversion", common::FRAMES, || {
+            decode_only(video, &bare)
+        }),
+        Measurement::new(
+            "decode 640x480 VP8 to RGB (floor: decoding alone)",
+            common::FRAMES,
+            || decode_only(video, &rgb_only),
+        ),
+        Measurement::new(
+            "decode 640x480 VP8 to RGB and the 128x96 detector view on every frame",
+            common::FRAMES,
+            || decode_only(video, &every_frame_view),
+        ),
     ];
     for (backend, detector) in &backends {
         let input = &input;
-        measurements.push(Measurement {
-            name: format!("{backend}: inference on a prepared tensor (floor: inference alone)"),
-            units: INFERENCES_PER_ROUND,
-            work: Box::new(move || {
+        measurements.push(Measurement::new(
+            format!("{backend}: inference on a prepared tensor (floor: inference alone)"),
+            INFERENCES_PER_ROUND,
+            move || {
                 for _ in 0..INFERENCES_PER_ROUND {
                     black_box(detector.infer(input).expect("inference"));
                 }
-            }),
-            times: Vec::new(),
-        });
-        measurements.push(Measurement {
-            name: format!("{backend}: detection (letterbox, inference, anchors, weighted NMS)"),
-            units: INFERENCES_PER_ROUND,
-            work: Box::new(move || {
+            },
+        ));
+        measurements.push(Measurement::new(
+            format!("{backend}: detection (letterbox, inference, anchors, weighted NMS)"),
+            INFERENCES_PER_ROUND,
+            move || {
                 for _ in 0..INFERENCES_PER_ROUND {
                     black_box(
                         detector
@@ -190,33 +197,24 @@ fn main() {
                             .expect("detection"),
                     );
                 }
-            }),
-            times: Vec::new(),
-        });
-        measurements.push(Measurement {
-            name: format!("{backend}: whole path, detection on every frame"),
-            units: common::FRAMES,
-            work: Box::new(move || whole_path(video, detector, NonZeroU32::MIN)),
-            times: Vec::new(),
-        });
-        measurements.push(Measurement {
-            name: format!("{backend}: whole path, detection on every third frame"),
-            units: common::FRAMES,
-            work: Box::new(move || whole_path(video, detector, third)),
-            times: Vec::new(),
-        });
-        measurements.push(Measurement {
-            name: format!("{backend}: whole path deferred, detection on every frame"),
-            units: common::FRAMES,
-            work: Box::new(move || whole_path_deferred(video, detector, NonZeroU32::MIN)),
-            times: Vec::new(),
-        });
-        measurements.push(Measurement {
-            name: format!("{backend}: whole path deferred, detection on every third frame"),
-            units: common::FRAMES,
-            work: Box::new(move || whole_path_deferred(video, detector, third)),
-            times: Vec::new(),
-        });
+            },
+        ));
+        let paths: [(&str, WholePath); 2] = [
+            ("whole path", whole_path),
+            ("whole path deferred", whole_path_deferred),
+        ];
+        for (path, run) in paths {
+            for (frames, every) in [
+                ("every frame", NonZeroU32::MIN),
+                ("every third frame", third),
+            ] {
+                measurements.push(Measurement::new(
+                    format!("{backend}: {path}, detection on {frames}"),
+                    common::FRAMES,
+                    move || run(video, detector, every),
+                ));
+            }
+        }
     }
 
     // One warm-up round, then the measured rounds, interleaved.

@@ -53,6 +53,16 @@ pub struct Options {
     pub dev_tls: bool,
 }
 
+impl Options {
+    /// The default options with `toml` in the configuration (see `extra_top_level`).
+    pub fn with_config(toml: impl Into<String>) -> Options {
+        Options {
+            extra_top_level: toml.into(),
+            ..Options::default()
+        }
+    }
+}
+
 /// A running server process; killed when dropped.
 pub struct Server {
     child: Child,

@@ -80,76 +80,41 @@ impl Encoding {
         Encoding::PlainMp4,
     ];
 
-    fn arguments(self) -> &'static [&'static str] {
-        match self {
-            Encoding::WebmVp8 => &[
-                "-c:v",
-                "libvpx",
-                "-b:v",
-                "1M",
-                "-deadline",
-                "realtime",
-                "-cpu-used",
-                "8",
-                "-g",
-                "15",
-                "-f",
-                "webm",
-                "-live",
-                "1",
-                "-cluster_time_limit",
-                "1000",
-            ],
+    /// FFmpeg's output options for the encoding, after the pixel format.
+    fn arguments(self) -> Vec<&'static str> {
+        // VP8 and VP9 as Chrome's MediaRecorder runs libvpx: 1 Mbit/s, realtime.
+        const VPX_REALTIME: &[&str] = &["-b:v", "1M", "-deadline", "realtime", "-cpu-used", "8"];
+        // H.264 with FFmpeg's libx264, fast.
+        const X264: &[&str] = &["-c:v", "libx264", "-preset", "veryfast"];
+        // A keyframe a second.
+        const KEYFRAMES: &[&str] = &["-g", "15"];
+        // WebM as MediaRecorder writes it: live, a cluster a second.
+        const LIVE_WEBM: &[&str] = &["-f", "webm", "-live", "1", "-cluster_time_limit", "1000"];
+        let parts: &[&[&str]] = match self {
+            Encoding::WebmVp8 => &[&["-c:v", "libvpx"], VPX_REALTIME, KEYFRAMES, LIVE_WEBM],
             Encoding::WebmVp9 => &[
-                "-c:v",
-                "libvpx-vp9",
-                "-b:v",
-                "1M",
-                "-deadline",
-                "realtime",
-                "-cpu-used",
-                "8",
-                "-g",
-                "15",
-                "-row-mt",
-                "0",
-                "-f",
-                "webm",
-                "-live",
-                "1",
-                "-cluster_time_limit",
-                "1000",
+                &["-c:v", "libvpx-vp9"],
+                VPX_REALTIME,
+                KEYFRAMES,
+                &["-row-mt", "0"],
+                LIVE_WEBM,
             ],
             Encoding::FragmentedMp4 => &[
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-profile:v",
-                "main",
-                "-g",
-                "15",
-                "-movflags",
-                "+frag_keyframe+empty_moov+default_base_moof",
-                "-f",
-                "mp4",
+                X264,
+                &["-profile:v", "main"],
+                KEYFRAMES,
+                &["-movflags", "+frag_keyframe+empty_moov+default_base_moof"],
+                &["-f", "mp4"],
             ],
             Encoding::FaststartMp4 => &[
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-g",
-                "15",
-                "-movflags",
-                "+faststart",
-                "-f",
-                "mp4",
+                X264,
+                KEYFRAMES,
+                &["-movflags", "+faststart"],
+                &["-f", "mp4"],
             ],
-            Encoding::PlainMp4 => &[
-                "-c:v", "libx264", "-preset", "veryfast", "-g", "15", "-f", "mp4",
-            ],
-        }
+            Encoding::PlainMp4 => &[X264, KEYFRAMES, &["-f", "mp4"]],
+        };
+        parts.concat()
     }
 }
 
