@@ -11,7 +11,8 @@
 #[path = "support/engine_server.rs"]
 mod engine_server;
 
-use engine_server::{credential, Options, Server};
+use engine_server::tenants::credential;
+use engine_server::{Options, Server};
 use openliveness_cli::simulated::play;
 use openliveness_client::{Client, Endpoint, Keys, Pace, Played};
 use openliveness_sim::Species;

@@ -22,7 +22,7 @@ use openliveness_protocol::{ApiError, ErrorCode, LivenessSessionStatus, SessionI
 use openliveness_store::Lookup;
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::Call;
+use crate::call::Call;
 use crate::AppState;
 
 /// The path of the API.

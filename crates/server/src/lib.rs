@@ -11,6 +11,7 @@
 pub mod analysis;
 pub mod bootstrap;
 pub use openliveness_protocol::challenge;
+pub mod call;
 pub mod client_credentials;
 pub mod clock;
 pub mod config;

@@ -41,6 +41,7 @@ use axum::Router;
 use openliveness_auth::{verify_header_auth, AuthError, HeaderRequest, Principal, TenantId};
 use openliveness_protocol::{ApiError, ErrorCode, Operation};
 
+use crate::call::{Call, PathParameters, Refusal};
 use crate::{client_credentials, control, report, AppState, RequestId};
 
 /// Every endpoint behind the pipeline.
@@ -181,44 +182,6 @@ impl Address {
     }
 }
 
-/// What a handler gets: a request that passed every shared step.
-pub struct Call<'a> {
-    pub state: &'a AppState,
-    /// The caller's tenant: the signing key's, or the anonymous tenant.
-    pub tenant: TenantId,
-    /// The whole body, within its limit.
-    pub body: Vec<u8>,
-    /// The route's path parameters, percent-decoded; none when one of them is not UTF-8.
-    pub path: PathParameters,
-}
-
-/// The parameters of an [`Address::Route`] pattern, by name.
-#[derive(Debug, Default)]
-pub struct PathParameters(HashMap<String, String>);
-
-impl PathParameters {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-}
-
-/// A refusal: the error, and the HTTP status when the resource's REST status differs from the
-/// awsJson1_1 one (404 for a missing session, 409 for one not decided yet).
-#[derive(Debug)]
-pub struct Refusal {
-    pub error: ApiError,
-    pub status: Option<StatusCode>,
-}
-
-impl From<ApiError> for Refusal {
-    fn from(error: ApiError) -> Refusal {
-        Refusal {
-            error,
-            status: None,
-        }
-    }
-}
-
 /// The endpoint's handler: the one place requests are dispatched.
 async fn dispatch(endpoint: Endpoint, call: Call<'_>) -> Result<Vec<u8>, Refusal> {
     match endpoint {
@@ -271,7 +234,7 @@ async fn serve(State(state): State<Arc<AppState>>, door: Door, request: Request)
         Door::Route(endpoint) => Ok(endpoint),
     };
     let path = match Path::<HashMap<String, String>>::from_request_parts(&mut parts, &state).await {
-        Ok(Path(parameters)) => PathParameters(parameters),
+        Ok(Path(parameters)) => PathParameters::new(parameters),
         Err(_) => PathParameters::default(),
     };
     let state = state.as_ref();

@@ -33,7 +33,7 @@ use openliveness_protocol::{
 };
 use openliveness_store::Lookup;
 
-use crate::pipeline::{Call, Refusal};
+use crate::call::{Call, Refusal};
 
 /// The route.
 pub const PATH: &str = "/v1/sessions/{session_id}/report";

@@ -22,9 +22,6 @@ use openliveness_server::clock::{Clock, SystemClock};
 use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
 use openliveness_store::{RedbStore, RedbStoreConfig};
-// Where liveness.rs finds it; not every test binary names it.
-#[allow(unused_imports)]
-pub use tenants::credential;
 
 /// A running server.
 pub struct Server {
