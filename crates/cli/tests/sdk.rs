@@ -193,3 +193,23 @@ async fn sessions_survive_a_hard_restart() {
         session_id
     );
 }
+
+/// Issue 22: the data directory was created readable by every local user, and the session
+/// database in it too. Started on a directory that does not exist yet, the server makes both
+/// its owner's only.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_the_server_creates_is_its_owners_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let parent = tempfile::tempdir().unwrap();
+    let data_dir = parent.path().join("data");
+    let server = Server::start(Options {
+        data_dir: Some(data_dir.clone()),
+        ..Options::default()
+    });
+    create_session(&sdk_client(&server, TENANT_A)).await;
+    assert_eq!(mode(&data_dir), 0o700);
+    assert_eq!(mode(&data_dir.join("sessions.redb")), 0o600);
+}

@@ -129,7 +129,9 @@ impl ObjectStoreOutput {
         let client: Arc<dyn ObjectStore> = match &self.backend {
             Backend::Local { root } => {
                 let dir = root.join(bucket);
-                std::fs::create_dir_all(&dir)
+                // The files inside take object_store's modes; the folders keep them from other
+                // users.
+                openliveness_store::private::create_dir_all(&dir)
                     .map_err(|error| ImageError(format!("{}: {error}", dir.display())))?;
                 Arc::new(
                     LocalFileSystem::new_with_prefix(&dir)

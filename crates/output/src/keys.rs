@@ -199,7 +199,8 @@ fn material_file(path: &Path) -> Result<Zeroizing<[u8; 32]>, String> {
             let mut material = Zeroizing::new([0u8; 32]);
             random(material.as_mut()).map_err(|error| error.to_string())?;
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|error| error.to_string())?;
+                openliveness_store::private::create_dir_all(dir)
+                    .map_err(|error| error.to_string())?;
             }
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);

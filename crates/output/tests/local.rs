@@ -120,6 +120,16 @@ async fn images_land_under_the_documented_keys_and_results_name_them() {
         let file = dir.path().join("output/liveness-out").join(name);
         assert_eq!(std::fs::read(file).unwrap(), tiny_jpeg());
     }
+    // Faces: the folders are their owner's only, so no other user of the machine reads them.
+    #[cfg(unix)]
+    for folder in ["output", "output/liveness-out"] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join(folder))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{folder}");
+    }
 }
 
 #[tokio::test]

@@ -49,9 +49,11 @@ pub fn prepare(
     analyzer: impl FnOnce(&Config) -> Result<Arc<dyn Analyzer>, String>,
 ) -> Result<(Arc<AppState>, Notice), StartError> {
     let data_dir = config.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).map_err(|source| StartError::DataDir {
-        path: data_dir.clone(),
-        source,
+    openliveness_store::private::create_dir_all(&data_dir).map_err(|source| {
+        StartError::DataDir {
+            path: data_dir.clone(),
+            source,
+        }
     })?;
     let mut notice = Notice::default();
     if config.credentials.is_empty() {

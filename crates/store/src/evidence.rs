@@ -58,9 +58,9 @@ impl LocalEvidenceStore {
         let video = video.to_vec();
         let root = self.dir.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::create_dir_all(&root)?;
+            crate::private::create_dir_all(&root)?;
             let _ = std::fs::remove_dir_all(&staging);
-            std::fs::create_dir_all(&staging)?;
+            crate::private::create_dir_all(&staging)?;
             write_synced(&staging.join("evidence.json"), &json)?;
             write_synced(&staging.join("video.bin"), &video)?;
             let _ = std::fs::remove_dir_all(&final_dir);
@@ -79,7 +79,7 @@ fn io(error: std::io::Error) -> StoreError {
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
-    let mut file = std::fs::File::create(path)?;
+    let mut file = crate::private::open_for_writing(path, true)?;
     file.write_all(bytes)?;
     file.sync_all()
 }
@@ -219,6 +219,26 @@ mod tests {
             store.get(sealed.session_id).await.unwrap(),
             Some(StoredEvidence::Sealed(sealed))
         );
+    }
+
+    /// Issue 22: evidence (a face's video) was written readable by every local user.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn evidence_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data").join("evidence");
+        let store = LocalEvidenceStore::new(&root);
+        let evidence = evidence(SessionId::random(), vec![1, 2, 3]);
+        store.put(&evidence).await.unwrap();
+        let session = root.join(evidence.session_id.to_string());
+        for folder in [dir.path().join("data"), root.clone(), session.clone()] {
+            assert_eq!(mode(&folder), 0o700, "{}", folder.display());
+        }
+        for file in ["evidence.json", "video.bin"] {
+            assert_eq!(mode(&session.join(file)), 0o600, "{file}");
+        }
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@
 
 pub mod conformance;
 pub mod evidence;
+pub mod private;
 mod redb_store;
 #[cfg(feature = "redis")]
 mod redis_store;

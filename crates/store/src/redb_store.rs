@@ -115,8 +115,11 @@ impl RedbStore {
     /// Opens (or creates) the store and starts its writer thread.
     pub fn open(config: RedbStoreConfig) -> Result<RedbStore, StoreError> {
         if let Some(parent) = config.path.parent() {
-            std::fs::create_dir_all(parent).map_err(unavailable)?;
+            crate::private::create_dir_all(parent).map_err(unavailable)?;
         }
+        // Created here with its owner's mode only (redb would create it readable by all); redb
+        // initialises an empty file as a new database.
+        crate::private::open_for_writing(&config.path, false).map_err(unavailable)?;
         let db = Arc::new(Database::create(&config.path).map_err(unavailable)?);
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(SESSIONS).map_err(unavailable)?;

@@ -16,6 +16,25 @@ async fn fresh() -> (Arc<dyn SessionStore>, tempfile::TempDir) {
 
 openliveness_store::session_store_conformance!(fresh());
 
+/// Issue 22: the session database was created readable by every local user.
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_folder_are_their_owners_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = RedbStoreConfig::in_dir(&data);
+    let path = config.path.clone();
+    drop(RedbStore::open(config).unwrap());
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    // Reopened, it is the same database.
+    drop(RedbStore::open(RedbStoreConfig::in_dir(&data)).unwrap());
+    assert_eq!(mode(&path), 0o600);
+}
+
 #[tokio::test]
 async fn sessions_survive_reopening_the_store() {
     let dir = tempfile::tempdir().unwrap();
