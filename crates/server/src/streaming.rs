@@ -220,8 +220,12 @@ pub async fn start_websocket(
         Ok(context) => context,
         Err(error) => return error_response(&error),
     };
+    // No frame may be larger than the largest message: a frame is buffered whole before its
+    // message's size is checked.
+    let max_message_bytes = Limits::default().max_message_bytes;
     upgrade
-        .max_message_size(Limits::default().max_message_bytes)
+        .max_message_size(max_message_bytes)
+        .max_frame_size(max_message_bytes)
         .on_upgrade(move |socket| serve_websocket(state, context, socket))
 }
 

@@ -309,6 +309,54 @@ async fn an_oversized_message_is_refused_from_its_prelude() {
     .await;
 }
 
+/// Issue 22: a WebSocket frame was buffered up to 16 MiB although no message may exceed 2 MiB.
+/// A frame announcing 8 MiB is now refused from its header: after its header and 1 MiB of it,
+/// the server closes the stream (before, it waited for the other 7 MiB).
+#[tokio::test]
+async fn a_websocket_frame_larger_than_a_message_is_refused_from_its_header() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+    // No idle limit in sight: only the frame's size can end this stream.
+    let harness = start(Arc::new(SystemClock), Some(600_000)).await;
+    let session = create_session(&harness.state, TENANT).await;
+    let presigned = Signer::new(Keys::new(KEY, SECRET))
+        .presign_start(
+            &harness.address,
+            &session.to_string(),
+            (640, 480),
+            harness.state.clock.now(),
+        )
+        .unwrap();
+    let path = &presigned.url[presigned.url.find("/start").unwrap()..];
+    let socket = tokio::net::TcpStream::connect(&harness.address)
+        .await
+        .unwrap();
+    let mut socket = tokio::io::BufReader::new(socket);
+    let handshake = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        harness.address
+    );
+    socket.write_all(handshake.as_bytes()).await.unwrap();
+    let mut status = String::new();
+    socket.read_line(&mut status).await.unwrap();
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    // A masked binary frame (FIN, opcode 2) with a 64-bit length of 8 MiB, then 1 MiB of it.
+    let mut frame = vec![0x82, 0x80 | 127];
+    frame.extend_from_slice(&(8u64 << 20).to_be_bytes());
+    frame.extend_from_slice(&[1, 2, 3, 4]);
+    frame.resize(frame.len() + (1 << 20), 0);
+    // The server may close while the frame is still being written.
+    let _ = socket.write_all(&frame).await;
+    // Whatever the server sent (the challenge, an exception, its close), up to the end of the
+    // connection: it ends without the rest of the frame.
+    let mut received = Vec::new();
+    let ended =
+        tokio::time::timeout(Duration::from_secs(60), socket.read_to_end(&mut received)).await;
+    assert!(ended.is_ok(), "the server kept reading the 8 MiB frame");
+    let reason = failure_reason(&harness, session).await;
+    assert!(reason.contains("too long"), "{reason}");
+}
+
 #[tokio::test]
 async fn more_than_ten_megabytes_of_video_is_refused() {
     let message = refused_mid_stream(async |client| {
