@@ -236,6 +236,30 @@ pub(crate) fn parse_scope(credential: &str, service: &str) -> Result<CredentialS
     Ok(scope)
 }
 
+/// Refuses a header-signed request that carries a header starting with `prefix` which its
+/// signature does not cover. A request whose parameters travel in headers (the streaming
+/// start's `x-amz-rekognition-streaming-liveness-*`) is otherwise open to whoever holds one
+/// captured `Authorization`: the same signature with another session's id started that session.
+/// Call it once [`verify_header_auth`] has accepted the request.
+pub fn require_signed_headers_with_prefix(
+    headers: &HeaderMap,
+    prefix: &str,
+) -> Result<(), AuthError> {
+    let authorization = single_header(headers, "authorization")?.ok_or(AuthError::Missing)?;
+    let signed = parse_authorization(authorization)?.signed_headers;
+    let signed: Vec<&str> = signed.split(';').collect();
+    match headers
+        .keys()
+        .map(http::HeaderName::as_str)
+        .find(|name| name.starts_with(prefix) && !signed.contains(name))
+    {
+        None => Ok(()),
+        Some(name) => Err(AuthError::Incomplete(format!(
+            "'{name}' must be a 'SignedHeader' in the AWS Authorization."
+        ))),
+    }
+}
+
 pub(crate) fn require_host(signed_header_names: &[&str]) -> Result<(), AuthError> {
     // HTTP/2 clients (the JS SDK's NodeHttp2Handler) sign the `:authority` pseudo-header instead.
     if signed_header_names
@@ -433,6 +457,29 @@ mod tests {
         let principal = verify(&headers, BODY).unwrap();
         assert_eq!(principal.tenant, TenantId::new("111111111111"));
         assert_eq!(principal.region, "us-east-1");
+    }
+
+    /// Issue 22: a header-signed streaming start needed only `host` signed, so one captured
+    /// `Authorization` started another session by changing an unsigned parameter header.
+    #[test]
+    fn parameter_headers_must_be_signed() {
+        const PREFIX: &str = "x-amz-target";
+        let signed = signed_headers("AKIDTENANTA", "secret-a", None, now(), SERVICE);
+        verify(&signed, BODY).unwrap();
+        assert!(require_signed_headers_with_prefix(&signed, PREFIX).is_ok());
+        // The same signature with a parameter header it does not cover: SigV4 alone accepts it.
+        let mut added = signed.clone();
+        added.insert(
+            "x-amz-target-extra",
+            http::HeaderValue::from_static("another"),
+        );
+        verify(&added, BODY).unwrap();
+        let refused = require_signed_headers_with_prefix(&added, PREFIX);
+        assert!(
+            matches!(&refused, Err(AuthError::Incomplete(m)) if m.contains("'x-amz-target-extra' must be a 'SignedHeader'")),
+            "{refused:?}"
+        );
+        assert!(require_signed_headers_with_prefix(&HeaderMap::new(), PREFIX).is_err());
     }
 
     #[test]

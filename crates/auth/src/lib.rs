@@ -21,7 +21,9 @@ pub mod sigv4;
 pub use client::{ClientCredential, ClientCredentialKey, ClientGrant, WithClientCredentials};
 pub use credentials::{Credential, CredentialStore, SecretKey, StaticCredentials, TenantId};
 pub use events::ChainVerifier;
-pub use header::{verify_header_auth, HeaderRequest, Principal};
+pub use header::{
+    require_signed_headers_with_prefix, verify_header_auth, HeaderRequest, Principal,
+};
 pub use presigned::{is_presigned, verify_presigned, PresignedRequest, MAX_EXPIRES_SECS};
 
 /// Why a request was not authenticated, in the terms of AWS's front door.

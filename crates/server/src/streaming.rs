@@ -25,8 +25,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use openliveness_auth::{
-    verify_header_auth, verify_presigned, AuthError, ChainVerifier, HeaderRequest,
-    PresignedRequest, Principal, SecretKey,
+    require_signed_headers_with_prefix, verify_header_auth, verify_presigned, AuthError,
+    ChainVerifier, HeaderRequest, PresignedRequest, Principal, SecretKey,
 };
 use openliveness_evidence::{ClientEvent, Evidence, ReceivedEvent, VideoChunk};
 use openliveness_protocol::eventstream::{self, Decoder, HeaderValue as EventHeaderValue, Limits};
@@ -114,7 +114,13 @@ pub async fn start_http(
         state.credentials.as_ref(),
         SERVICE,
         state.clock.now(),
-    );
+    )
+    .and_then(|principal| {
+        // The session and the video's size travel in these headers: the signature must cover
+        // them, or a captured one would start any other session of its tenant.
+        require_signed_headers_with_prefix(&headers, streaming::PARAMETER_HEADER_PREFIX)?;
+        Ok(principal)
+    });
     let header = |name: &str| {
         headers
             .get(format!("{}{name}", streaming::PARAMETER_HEADER_PREFIX))

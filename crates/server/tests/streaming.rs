@@ -515,7 +515,26 @@ async fn post_start(
     } else {
         "UNSIGNED-PAYLOAD"
     };
-    let mut request = http::Request::builder()
+    let mut request = start_request(harness, session, payload);
+    sign_start(&mut request, key, secret, payload);
+    send_start(harness, request).await
+}
+
+/// Signs a start request as the SDKs do, every header it carries, at the system's time.
+fn sign_start<B>(request: &mut http::Request<B>, key: &str, secret: &str, payload: &str) {
+    Signer::new(Keys::new(key, secret))
+        .sign(request, Payload::Precomputed(payload), SystemTime::now())
+        .unwrap();
+}
+
+/// A StartFaceLivenessSession request over HTTP for `session`, its payload's hash `payload`,
+/// not signed yet.
+fn start_request(
+    harness: &Harness,
+    session: SessionId,
+    payload: &str,
+) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    http::Request::builder()
         .method("POST")
         .uri("/start-face-liveness-session")
         .header("host", &harness.address)
@@ -532,18 +551,69 @@ async fn post_start(
             CHALLENGE_VERSIONS,
         )
         .body(http_body_util::Full::default())
-        .unwrap();
-    Signer::new(Keys::new(key, secret))
-        .sign(
-            &mut request,
-            Payload::Precomputed(payload),
-            SystemTime::now(),
-        )
-        .unwrap();
+        .unwrap()
+}
+
+async fn send_start(
+    harness: &Harness,
+    request: http::Request<http_body_util::Full<bytes::Bytes>>,
+) -> (u16, String) {
     let answer = openliveness_client::send(&harness.address, request)
         .await
         .unwrap();
     (answer.status, answer.error_type.unwrap_or_default())
+}
+
+/// Issue 22: the signature of a start over HTTP had to cover only `host`, so a captured one
+/// started another session of its tenant with that session's id in an unsigned header.
+#[tokio::test]
+async fn a_start_whose_parameter_headers_are_not_all_signed_is_refused() {
+    let harness = start(Arc::new(SystemClock), None).await;
+    let (signed_for, other) = (
+        create_session(&harness.state, TENANT).await,
+        create_session(&harness.state, TENANT).await,
+    );
+    let payload = "STREAMING-AWS4-HMAC-SHA256-EVENTS";
+    let mut request = start_request(&harness, signed_for, payload);
+    sign_start(&mut request, KEY, SECRET, payload);
+    // The signature as captured, then the session's id changed in its header.
+    let authorization = request.headers()["authorization"].to_str().unwrap();
+    assert!(authorization.contains("x-amz-rekognition-streaming-liveness-session-id"));
+    let signed_headers = request.headers().clone();
+    let mut replayed = start_request(&harness, other, payload);
+    for name in ["authorization", "x-amz-date"] {
+        replayed
+            .headers_mut()
+            .insert(name, signed_headers[name].clone());
+    }
+    assert_eq!(
+        send_start(&harness, replayed).await,
+        (403, "InvalidSignatureException".to_owned())
+    );
+    // Signed with only host, x-amz-date and the payload's hash, any session id would be taken:
+    // each parameter header outside the signature is refused.
+    let mut host_only = http::Request::builder()
+        .method("POST")
+        .uri("/start-face-liveness-session")
+        .header("host", &harness.address)
+        .header("x-amz-content-sha256", payload)
+        .body(http_body_util::Full::<bytes::Bytes>::default())
+        .unwrap();
+    sign_start(&mut host_only, KEY, SECRET, payload);
+    let mut unsigned = start_request(&harness, other, payload);
+    for (name, value) in host_only.headers() {
+        unsigned.headers_mut().insert(name, value.clone());
+    }
+    assert_eq!(
+        send_start(&harness, unsigned).await,
+        (403, "IncompleteSignatureException".to_owned())
+    );
+    for session in [signed_for, other] {
+        assert_eq!(
+            status(&harness, session).await.0,
+            LivenessSessionStatus::Created
+        );
+    }
 }
 
 #[tokio::test]
