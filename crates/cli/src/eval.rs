@@ -13,7 +13,10 @@ use std::sync::Mutex;
 use openliveness_client::{Client, Pace};
 use openliveness_engine::Engine;
 use openliveness_evidence::Evidence;
-use openliveness_sim::{evidence_of, issued_challenge, ChallengeSpec, SessionSpec, Species};
+use openliveness_sim::{
+    end_of_approach, evidence_of, issued_challenge, AxisValue, ChallengeSpec, Ranges, SessionSpec,
+    Species, World, AXES,
+};
 use openliveness_vision::RgbImage;
 
 #[derive(Debug, clap::Args)]
@@ -22,10 +25,20 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 100)]
     pub sessions: u64,
 
-    /// The first seed; session i of a species uses seed `first_seed + i` (the species is mixed
-    /// in, so species do not share seeds).
-    #[arg(long, default_value_t = 1_000_000)]
-    pub first_seed: u64,
+    /// The first seed; session i of species number k uses seed `first_seed + k * 1000000 + i`
+    /// (default: 1000000 in the studio, else the --set's).
+    #[arg(long)]
+    pub first_seed: Option<u64>,
+
+    /// One of the room world's three disjoint seed sets (implies `--world room`): `calibration`
+    /// (seeds from 100000000, the only ones thresholds may be fitted on), `evaluation` (from
+    /// 200000000) or `stress` (from 300000000, drawn from the stress ranges; never used to fit
+    /// anything).
+    #[arg(long, value_parser = ["calibration", "evaluation", "stress"])]
+    pub set: Option<String>,
+
+    #[command(flatten)]
+    pub world: crate::simulate::WorldArgs,
 
     /// A quick run for CI: 4 sessions per species.
     #[arg(long)]
@@ -35,9 +48,10 @@ pub struct EvalArgs {
     #[arg(long, value_delimiter = ',', value_parser = crate::simulate::parse_species)]
     pub species: Vec<Species>,
 
-    /// Video size, WIDTHxHEIGHT.
-    #[arg(long, default_value = "640x480", value_parser = crate::simulate::parse_size)]
-    pub size: (u32, u32),
+    /// Video size, WIDTHxHEIGHT (default: 640x480 in the studio; in the room, the resolution each
+    /// seed draws).
+    #[arg(long, value_parser = crate::simulate::parse_size)]
+    pub size: Option<(u32, u32)>,
 
     /// Write the report (report.md, det.png, sessions.jsonl) here.
     #[arg(long, value_name = "DIR")]
@@ -88,6 +102,18 @@ pub struct Scored {
     pub confidence: f64,
     pub deciding_check: String,
     pub checks: serde_json::Value,
+    /// The room world's axes (none in the studio).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub axes: Vec<AxisValue>,
+}
+
+/// The first seed of each of the room world's seed sets.
+pub fn set_first_seed(set: &str) -> u64 {
+    match set {
+        "calibration" => 100_000_000,
+        "evaluation" => 200_000_000,
+        _ => 300_000_000,
+    }
 }
 
 /// The seed of session `index` of `species`.
@@ -102,9 +128,14 @@ pub fn session_evidence(
     species: Species,
     seed: u64,
     size: (u32, u32),
+    world: &World,
     cache: Option<&std::path::Path>,
 ) -> Result<Evidence, String> {
-    let dir = cache.map(|cache| cache.join(format!("{species}-{seed}-{}x{}", size.0, size.1)));
+    let name = match world {
+        World::Studio => format!("{species}-{seed}-{}x{}", size.0, size.1),
+        room => format!("{species}-{seed}-{}x{}-{}", size.0, size.1, room.label()),
+    };
+    let dir = cache.map(|cache| cache.join(name));
     if let Some(dir) = &dir {
         if dir.join("video.bin").exists() {
             let json = std::fs::read(dir.join("evidence.json")).map_err(|e| e.to_string())?;
@@ -114,7 +145,7 @@ pub fn session_evidence(
             return Ok(evidence);
         }
     }
-    let evidence = simulate_evidence(species, seed, size)?;
+    let evidence = simulate_evidence(species, seed, size, world)?;
     if let Some(dir) = &dir {
         // Written aside and renamed, so that a reader sees a whole session or none (and two
         // runs filling the same directory do not meet).
@@ -139,7 +170,19 @@ pub fn session_evidence(
     Ok(evidence)
 }
 
-fn simulate_evidence(species: Species, seed: u64, size: (u32, u32)) -> Result<Evidence, String> {
+/// The spec of a simulated session: the challenge the server would issue for its seed.
+fn spec_of(
+    species: Species,
+    seed: u64,
+    size: (u32, u32),
+    world: &World,
+) -> Result<
+    (
+        openliveness_protocol::challenge::IssuedChallenge,
+        SessionSpec,
+    ),
+    String,
+> {
     let issued = issued_challenge(seed, size.0, size.1);
     let challenge = ChallengeSpec::from_server(&issued.server_challenge, size.0, size.1)
         .ok_or("the issued challenge has no member")?;
@@ -147,7 +190,30 @@ fn simulate_evidence(species: Species, seed: u64, size: (u32, u32)) -> Result<Ev
         species,
         seed,
         challenge,
+        world: world.clone(),
     };
+    Ok((issued, spec))
+}
+
+/// The room's axes of a session (none in the studio), drawn without rendering it.
+pub fn axes_of(species: Species, seed: u64, size: (u32, u32), world: &World) -> Vec<AxisValue> {
+    let (Some(room), Ok((_, spec))) = (
+        world.room_conditions(seed),
+        spec_of(species, seed, size, world),
+    ) else {
+        return Vec::new();
+    };
+    let (distance, share) = end_of_approach(&spec);
+    room.axes(distance, share)
+}
+
+fn simulate_evidence(
+    species: Species,
+    seed: u64,
+    size: (u32, u32),
+    world: &World,
+) -> Result<Evidence, String> {
+    let (issued, spec) = spec_of(species, seed, size, world)?;
     let recording = openliveness_sim::simulate(&spec).map_err(|e| e.to_string())?;
     let encoded = openliveness_sim::encode(&recording).map_err(|e| e.to_string())?;
     evidence_of(&issued, &recording, &encoded)
@@ -159,9 +225,10 @@ pub fn score_one(
     species: Species,
     seed: u64,
     size: (u32, u32),
+    world: &World,
     cache: Option<&std::path::Path>,
 ) -> Result<Scored, String> {
-    let evidence = session_evidence(species, seed, size, cache)?;
+    let evidence = session_evidence(species, seed, size, world, cache)?;
     let outcome = engine.analyze(&evidence, 0)?;
     Ok(Scored {
         species,
@@ -169,6 +236,7 @@ pub fn score_one(
         confidence: outcome.report.confidence,
         deciding_check: outcome.report.deciding_check.to_owned(),
         checks: serde_json::to_value(&outcome.report.checks).unwrap_or_default(),
+        axes: axes_of(species, seed, size, world),
     })
 }
 
@@ -179,12 +247,14 @@ fn play_one(
     species: Species,
     seed: u64,
     size: (u32, u32),
+    world: &World,
 ) -> Result<Scored, String> {
-    let played = runtime.block_on(crate::play::play(
+    let played = runtime.block_on(crate::play::play_in(
         client,
         species,
         seed,
         size,
+        world.clone(),
         Pace::AsFastAsPossible,
     ))?;
     let results = &played.results;
@@ -202,6 +272,7 @@ fn play_one(
             .ok_or("no Confidence in the results")?,
         deciding_check: "(server)".to_owned(),
         checks: serde_json::Value::Null,
+        axes: axes_of(species, seed, size, world),
     })
 }
 
@@ -303,6 +374,90 @@ pub fn markdown(scores: &[Scored], command: &str) -> String {
             values[values.len() - 1]
         ));
     }
+    if scores.iter().any(|s| !s.axes.is_empty()) {
+        out.push_str(&axis_tables(scores));
+    }
+    out
+}
+
+/// Per axis of the room world, per bucket: the sessions, BPCER at 50 and the worst attack
+/// species' APCER at 50; then each numeric axis' drawn distribution.
+pub fn axis_tables(scores: &[Scored]) -> String {
+    let mut out = String::from("\n## By condition (threshold 50)\n");
+    for axis in AXES {
+        // Bucket -> (the smallest value in it, for the order; the sessions).
+        let mut buckets: BTreeMap<&str, (f64, Vec<&Scored>)> = BTreeMap::new();
+        let mut values = Vec::new();
+        for scored in scores {
+            let Some(found) = scored.axes.iter().find(|a| a.axis == axis) else {
+                continue;
+            };
+            let value = found.value.parse::<f64>().ok();
+            values.extend(value);
+            let entry = buckets
+                .entry(found.bucket.as_str())
+                .or_insert((f64::INFINITY, Vec::new()));
+            entry.0 = entry.0.min(value.unwrap_or(f64::INFINITY));
+            entry.1.push(scored);
+        }
+        if buckets.is_empty() {
+            continue;
+        }
+        let mut rows: Vec<(&str, (f64, Vec<&Scored>))> = buckets.into_iter().collect();
+        rows.sort_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(a.0.cmp(b.0)));
+        out.push_str(&format!(
+            "\n### {axis}\n\n| bucket | live | BPCER | attacks | worst APCER |\n|---|---:|---:|---:|---|\n"
+        ));
+        for (bucket, (_, sessions)) in rows {
+            let live: Vec<&&Scored> = sessions.iter().filter(|s| !s.species.is_attack()).collect();
+            let rejected = live.iter().filter(|s| s.confidence < 50.0).count();
+            let attacks = sessions.len() - live.len();
+            let mut worst: Option<(f64, Species, usize, usize)> = None;
+            for species in Species::ATTACKS {
+                let of: Vec<&&Scored> = sessions.iter().filter(|s| s.species == species).collect();
+                if of.is_empty() {
+                    continue;
+                }
+                let accepted = of.iter().filter(|s| s.confidence >= 50.0).count();
+                let rate = accepted as f64 / of.len() as f64;
+                if worst.is_none_or(|(w, ..)| rate > w) {
+                    worst = Some((rate, species, accepted, of.len()));
+                }
+            }
+            let bpcer = if live.is_empty() {
+                "-".to_owned()
+            } else {
+                format!(
+                    "{:.1}% ({rejected}/{})",
+                    rejected as f64 * 100.0 / live.len() as f64,
+                    live.len()
+                )
+            };
+            let apcer = match worst {
+                Some((rate, species, accepted, of)) => {
+                    format!("{:.1}% {species} ({accepted}/{of})", rate * 100.0)
+                }
+                None => "-".to_owned(),
+            };
+            out.push_str(&format!(
+                "| {bucket} | {} | {bpcer} | {attacks} | {apcer} |\n",
+                live.len()
+            ));
+        }
+        if values.len() == scores.len() && !values.is_empty() {
+            values.sort_by(f64::total_cmp);
+            let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+            out.push_str(&format!(
+                "\nDrawn over {} sessions: min {:.3}, 10th percentile {:.3}, median {:.3}, 90th percentile {:.3}, max {:.3}.\n",
+                values.len(),
+                at(0.0),
+                at(0.1),
+                at(0.5),
+                at(0.9),
+                at(1.0)
+            ));
+        }
+    }
     out
 }
 
@@ -370,6 +525,26 @@ pub fn run(args: EvalArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return crate::fail(&error),
     };
+    // A seed set is the room world's: the stress set draws from the stress ranges.
+    let world = match args.set.as_deref() {
+        None => args.world.world(),
+        Some(set) => {
+            let ranges = if set == "stress" || args.world.stress {
+                Ranges::Stress
+            } else {
+                Ranges::Normal
+            };
+            World::room(ranges, args.world.conditions.clone())
+        }
+    };
+    let world = match world {
+        Ok(world) => world,
+        Err(error) => return crate::fail(&error),
+    };
+    let first_seed = args
+        .first_seed
+        .or_else(|| args.set.as_deref().map(set_first_seed))
+        .unwrap_or(1_000_000);
     let per_species = if args.quick { 4 } else { args.sessions };
     let species: Vec<Species> = if args.species.is_empty() {
         Species::ALL.to_vec()
@@ -378,7 +553,7 @@ pub fn run(args: EvalArgs) -> ExitCode {
     };
     let jobs: Vec<(Species, u64)> = species
         .iter()
-        .flat_map(|s| (0..per_species).map(move |i| (*s, seed_of(*s, args.first_seed, i))))
+        .flat_map(|s| (0..per_species).map(move |i| (*s, seed_of(*s, first_seed, i))))
         .collect();
     let threads = args
         .threads
@@ -396,15 +571,16 @@ pub fn run(args: EvalArgs) -> ExitCode {
                     break;
                 };
                 let cache = args.sessions_dir.as_deref();
+                let size = crate::simulate::size_of(args.size, &world, seed);
                 let scored = match (&remote, &engine) {
                     _ if args.simulate_only => {
-                        session_evidence(species, seed, args.size, cache).map(|_| None)
+                        session_evidence(species, seed, size, &world, cache).map(|_| None)
                     }
                     (Some(client), _) => {
-                        play_one(&runtime, client, species, seed, args.size).map(Some)
+                        play_one(&runtime, client, species, seed, size, &world).map(Some)
                     }
                     (None, Some(engine)) => {
-                        score_one(engine, species, seed, args.size, cache).map(Some)
+                        score_one(engine, species, seed, size, &world, cache).map(Some)
                     }
                     (None, None) => Err("no engine".to_owned()),
                 };

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use openliveness_client::{Client, Endpoint, Keys, Pace};
-use openliveness_sim::Species;
+use openliveness_sim::{Species, World};
 
 /// The keys requests to `--endpoint` are signed with.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,7 +35,7 @@ impl KeyArgs {
     }
 }
 
-pub use openliveness_cli::simulated::play;
+pub use openliveness_cli::simulated::play_in;
 
 /// `simulate --endpoint`: plays one session and prints what happened (without the images'
 /// bytes).
@@ -44,6 +44,7 @@ pub fn run_one(
     species: Species,
     seed: u64,
     size: (u32, u32),
+    world: World,
     pace: Pace,
 ) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -53,7 +54,7 @@ pub fn run_one(
         Ok(runtime) => runtime,
         Err(error) => return crate::fail(&error),
     };
-    match runtime.block_on(play(client, species, seed, size, pace)) {
+    match runtime.block_on(play_in(client, species, seed, size, world, pace)) {
         Ok(played) => {
             let mut results = played.results.clone();
             // Keep the printout short: the images' bytes are not for a terminal.

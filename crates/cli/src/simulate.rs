@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use openliveness_client::Pace;
-use openliveness_sim::{ChallengeSpec, SessionSpec, Species};
+use openliveness_sim::{ChallengeSpec, Ranges, SessionSpec, Species, World};
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
@@ -18,9 +18,13 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Video size, WIDTHxHEIGHT.
-    #[arg(long, default_value = "640x480", value_parser = parse_size)]
-    pub size: (u32, u32),
+    /// Video size, WIDTHxHEIGHT (default: 640x480 in the studio; in the room, the resolution the
+    /// seed draws).
+    #[arg(long, value_parser = parse_size)]
+    pub size: Option<(u32, u32)>,
+
+    #[command(flatten)]
+    pub world: WorldArgs,
 
     /// Simulate a FaceMovementChallenge (no colours) instead of FaceMovementAndLightChallenge.
     #[arg(long)]
@@ -30,6 +34,11 @@ pub struct SimulateArgs {
     /// contact-sheet.png, and evidence.json with video.bin as a server keeps them).
     #[arg(long, value_name = "DIR", required_unless_present = "endpoint")]
     pub out: Option<PathBuf>,
+
+    /// Also write one row of eight frames from the start to the end, as a small JPEG (the
+    /// contact sheets in docs/evaluation/room/).
+    #[arg(long, value_name = "FILE", requires = "out")]
+    pub strip: Option<PathBuf>,
 
     /// Play the session against this server (`http://HOST:PORT`) instead: create a session,
     /// stream the response to the challenge it issues over the WebSocket transport, get the
@@ -43,6 +52,61 @@ pub struct SimulateArgs {
     /// Send the video as fast as possible instead of in real time.
     #[arg(long)]
     pub fast: bool,
+}
+
+/// Which simulated world, and the conditions fixed in it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorldArgs {
+    /// `studio`: the first simulator's world (a face before a far wall, the screen brighter than
+    /// the room, no automatic white balance), where the engine was calibrated; `room`: the whole
+    /// person in a room, in physical units, seen by a camera with auto exposure and white balance.
+    #[arg(long, default_value = "studio", value_parser = ["studio", "room"])]
+    pub world: String,
+
+    /// Draw the room's conditions from the stress ranges (beyond the normal ones on one to
+    /// three axes: brighter room, dimmer screen, closer wall, faster white balance, fewer frames).
+    #[arg(long)]
+    pub stress: bool,
+
+    /// Fix one axis of the room's conditions, AXIS=VALUE (repeatable), e.g. `room_lux=20`,
+    /// `device=laptop`, `skin_type=6`, `controls=locked`, `resolution=480x640`.
+    #[arg(long = "condition", value_name = "AXIS=VALUE", value_parser = parse_condition)]
+    pub conditions: Vec<(String, String)>,
+}
+
+impl WorldArgs {
+    pub fn world(&self) -> Result<World, String> {
+        if self.world == "studio" {
+            if self.stress || !self.conditions.is_empty() {
+                return Err("--stress and --condition need --world room".to_owned());
+            }
+            return Ok(World::Studio);
+        }
+        let ranges = if self.stress {
+            Ranges::Stress
+        } else {
+            Ranges::Normal
+        };
+        World::room(ranges, self.conditions.clone())
+    }
+}
+
+fn parse_condition(text: &str) -> Result<(String, String), String> {
+    let (axis, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not AXIS=VALUE"))?;
+    Ok((axis.trim().to_owned(), value.trim().to_owned()))
+}
+
+/// The video's size: the one asked for, else the room's drawn resolution, else 640x480.
+pub fn size_of(asked: Option<(u32, u32)>, world: &World, seed: u64) -> (u32, u32) {
+    asked
+        .or_else(|| {
+            world
+                .room_conditions(seed)
+                .map(|room| (room.width, room.height))
+        })
+        .unwrap_or((640, 480))
 }
 
 pub fn parse_species(text: &str) -> Result<Species, String> {
@@ -67,6 +131,11 @@ pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
 }
 
 pub fn run(args: SimulateArgs) -> ExitCode {
+    let world = match args.world.world() {
+        Ok(world) => world,
+        Err(error) => return crate::fail(&error),
+    };
+    let size = size_of(args.size, &world, args.seed);
     if let Some(endpoint) = &args.endpoint {
         let pace = if args.fast {
             Pace::AsFastAsPossible
@@ -74,14 +143,14 @@ pub fn run(args: SimulateArgs) -> ExitCode {
             Pace::RealTime
         };
         return match args.keys.client(endpoint) {
-            Ok(client) => crate::play::run_one(&client, args.species, args.seed, args.size, pace),
+            Ok(client) => crate::play::run_one(&client, args.species, args.seed, size, world, pace),
             Err(error) => crate::fail(&error),
         };
     }
     let Some(out) = &args.out else {
         return crate::fail(&"--out or --endpoint is required");
     };
-    let (width, height) = args.size;
+    let (width, height) = size;
     // The challenge the server would issue, so that the evidence written below is what a server
     // keeps (`openliveness analyze` reads it).
     let issued = if args.movement_only {
@@ -103,6 +172,7 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         species: args.species,
         seed: args.seed,
         challenge,
+        world,
     };
     let recording = match openliveness_sim::simulate(&spec) {
         Ok(recording) => recording,
@@ -130,6 +200,13 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         });
     if let Err(error) = written {
         return crate::fail(&format!("cannot write {}: {error}", out.display()));
+    }
+    if let Some(strip) = &args.strip {
+        let row = openliveness_sim::session::contact_sheet(&recording, 8, 1, 160);
+        let jpeg = openliveness_engine::images::jpeg(&row, 85);
+        if let Err(error) = std::fs::write(strip, jpeg) {
+            return crate::fail(&format!("cannot write {}: {error}", strip.display()));
+        }
     }
     println!(
         "{} seed {}: {} frames, {} bytes of video in {} chunks, written to {}",

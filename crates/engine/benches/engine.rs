@@ -49,6 +49,7 @@ fn main() {
                 species: Species::BonaFide,
                 seed,
                 challenge: ChallengeSpec::from_server(&issued.server_challenge, 640, 480).unwrap(),
+                world: Default::default(),
             };
             let recording = openliveness_sim::simulate(&spec).unwrap();
             (recording.conditions.fps == 30.0 && recording.timeline.video_end_ms >= 7500.0).then(

@@ -38,6 +38,7 @@ fn fixture() -> &'static Fixture {
             species: Species::BonaFide,
             seed: 4,
             challenge: ChallengeSpec::from_server(&issued.server_challenge, 640, 480).unwrap(),
+            world: Default::default(),
         };
         let recording = openliveness_sim::simulate(&spec).unwrap();
         let encoded = openliveness_sim::encode(&recording).unwrap();

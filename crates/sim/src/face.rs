@@ -193,13 +193,7 @@ impl Identity {
     /// light to very dark.
     pub fn draw(rng: &mut Rng) -> Identity {
         let darkness = rng.range(0.0, 1.0);
-        // Light skin keeps the photograph; darker skin lowers all channels, blue most.
-        let level = 1.0 - 0.72 * darkness;
-        let tone = [
-            level as f32,
-            level.powf(1.12) as f32,
-            level.powf(1.3) as f32,
-        ];
+        let tone = Identity::tone_of(darkness);
         Identity {
             stretch_x: rng.range(0.92, 1.08),
             stretch_y: rng.range(0.92, 1.08),
@@ -209,6 +203,17 @@ impl Identity {
             mirrored: rng.chance(0.5),
             nose_height: rng.range(1.8, 2.6),
         }
+    }
+
+    /// The skin tone of this darkness (0: the photograph's light skin; 1: very dark): light skin
+    /// keeps the photograph, darker skin lowers all channels, blue most.
+    pub fn tone_of(darkness: f64) -> [f32; 3] {
+        let level = 1.0 - 0.72 * darkness;
+        [
+            level as f32,
+            level.powf(1.12) as f32,
+            level.powf(1.3) as f32,
+        ]
     }
 
     /// A clearly different person from `self` (for face swaps and second faces).

@@ -12,11 +12,15 @@ pub mod evidence;
 pub mod face;
 pub mod render;
 pub mod rng;
+pub mod room;
 pub mod scenario;
 pub mod script;
 pub mod session;
 
 pub use evidence::{evidence_of, issued_challenge};
-pub use scenario::{simulate, ChallengeSpec, Recording, SessionSpec, Species};
+pub use room::{AxisValue, Ranges, RoomConditions, AXES};
+pub use scenario::{
+    end_of_approach, simulate, ChallengeSpec, Recording, SessionSpec, Species, World,
+};
 pub use script::{Answer, Scripted};
 pub use session::{client_messages, encode, ClientMessage, Encoded};

@@ -125,9 +125,14 @@ pub struct Lighting {
     pub screen_reference_cm: f64,
 }
 
-impl Lighting {
+/// What lights a surface: the irradiance (linear RGB) at a point with a normal.
+pub trait Light {
+    fn irradiance(&self, point: [f64; 3], normal: [f64; 3]) -> [f64; 3];
+}
+
+impl Light for Lighting {
     /// Irradiance at a point with this normal (linear RGB).
-    pub fn irradiance(&self, point: [f64; 3], normal: [f64; 3]) -> [f64; 3] {
+    fn irradiance(&self, point: [f64; 3], normal: [f64; 3]) -> [f64; 3] {
         let ambient_direction = normalize([0.2, -0.8, -0.6]);
         let ambient = 0.55 + 0.45 * dot(normal, ambient_direction).max(0.0);
         let to_screen = [
@@ -187,7 +192,7 @@ impl Canvas {
         camera: &Camera,
         texture: &Texture,
         surface: &Surface<'_>,
-        lighting: &Lighting,
+        lighting: &impl Light,
     ) {
         let [x0, x1, y0, y1] = surface.shape.extent(surface.stretch);
         let columns = ((x1 - x0) / MESH_STEP_CM).ceil() as usize + 1;
@@ -224,7 +229,7 @@ impl Canvas {
         &self,
         camera: &Camera,
         surface: &Surface<'_>,
-        lighting: &Lighting,
+        lighting: &impl Light,
         x: f64,
         y: f64,
     ) -> Option<Vertex> {
@@ -371,7 +376,12 @@ pub fn background(width: u32, height: u32, rng: &mut Rng) -> Vec<[f32; 3]> {
 pub struct NoiseTable(Vec<f32>);
 
 impl NoiseTable {
-    const LEN: usize = 1 << 20;
+    pub const LEN: usize = 1 << 20;
+
+    /// The value at `index` (taken modulo the table's length).
+    pub fn value(&self, index: usize) -> f32 {
+        self.0[index & (Self::LEN - 1)]
+    }
 
     pub fn new(rng: &mut Rng) -> NoiseTable {
         NoiseTable((0..Self::LEN).map(|_| rng.normal() as f32).collect())

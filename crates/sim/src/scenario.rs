@@ -12,8 +12,79 @@ use crate::face::{
     head_keypoints, srgb_to_linear, Identity, Shape, Texture, TextureError, TextureMap,
     FACE_BOX_CENTRE_BELOW_EYES_CM, FACE_BOX_SIDE_CM,
 };
-use crate::render::{background, Camera, Canvas, Lighting, NoiseTable, Pose, Sensor, Surface};
+use crate::render::{
+    background, Camera, Canvas, Light, Lighting, NoiseTable, Pose, Sensor, Surface,
+};
 use crate::rng::Rng;
+use crate::room::{draw_room, AutoCamera, Body, Ranges, RoomConditions, RoomLight};
+
+/// The world a session is rendered in.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum World {
+    /// The first simulator's world, kept as it was: a face in front of a far wall, lit by
+    /// ambient light and a screen several times brighter, no automatic white balance. The
+    /// engine's calibration was fitted here.
+    #[default]
+    Studio,
+    /// The whole person in a room, in physical units, seen by a camera with auto exposure and
+    /// white balance ([`crate::room`]), its conditions drawn from `ranges` with the axes in
+    /// `fixed` set.
+    Room {
+        ranges: Ranges,
+        fixed: Vec<(String, String)>,
+    },
+}
+
+impl World {
+    /// The room world, its fixed axes checked.
+    pub fn room(ranges: Ranges, fixed: Vec<(String, String)>) -> Result<World, String> {
+        RoomConditions::draw(&mut Rng::new(0), ranges, &fixed)?;
+        Ok(World::Room { ranges, fixed })
+    }
+
+    /// The room conditions of the session of `seed` (none in the studio).
+    pub fn room_conditions(&self, seed: u64) -> Option<RoomConditions> {
+        let World::Room { ranges, fixed } = self else {
+            return None;
+        };
+        let mut rng = session_root(seed).fork(12);
+        // `World::room` checked the fixed axes; a fix that fails does so for every seed.
+        RoomConditions::draw(&mut rng.clone(), *ranges, fixed)
+            .or_else(|_| RoomConditions::draw(&mut rng, *ranges, &[]))
+            .ok()
+    }
+
+    /// A name for the world and its fixed axes, fit for a directory name.
+    pub fn label(&self) -> String {
+        match self {
+            World::Studio => "studio".to_owned(),
+            World::Room { ranges, fixed } => {
+                let mut label = match ranges {
+                    Ranges::Normal => "room".to_owned(),
+                    Ranges::Stress => "room-stress".to_owned(),
+                };
+                for (axis, value) in fixed {
+                    label.push_str(&format!("-{axis}={value}"));
+                }
+                label
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "-_.=".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The generator every draw of a session forks from.
+fn session_root(seed: u64) -> Rng {
+    Rng::new(seed ^ 0x005E_ED0F_11FE)
+}
 
 /// Who or what answers the challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -326,6 +397,8 @@ pub struct Recording {
     pub seed: u64,
     pub challenge: ChallengeSpec,
     pub conditions: Conditions,
+    /// The room world's conditions (none in the studio).
+    pub room: Option<RoomConditions>,
     pub timeline: Timeline,
     pub frames: Vec<RgbImage>,
     /// Presentation times, milliseconds from the start.
@@ -341,6 +414,7 @@ pub struct SessionSpec {
     pub species: Species,
     pub seed: u64,
     pub challenge: ChallengeSpec,
+    pub world: World,
 }
 
 /// The head's path: where the face box's centre and width should be over time.
@@ -356,6 +430,8 @@ struct Motion {
     frequencies: [f64; 6],
     sway_cm: f64,
     angle: f64,
+    /// How far the path bends off the straight line at its middle (pixels, across).
+    bend: f64,
 }
 
 impl Motion {
@@ -367,10 +443,13 @@ impl Motion {
         // Move in 1/z so that the face grows smoothly on screen.
         let inverse = (1.0 - s) / self.far_z + s / self.near_z;
         let z = 1.0 / inverse;
-        let centre = [
+        let mut centre = [
             self.start_centre[0] + (self.end_centre[0] - self.start_centre[0]) * s,
             self.start_centre[1] + (self.end_centre[1] - self.start_centre[1]) * s,
         ];
+        if self.bend != 0.0 {
+            centre[0] += self.bend * (std::f64::consts::PI * s).sin();
+        }
         let t = t_ms / 1000.0;
         let wave =
             |i: usize| (std::f64::consts::TAU * self.frequencies[i] * t + self.phases[i]).sin();
@@ -421,6 +500,7 @@ fn draw_motion(
         frequencies,
         sway_cm: rng.range(0.1, 0.35),
         angle: rng.range(0.01, 0.035),
+        bend: 0.0,
     }
 }
 
@@ -506,6 +586,23 @@ impl Actor {
     }
 }
 
+/// Where the face ends its approach in this session: the eyes' distance from the camera (cm) and
+/// the face box's width over the frame's. Drawn as [`simulate`] draws them, without rendering.
+pub fn end_of_approach(spec: &SessionSpec) -> (f64, f64) {
+    let root = session_root(spec.seed);
+    let conditions = Conditions::draw(&mut root.fork(1));
+    let identity = Identity::draw(&mut root.fork(2));
+    let challenge = &spec.challenge;
+    let camera = Camera::with_fov(
+        challenge.width,
+        challenge.height,
+        conditions.horizontal_fov_degrees,
+    );
+    let width = challenge.oval[2] * conditions.fill;
+    let distance = camera.focal * FACE_BOX_SIDE_CM * identity.stretch_x / width;
+    (distance, width / f64::from(challenge.width))
+}
+
 /// Renders one session.
 pub fn simulate(spec: &SessionSpec) -> Result<Recording, TextureError> {
     let texture = Texture::shared()?;
@@ -519,16 +616,23 @@ const HOLD_MS: f64 = 1000.0;
 
 /// Renders one session with this texture.
 pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
-    let root = Rng::new(spec.seed ^ 0x005E_ED0F_11FE);
+    let root = session_root(spec.seed);
     let mut rng = root.fork(1);
-    let conditions = Conditions::draw(&mut rng);
+    let mut conditions = Conditions::draw(&mut rng);
+    let room = spec.world.room_conditions(spec.seed);
+    if let Some(room) = &room {
+        conditions.fps = room.fps;
+    }
     let challenge = &spec.challenge;
     let camera = Camera::with_fov(
         challenge.width,
         challenge.height,
         conditions.horizontal_fov_degrees,
     );
-    let identity = Identity::draw(&mut root.fork(2));
+    let mut identity = Identity::draw(&mut root.fork(2));
+    if let Some(room) = &room {
+        identity.tone = Identity::tone_of(room.skin_darkness());
+    }
     let mut motion_rng = root.fork(3);
     let mut motion = draw_motion(
         &mut motion_rng,
@@ -538,6 +642,10 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
         identity.stretch_x,
         SETTLE_MS,
     );
+    if let Some(room) = &room {
+        motion.angle = room.head_turn_deg.to_radians();
+        motion.bend = room.path_bend * f64::from(camera.width);
+    }
     let mut attack_rng = root.fork(4);
     match spec.species {
         Species::MissesOval => {
@@ -559,7 +667,10 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
         _ => {}
     }
     let timeline = timeline(challenge, &motion, &conditions);
-    let frame_ms = frame_times(&timeline, &conditions, &mut root.fork(5));
+    let frame_ms = match &room {
+        None => frame_times(&timeline, &conditions, &mut root.fork(5)),
+        Some(room) => room_frame_times(&timeline, room, &mut root.fork(5)),
+    };
 
     let shape = match spec.species {
         Species::PrintedPhoto | Species::StaticImage | Species::DelayedColours => Shape::Flat,
@@ -628,47 +739,35 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
                 !challenge.colours.is_empty(),
                 &mut root.fork(8),
             ),
+            world: spec.world.clone(),
         };
         let recorded = simulate_with(&other_spec, texture);
-        return replay(
-            spec,
+        let scene = room.as_ref().map(|room| {
+            RoomScene::new(
+                room,
+                &motion,
+                &identity,
+                texture,
+                background(camera.width, camera.height, &mut root.fork(9)),
+                &mut root.fork(13),
+            )
+        });
+        let plan = Plan {
             conditions,
             timeline,
             frame_ms,
+        };
+        return replay(
+            spec,
+            plan,
             &recorded,
             &camera,
+            scene.as_ref(),
             &mut attack_rng,
         );
     }
 
-    let background_albedo = background(camera.width, camera.height, &mut root.fork(9));
-    let noise = NoiseTable::new(&mut root.fork(10));
-    let mut sensor = Sensor::new(0.18, conditions.exposure_adaptation, conditions.noise);
-    let mut frame_rng = root.fork(11);
-    let mut frames = Vec::with_capacity(frame_ms.len());
-    let mut truth = Vec::with_capacity(frame_ms.len());
-    for (index, &t) in frame_ms.iter().enumerate() {
-        let t = t as f64;
-        let light_time = t - conditions.capture_delay_ms;
-        let screen = screen_light(&timeline.stages, light_time);
-        let lighting = Lighting {
-            ambient: conditions.ambient,
-            screen: screen.map(|c| c * conditions.screen_brightness),
-            screen_position: [0.0, 8.0, 0.0],
-            screen_reference_cm: 40.0,
-        };
-        // The wall is far: the screen barely reaches it.
-        let wall = Lighting {
-            screen: screen.map(|c| c * conditions.screen_brightness * 0.05),
-            ..lighting
-        };
-        let wall_light = wall.irradiance([0.0, 0.0, 150.0], [0.0, 0.0, -1.0]);
-        let lit_background: Vec<[f32; 3]> = background_albedo
-            .iter()
-            .map(|a| [0, 1, 2].map(|k| a[k] * wall_light[k] as f32))
-            .collect();
-        let mut canvas = Canvas::new(camera.width, camera.height, &lit_background);
-
+    let actor_at = |t: f64| -> Actor {
         let (z, centre, angles, sway) = motion.at(t);
         let mut actor = main.clone();
         if spec.species == Species::FaceSwap && t >= swap_at_ms {
@@ -679,45 +778,234 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
             };
         }
         actor.place(&camera, z, centre, angles, sway);
-        let actor_lighting = if actor.lit_by_screen {
-            lighting
-        } else {
-            // Painted on later: the colours arrive late, evenly over the face.
-            let painted = screen_light(&timeline.stages, light_time - paint_delay_ms);
-            Lighting {
-                screen: painted.map(|c| c * conditions.screen_brightness),
-                ..lighting
+        actor
+    };
+    let background_albedo = background(camera.width, camera.height, &mut root.fork(9));
+    let noise = NoiseTable::new(&mut root.fork(10));
+    let mut frame_rng = root.fork(11);
+    let mut frames = Vec::with_capacity(frame_ms.len());
+    let mut truth = Vec::with_capacity(frame_ms.len());
+    if let Some(room) = &room {
+        let scene = RoomScene::new(
+            room,
+            &motion,
+            &identity,
+            texture,
+            background_albedo,
+            &mut root.fork(13),
+        );
+        let mut camera_controls = AutoCamera::new(room, f64::from(conditions.noise));
+        for (index, &t) in frame_ms.iter().enumerate() {
+            let t = t as f64;
+            let light_time = t - conditions.capture_delay_ms;
+            let light = scene.light(screen_light(&timeline.stages, light_time));
+            let actor = actor_at(t);
+            let mut canvas = scene.backdrop(&camera, &light, Some(&actor));
+            let actor_light = if actor.lit_by_screen {
+                light
+            } else {
+                // Painted on later: the colours arrive late, evenly over the face.
+                RoomLight {
+                    screen_colour: screen_light(&timeline.stages, light_time - paint_delay_ms),
+                    ..light
+                }
+            };
+            let mut faces = Vec::new();
+            if let Some(second) = &second {
+                canvas.draw(&camera, texture, &surface(second), &light);
+                faces.push(second.truth(&camera));
             }
-        };
-        let mut faces = Vec::new();
-        if let Some(second) = &second {
-            canvas.draw(&camera, texture, &surface(second), &lighting);
-            faces.push(second.truth(&camera));
+            canvas.draw(&camera, texture, &surface(&actor), &actor_light);
+            faces.push(actor.truth(&camera));
+            if index == 0 {
+                camera_controls.settle(&canvas.pixels);
+            }
+            frames.push(camera_controls.capture(
+                &canvas.pixels,
+                camera.width,
+                camera.height,
+                t,
+                &noise,
+                &mut frame_rng,
+            ));
+            truth.push(faces);
         }
-        canvas.draw(&camera, texture, &surface(&actor), &actor_lighting);
-        faces.push(actor.truth(&camera));
-        if index == 0 {
-            sensor.settle(&canvas.pixels);
+    } else {
+        let mut sensor = Sensor::new(0.18, conditions.exposure_adaptation, conditions.noise);
+        for (index, &t) in frame_ms.iter().enumerate() {
+            let t = t as f64;
+            let light_time = t - conditions.capture_delay_ms;
+            let screen = screen_light(&timeline.stages, light_time);
+            let lighting = Lighting {
+                ambient: conditions.ambient,
+                screen: screen.map(|c| c * conditions.screen_brightness),
+                screen_position: [0.0, 8.0, 0.0],
+                screen_reference_cm: 40.0,
+            };
+            // The wall is far: the screen barely reaches it.
+            let wall = Lighting {
+                screen: screen.map(|c| c * conditions.screen_brightness * 0.05),
+                ..lighting
+            };
+            let wall_light = wall.irradiance([0.0, 0.0, 150.0], [0.0, 0.0, -1.0]);
+            let lit_background: Vec<[f32; 3]> = background_albedo
+                .iter()
+                .map(|a| [0, 1, 2].map(|k| a[k] * wall_light[k] as f32))
+                .collect();
+            let mut canvas = Canvas::new(camera.width, camera.height, &lit_background);
+            let actor = actor_at(t);
+            let actor_lighting = if actor.lit_by_screen {
+                lighting
+            } else {
+                // Painted on later: the colours arrive late, evenly over the face.
+                let painted = screen_light(&timeline.stages, light_time - paint_delay_ms);
+                Lighting {
+                    screen: painted.map(|c| c * conditions.screen_brightness),
+                    ..lighting
+                }
+            };
+            let mut faces = Vec::new();
+            if let Some(second) = &second {
+                canvas.draw(&camera, texture, &surface(second), &lighting);
+                faces.push(second.truth(&camera));
+            }
+            canvas.draw(&camera, texture, &surface(&actor), &actor_lighting);
+            faces.push(actor.truth(&camera));
+            if index == 0 {
+                sensor.settle(&canvas.pixels);
+            }
+            frames.push(sensor.capture(
+                &canvas.pixels,
+                camera.width,
+                camera.height,
+                &noise,
+                &mut frame_rng,
+            ));
+            truth.push(faces);
         }
-        frames.push(sensor.capture(
-            &canvas.pixels,
-            camera.width,
-            camera.height,
-            &noise,
-            &mut frame_rng,
-        ));
-        truth.push(faces);
     }
     Recording {
         species: spec.species,
         seed: spec.seed,
         challenge: challenge.clone(),
         conditions,
+        room,
         timeline,
         frames,
         frame_ms,
         truth,
     }
+}
+
+/// What the room world draws around the faces: the wall, the person's body, the light.
+struct RoomScene<'a> {
+    conditions: &'a RoomConditions,
+    body: Body,
+    wall_albedo: Vec<[f32; 3]>,
+    /// The wall's depth (cm): behind where the person starts.
+    wall_z: f64,
+}
+
+impl<'a> RoomScene<'a> {
+    fn new(
+        conditions: &'a RoomConditions,
+        motion: &Motion,
+        identity: &Identity,
+        texture: &Texture,
+        wall_albedo: Vec<[f32; 3]>,
+        rng: &mut Rng,
+    ) -> RoomScene<'a> {
+        // The skin of the neck and ears: the photograph's cheeks, in the identity's tone.
+        let map = TextureMap::new(identity);
+        let mut skin = [0.0f32; 3];
+        let cheeks = [[-3.5, 2.5], [3.5, 2.5], [-3.0, 4.0], [3.0, 4.0]];
+        for [x, y] in cheeks {
+            let [u, v] = map.pixel(x, y);
+            let sample = texture.sample(u, v);
+            for k in 0..3 {
+                skin[k] += sample[k] * identity.tone[k] / cheeks.len() as f32;
+            }
+        }
+        RoomScene {
+            conditions,
+            body: Body::draw(rng, skin),
+            wall_albedo,
+            wall_z: motion.far_z.max(motion.near_z) + 20.0 + conditions.wall_behind_m * 100.0,
+        }
+    }
+
+    /// The light while the screen shows `screen_colour` (linear RGB).
+    fn light(&self, screen_colour: [f64; 3]) -> RoomLight {
+        let room = self.conditions.room_colour();
+        RoomLight {
+            room: room.map(|c| c * self.conditions.room_lux),
+            direction: self.conditions.room_direction(),
+            screen: self.conditions.screen_light_source(),
+            screen_colour,
+        }
+    }
+
+    /// Where an attacker who holds up a screen keeps their eyes (behind it).
+    fn attacker_eyes(&self) -> [f64; 3] {
+        [0.0, -3.0, 55.0]
+    }
+
+    /// The wall and the body: of the actor (a head's own; behind a print, the attacker's who
+    /// holds it), or with none, of an attacker holding a screen up.
+    fn backdrop(&self, camera: &Camera, light: &RoomLight, actor: Option<&Actor>) -> Canvas {
+        let (eyes, half_width) = match actor {
+            Some(actor) => {
+                let stretch = actor.stretch();
+                match actor.shape {
+                    Shape::Head { .. } => (
+                        actor
+                            .pose
+                            .to_world([0.0, 0.0, actor.shape.eye_depth(stretch)]),
+                        actor.shape.extent(stretch)[1],
+                    ),
+                    // A print is held at arm's length in front of the eyes.
+                    Shape::Flat | Shape::Cylinder { .. } => {
+                        let at = actor.pose.to_world([0.0, 0.0, 0.0]);
+                        ([at[0], at[1], at[2] + 25.0], 7.0 * stretch[0])
+                    }
+                }
+            }
+            None => (self.attacker_eyes(), 7.0),
+        };
+        let mut canvas = Canvas::new(camera.width, camera.height, &self.wall_albedo);
+        let wall_z = self.wall_z.max(eyes[2] + 25.0);
+        draw_room(
+            &mut canvas,
+            camera,
+            &self.wall_albedo,
+            wall_z,
+            &self.body.parts(eyes, half_width),
+            light,
+        );
+        canvas
+    }
+}
+
+/// Frame times in the room: the camera's frame rate with intervals that vary by up to a sixth,
+/// and dropped frames.
+fn room_frame_times(timeline: &Timeline, room: &RoomConditions, rng: &mut Rng) -> Vec<u64> {
+    let period = 1000.0 / room.fps;
+    let mut times = vec![0u64];
+    let mut at = 0.0;
+    loop {
+        at += period * rng.range(0.85, 1.15);
+        if at > timeline.video_end_ms {
+            break;
+        }
+        if rng.chance(room.dropped_frames) {
+            continue;
+        }
+        let t = at.round() as u64;
+        if times.last().is_none_or(|&last| t > last) {
+            times.push(t);
+        }
+    }
+    times
 }
 
 fn surface(actor: &Actor) -> Surface<'_> {
@@ -777,17 +1065,28 @@ fn frame_times(timeline: &Timeline, conditions: &Conditions, rng: &mut Rng) -> V
     times
 }
 
+/// What a session's camera records when: its conditions, the client's timeline, the frame times.
+struct Plan {
+    conditions: Conditions,
+    timeline: Timeline,
+    frame_ms: Vec<u64>,
+}
+
 /// A recorded session shown again: on a screen held up to the camera (emissive, with the current
 /// screen's glare on its glass and some moire), or injected instead of the camera.
 fn replay(
     spec: &SessionSpec,
-    conditions: Conditions,
-    timeline: Timeline,
-    frame_ms: Vec<u64>,
+    plan: Plan,
     recorded: &Recording,
     camera: &Camera,
+    room: Option<&RoomScene<'_>>,
     rng: &mut Rng,
 ) -> Recording {
+    let Plan {
+        conditions,
+        timeline,
+        frame_ms,
+    } = plan;
     let offset_ms = rng.range(-300.0, 300.0);
     let pick = |t: f64| -> usize {
         let target = (t + offset_ms).max(0.0);
@@ -813,6 +1112,11 @@ fn replay(
     let background_albedo = background(camera.width, camera.height, &mut rng.fork(1));
     let noise = NoiseTable::new(&mut rng.fork(2));
     let mut sensor = Sensor::new(0.18, conditions.exposure_adaptation, conditions.noise);
+    let mut camera_controls =
+        room.map(|scene| AutoCamera::new(scene.conditions, f64::from(conditions.noise)));
+    // In the room: the replaying screen's own luminance (cd/m²) as the light a white surface
+    // would need to look as bright (pi times it), and its glass mirrors the challenge screen.
+    let replay_luminance = rng.fork(4).range(120.0, 450.0);
     let mut frame_rng = rng.fork(3);
     let lut: Vec<f32> = (0..=255u8).map(srgb_to_linear).collect();
     let mut frames = Vec::with_capacity(frame_ms.len());
@@ -826,14 +1130,35 @@ fn replay(
             continue;
         }
         let screen = screen_light(&timeline.stages, t as f64 - conditions.capture_delay_ms);
+        let backdrop = room.map(|scene| {
+            let light = scene.light(screen);
+            let canvas = scene.backdrop(camera, &light, None);
+            let glare_lux = light.screen.illuminance(
+                [0.0, 0.0, scene.attacker_eyes()[2] - 25.0],
+                [0.0, 0.0, -1.0],
+            );
+            (canvas.pixels, glare_lux)
+        });
+        let (emissive, glare) = match &backdrop {
+            Some((_, glare_lux)) => (
+                (std::f64::consts::PI * replay_luminance) as f32 * emissive,
+                glare * glare_lux / conditions.screen_brightness,
+            ),
+            None => (emissive, glare),
+        };
         let mut scene = Vec::with_capacity(w * h);
         for y in 0..h {
             for x in 0..w {
                 let (fx, fy) = (x as f64, y as f64);
                 let inside = fx >= left && fx < left + screen_w && fy >= top && fy < top + screen_h;
                 if !inside {
-                    let a = background_albedo[y * w + x];
-                    let lit = [0, 1, 2].map(|k| a[k] * conditions.ambient[k] as f32);
+                    let lit = match &backdrop {
+                        Some((pixels, _)) => pixels[y * w + x],
+                        None => {
+                            let a = background_albedo[y * w + x];
+                            [0, 1, 2].map(|k| a[k] * conditions.ambient[k] as f32)
+                        }
+                    };
                     let bezel = fx >= left - 12.0
                         && fx < left + screen_w + 12.0
                         && fy >= top - 12.0
@@ -852,10 +1177,33 @@ fn replay(
                 }));
             }
         }
-        if index == 0 {
-            sensor.settle(&scene);
+        match &mut camera_controls {
+            Some(controls) => {
+                if index == 0 {
+                    controls.settle(&scene);
+                }
+                frames.push(controls.capture(
+                    &scene,
+                    camera.width,
+                    camera.height,
+                    t as f64,
+                    &noise,
+                    &mut frame_rng,
+                ));
+            }
+            None => {
+                if index == 0 {
+                    sensor.settle(&scene);
+                }
+                frames.push(sensor.capture(
+                    &scene,
+                    camera.width,
+                    camera.height,
+                    &noise,
+                    &mut frame_rng,
+                ));
+            }
         }
-        frames.push(sensor.capture(&scene, camera.width, camera.height, &noise, &mut frame_rng));
         let scale = [
             screen_w / f64::from(shown.width()),
             screen_h / f64::from(shown.height()),
@@ -882,6 +1230,7 @@ fn replay(
         seed: spec.seed,
         challenge: spec.challenge.clone(),
         conditions,
+        room: room.map(|scene| scene.conditions.clone()),
         timeline,
         frames,
         frame_ms,

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use openliveness_protocol::streaming::ServerChallenge;
 use serde_json::{json, Value};
 
-use crate::scenario::{simulate, ChallengeSpec, Recording, SessionSpec, Species};
+use crate::scenario::{simulate, ChallengeSpec, Recording, SessionSpec, Species, World};
 use crate::session::{client_messages, encode, ClientMessage, Encoded};
 
 /// One message of the client's script.
@@ -28,13 +28,14 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Renders `species` (with `seed`) answering `challenge` in a video of `size`. Slow: seconds
-    /// of CPU.
+    /// Renders `species` (with `seed`) answering `challenge` in a video of `size`, in `world`.
+    /// Slow: seconds of CPU.
     pub fn render(
         species: Species,
         seed: u64,
         challenge: &ServerChallenge,
         (width, height): (u32, u32),
+        world: &World,
     ) -> Result<Answer, String> {
         let challenge = ChallengeSpec::from_server(challenge, width, height)
             .ok_or("the challenge has no member")?;
@@ -42,6 +43,7 @@ impl Answer {
             species,
             seed,
             challenge,
+            world: world.clone(),
         };
         let recording = simulate(&spec).map_err(|error| error.to_string())?;
         let encoded = encode(&recording).map_err(|error| error.to_string())?;

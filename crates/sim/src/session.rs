@@ -185,23 +185,26 @@ pub fn write_dir(
         "seed": recording.seed,
         "challenge": recording.challenge,
         "conditions": recording.conditions,
+        "room": recording.room,
         "timeline": recording.timeline,
         "frame_ms": recording.frame_ms,
         "truth": recording.truth,
     });
     let description = serde_json::to_vec_pretty(&description).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("recording.json"), description)?;
-    let sheet = contact_sheet(recording, 6, 160);
+    let sheet = contact_sheet(recording, 6, 4, 160);
     write_png(&dir.join("contact-sheet.png"), &sheet)
 }
 
-/// Thumbnails of evenly spaced frames, `columns` to a row, each `thumb_width` wide.
+/// Thumbnails of evenly spaced frames, `columns` to a row and `rows` rows, each `thumb_width`
+/// wide.
 pub fn contact_sheet(
     recording: &Recording,
     columns: usize,
+    rows: usize,
     thumb_width: u32,
 ) -> openliveness_vision::RgbImage {
-    let count = (columns * 4).min(recording.frames.len()).max(1);
+    let count = (columns * rows).min(recording.frames.len()).max(1);
     let first = &recording.frames[0];
     let thumb_height = thumb_width * first.height() / first.width().max(1);
     let rows = count.div_ceil(columns);

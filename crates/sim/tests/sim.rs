@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used)] // Tests stop at the first failed step.
 
 use openliveness_sim::rng::Rng;
-use openliveness_sim::{client_messages, encode, simulate, ChallengeSpec, SessionSpec, Species};
+use openliveness_sim::{
+    client_messages, encode, simulate, ChallengeSpec, Ranges, SessionSpec, Species, World,
+};
 use openliveness_vision::decode::{decode_all, DecodeOptions};
 use openliveness_vision::BlazeFace;
 
@@ -15,6 +17,7 @@ fn spec(species: Species, seed: u64, width: u32, height: u32) -> SessionSpec {
         species,
         seed,
         challenge: ChallengeSpec::draw(width, height, true, &mut Rng::new(seed)),
+        world: World::Studio,
     }
 }
 
@@ -113,6 +116,110 @@ fn a_rendered_head_shows_perspective_and_a_printed_photo_does_not() {
         assert!(
             (nose - 1.0).abs() < 0.01,
             "seed {seed}: print nose ratio {nose:.4}"
+        );
+    }
+}
+
+fn room_spec(species: Species, seed: u64, world: &World) -> SessionSpec {
+    let room = world.room_conditions(seed).unwrap();
+    SessionSpec {
+        species,
+        seed,
+        challenge: ChallengeSpec::draw(room.width, room.height, true, &mut Rng::new(seed)),
+        world: world.clone(),
+    }
+}
+
+fn fixed(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(axis, value)| ((*axis).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_room_gives_the_same_video_and_events_per_seed_for_a_sample_of_axes() {
+    let id = "00000000-0000-4000-8000-000000000000";
+    let samples = [
+        (Ranges::Normal, fixed(&[("resolution", "320x240")])),
+        (
+            Ranges::Normal,
+            fixed(&[
+                ("resolution", "240x320"),
+                ("room_lux", "20"),
+                ("controls", "locked"),
+            ]),
+        ),
+        (
+            Ranges::Stress,
+            fixed(&[
+                ("resolution", "320x240"),
+                ("fps", "12"),
+                ("device", "monitor"),
+            ]),
+        ),
+    ];
+    for (ranges, fixes) in samples {
+        let world = World::room(ranges, fixes.clone()).unwrap();
+        let spec = room_spec(Species::BonaFide, 11, &world);
+        let (first, second) = (simulate(&spec).unwrap(), simulate(&spec).unwrap());
+        let room = first.room.clone().unwrap();
+        assert_eq!(first.room, second.room);
+        for (axis, value) in &fixes {
+            let recorded = room.axes(30.0, 0.4);
+            let found = recorded.iter().find(|a| a.axis == axis).unwrap();
+            assert!(found.value.starts_with(value.as_str()), "{axis}: {found:?}");
+        }
+        let (a, b) = (encode(&first).unwrap(), encode(&second).unwrap());
+        assert_eq!(a.webm, b.webm, "{fixes:?}");
+        assert_eq!(
+            serde_json::to_string(&client_messages(&first, &a, 1, id)).unwrap(),
+            serde_json::to_string(&client_messages(&second, &b, 1, id)).unwrap()
+        );
+    }
+}
+
+#[test]
+fn the_detector_finds_the_whole_person_s_face_where_it_was_rendered() {
+    let detector = BlazeFace::load_default(Default::default()).unwrap();
+    let world = |resolution: &str| {
+        World::room(Ranges::Normal, fixed(&[("resolution", resolution)])).unwrap()
+    };
+    for (seed, world) in [
+        (21, world("640x480")),
+        (22, world("480x640")),
+        (23, world("640x480")),
+    ] {
+        let recording = simulate(&room_spec(Species::BonaFide, seed, &world)).unwrap();
+        let (width, height) = (recording.challenge.width, recording.challenge.height);
+        let encoded = encode(&recording).unwrap();
+        let (frames, _) = decode_all(&encoded.webm, &DecodeOptions::default()).unwrap();
+        let mut found = 0;
+        let mut checked = 0;
+        for (index, frame) in frames.iter().enumerate().step_by(9) {
+            let faces = detector
+                .detect(frame.detector_view.as_ref().unwrap(), width, height)
+                .unwrap();
+            let truth = recording.truth[index].last().unwrap();
+            let [left, top, side, _] = truth.bounding_box;
+            checked += 1;
+            let Some(face) = faces.first() else {
+                continue;
+            };
+            let b = &face.bounding_box;
+            let (cx, cy) = (
+                f64::from(b.left + b.width / 2.0),
+                f64::from(b.top + b.height / 2.0),
+            );
+            let offset =
+                ((cx - (left + side / 2.0)).powi(2) + (cy - (top + side / 2.0)).powi(2)).sqrt();
+            if offset < 0.25 * side {
+                found += 1;
+            }
+        }
+        assert!(
+            found * 10 >= checked * 9,
+            "seed {seed}: the face found where rendered on {found} of {checked} frames"
         );
     }
 }

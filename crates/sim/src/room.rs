@@ -1,0 +1,1137 @@
+//! The room world: the whole person (hair, neck, shoulders in clothes) in front of a wall, lit in
+//! physical units (the room's illuminance on the face in lux, its colour temperature and
+//! direction; the screen as an area light of real luminance and size below the camera), seen by
+//! a camera that runs auto exposure and auto white balance with real time constants, at the frame
+//! rates and sizes browsers and phones record.
+//!
+//! Every condition is a named axis ([`RoomConditions::axes`]), drawn from the seed and fixable
+//! (`--condition AXIS=VALUE`), so a sweep over one axis is one command and a report can break its
+//! numbers down by each axis' buckets. Two draws: the normal ranges (what calibration and
+//! evaluation use) and the stress ranges (dimmer screens, brighter rooms, closer walls, faster
+//! white balance), for a held-out set that is never used to fit anything.
+
+use serde::Serialize;
+
+use crate::render::{Camera, Canvas, Light, NoiseTable};
+use crate::rng::Rng;
+
+/// Which draw of the conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ranges {
+    /// The conditions of everyday use: calibration and evaluation draw from these.
+    Normal,
+    /// Beyond them on one to three axes: the held-out stress set.
+    Stress,
+}
+
+/// The device whose screen lights the face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Device {
+    Phone,
+    Laptop,
+    Monitor,
+}
+
+/// Where the room's main light comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LightDirection {
+    Ceiling,
+    Window,
+    Front,
+}
+
+/// The camera's automatic controls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Controls {
+    /// Auto exposure and auto white balance run all the time (every browser).
+    Auto,
+    /// Both settle on the first frames, then hold.
+    Locked,
+}
+
+/// The conditions of one session in the room world, drawn from its seed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomConditions {
+    pub ranges: Ranges,
+    /// The room's illuminance on the face (lux), with the screen off.
+    pub room_lux: f64,
+    pub colour_temperature_k: f64,
+    pub light_direction: LightDirection,
+    /// Window light comes from this side (-1: the image's left, 1: its right).
+    pub light_side: f64,
+    pub device: Device,
+    /// The screen's luminance in white at the brightness it is set to (cd/m²).
+    pub screen_luminance: f64,
+    /// The brightness setting (share of the device's maximum luminance).
+    pub screen_brightness: f64,
+    pub screen_area_m2: f64,
+    /// The screen's centre below the camera, and to the image's right of it (cm).
+    pub screen_below_cm: f64,
+    pub screen_sideways_cm: f64,
+    /// From the back of the head to the wall (m).
+    pub wall_behind_m: f64,
+    /// Fitzpatrick skin type, 1 (lightest) to 6 (darkest).
+    pub skin_type: u8,
+    pub controls: Controls,
+    /// Time constants of the auto exposure and the auto white balance (s).
+    pub exposure_time_constant_s: f64,
+    pub white_balance_time_constant_s: f64,
+    pub fps: f64,
+    /// The share of frames the camera drops.
+    pub dropped_frames: f64,
+    /// The video's size (480x640 is the iOS client's portrait).
+    pub width: u32,
+    pub height: u32,
+    /// The head's turns and nods (amplitude, degrees).
+    pub head_turn_deg: f64,
+    /// How far the approach bends off a straight line (share of the frame's width).
+    pub path_bend: f64,
+    /// What the draw leads to: the screen's white on the face at the end of the approach (lux),
+    /// and its ratio to the room's light there.
+    pub screen_lux: f64,
+    pub screen_to_room: f64,
+}
+
+/// One axis of one session: its name, its value as text, and the bucket the value falls in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AxisValue {
+    pub axis: &'static str,
+    pub value: String,
+    pub bucket: String,
+}
+
+/// The names of the axes, in the order reports list them; each can be fixed with
+/// `--condition NAME=VALUE`.
+pub const AXES: [&str; 21] = [
+    "screen_to_room",
+    "room_lux",
+    "colour_temperature_k",
+    "light_direction",
+    "device",
+    "screen_brightness",
+    "screen_below_cm",
+    "screen_sideways_cm",
+    "wall_behind_m",
+    "skin_type",
+    "controls",
+    "white_balance_time_constant_s",
+    "exposure_time_constant_s",
+    "fps",
+    "dropped_frames",
+    "resolution",
+    "head_turn_deg",
+    "path_bend",
+    "face_distance_cm",
+    "face_width_share",
+    "ranges",
+];
+
+/// The face's distance from the screen at the end of the approach that [`RoomConditions`] uses
+/// for its derived screen light: a face box of 13.2 cm filling the oval of a 55° camera.
+const TYPICAL_END_DISTANCE_CM: f64 = 30.0;
+
+fn log_uniform(rng: &mut Rng, low: f64, high: f64) -> f64 {
+    (rng.range(low.ln(), high.ln())).exp()
+}
+
+impl RoomConditions {
+    /// Draws the conditions, then fixes the axes in `fixed` (`NAME=VALUE`). Every axis is drawn
+    /// whether or not it is fixed, so fixing one leaves the others as the seed drew them.
+    pub fn draw(rng: &mut Rng, ranges: Ranges, fixed: &[(String, String)]) -> Result<Self, String> {
+        let stress = ranges == Ranges::Stress;
+        // Which axes the stress set pushes past the normal ranges: each with even odds, at
+        // least one.
+        let mut pushed = [false; 5];
+        if stress {
+            for push in &mut pushed {
+                *push = rng.chance(0.4);
+            }
+            if !pushed.contains(&true) {
+                pushed[rng.between(0, 4) as usize] = true;
+            }
+        }
+        let [brighter_room, dimmer_screen, closer_wall, faster_awb, fewer_frames] = pushed;
+        let room_lux = if brighter_room {
+            log_uniform(rng, 1_000.0, 30_000.0)
+        } else {
+            log_uniform(rng, 20.0, 1_000.0)
+        };
+        let colour_temperature_k = rng.range(2_700.0, 6_500.0);
+        let light_direction = match rng.between(0, 2) {
+            0 => LightDirection::Ceiling,
+            1 => LightDirection::Window,
+            _ => LightDirection::Front,
+        };
+        let light_side = if rng.chance(0.5) { -1.0 } else { 1.0 };
+        let device = match rng.between(0, 9) {
+            0..=4 => Device::Phone,
+            5..=8 => Device::Laptop,
+            _ => Device::Monitor,
+        };
+        let (max_luminance, area, below) = match device {
+            Device::Phone => (
+                rng.range(400.0, 800.0),
+                rng.range(0.008, 0.011),
+                rng.range(5.0, 9.0),
+            ),
+            Device::Laptop => (
+                rng.range(250.0, 400.0),
+                rng.range(0.04, 0.06),
+                rng.range(8.0, 13.0),
+            ),
+            Device::Monitor => (
+                rng.range(200.0, 350.0),
+                rng.range(0.1, 0.16),
+                rng.range(14.0, 20.0),
+            ),
+        };
+        let screen_brightness = if dimmer_screen {
+            rng.range(0.15, 0.45)
+        } else {
+            rng.range(0.45, 1.0)
+        };
+        let screen_sideways_cm = if rng.chance(0.7) {
+            rng.range(-2.0, 2.0)
+        } else {
+            rng.range(-10.0, 10.0)
+        };
+        let wall_behind_m = if closer_wall {
+            rng.range(0.15, 0.3)
+        } else {
+            log_uniform(rng, 0.3, 4.0)
+        };
+        let skin_type = rng.between(1, 6) as u8;
+        let controls = if rng.chance(0.8) {
+            Controls::Auto
+        } else {
+            Controls::Locked
+        };
+        let exposure_time_constant_s = rng.range(0.2, 1.5);
+        let white_balance_time_constant_s = if faster_awb {
+            rng.range(0.08, 0.3)
+        } else {
+            rng.range(0.3, 3.0)
+        };
+        let fps = if fewer_frames {
+            rng.range(8.0, 15.0)
+        } else {
+            // Dim rooms lower the frame rate.
+            let high = if room_lux < 80.0 { 24.0 } else { 30.0 };
+            rng.range(15.0, high)
+        };
+        let dropped_frames = if fewer_frames {
+            rng.range(0.05, 0.15)
+        } else {
+            rng.range(0.0, 0.05)
+        };
+        let (width, height) = match rng.between(0, 19) {
+            0..=9 => (640, 480),
+            10..=16 => (480, 640),
+            _ => (1280, 720),
+        };
+        let head_turn_deg = rng.range(1.0, 15.0);
+        let path_bend = rng.range(-0.12, 0.12);
+        let mut conditions = RoomConditions {
+            ranges,
+            room_lux,
+            colour_temperature_k,
+            light_direction,
+            light_side,
+            device,
+            screen_luminance: max_luminance * screen_brightness,
+            screen_brightness,
+            screen_area_m2: area,
+            screen_below_cm: below,
+            screen_sideways_cm,
+            wall_behind_m,
+            skin_type,
+            controls,
+            exposure_time_constant_s,
+            white_balance_time_constant_s,
+            fps,
+            dropped_frames,
+            width,
+            height,
+            head_turn_deg,
+            path_bend,
+            screen_lux: 0.0,
+            screen_to_room: 0.0,
+        };
+        for (axis, value) in fixed {
+            conditions.fix(axis, value)?;
+        }
+        conditions.derive();
+        Ok(conditions)
+    }
+
+    /// The screen's white on a face at the typical end distance, straight in front of it, and
+    /// its ratio to the room's light.
+    fn derive(&mut self) {
+        let light = self.screen_light_source();
+        let face = [0.0, 0.0, TYPICAL_END_DISTANCE_CM];
+        self.screen_lux = light.illuminance(face, [0.0, 0.0, -1.0]);
+        self.screen_to_room = self.screen_lux / self.room_lux;
+    }
+
+    fn fix(&mut self, axis: &str, value: &str) -> Result<(), String> {
+        let number = || {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("{axis}={value}: not a number"))
+        };
+        let bad = || format!("{axis}={value}: not a value of {axis}");
+        match axis {
+            "room_lux" => self.room_lux = number()?.max(1.0),
+            "colour_temperature_k" => {
+                self.colour_temperature_k = number()?.clamp(1_500.0, 12_000.0)
+            }
+            "light_direction" => {
+                self.light_direction = match value {
+                    "ceiling" => LightDirection::Ceiling,
+                    "window" => LightDirection::Window,
+                    "front" => LightDirection::Front,
+                    _ => return Err(bad()),
+                }
+            }
+            "device" => {
+                let (luminance, area, below) = match value {
+                    "phone" => (600.0, 0.009, 7.0),
+                    "laptop" => (300.0, 0.05, 10.0),
+                    "monitor" => (275.0, 0.13, 17.0),
+                    _ => return Err(bad()),
+                };
+                self.device = match value {
+                    "phone" => Device::Phone,
+                    "laptop" => Device::Laptop,
+                    _ => Device::Monitor,
+                };
+                self.screen_luminance = luminance * self.screen_brightness;
+                self.screen_area_m2 = area;
+                self.screen_below_cm = below;
+            }
+            "screen_brightness" => {
+                let brightness = number()?.clamp(0.01, 1.0);
+                self.screen_luminance *= brightness / self.screen_brightness;
+                self.screen_brightness = brightness;
+            }
+            "screen_luminance" => self.screen_luminance = number()?.max(1.0),
+            "screen_below_cm" => self.screen_below_cm = number()?,
+            "screen_sideways_cm" => self.screen_sideways_cm = number()?,
+            "wall_behind_m" => self.wall_behind_m = number()?.clamp(0.1, 20.0),
+            "skin_type" => {
+                self.skin_type = value
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|t| (1..=6).contains(t))
+                    .ok_or_else(bad)?
+            }
+            "controls" => {
+                self.controls = match value {
+                    "auto" => Controls::Auto,
+                    "locked" => Controls::Locked,
+                    _ => return Err(bad()),
+                }
+            }
+            "exposure_time_constant_s" => self.exposure_time_constant_s = number()?.max(0.01),
+            "white_balance_time_constant_s" => {
+                self.white_balance_time_constant_s = number()?.max(0.01)
+            }
+            "fps" => self.fps = number()?.clamp(5.0, 60.0),
+            "dropped_frames" => self.dropped_frames = number()?.clamp(0.0, 0.5),
+            "resolution" => {
+                let (width, height) = value.split_once('x').ok_or_else(bad)?;
+                let size = |v: &str| {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|v| (64..=1920).contains(v) && v % 2 == 0)
+                };
+                self.width = size(width).ok_or_else(bad)?;
+                self.height = size(height).ok_or_else(bad)?;
+            }
+            "head_turn_deg" => self.head_turn_deg = number()?.clamp(0.0, 30.0),
+            "path_bend" => self.path_bend = number()?.clamp(-0.3, 0.3),
+            _ => {
+                return Err(format!(
+                    "unknown condition {axis:?}: one of {}",
+                    AXES.iter()
+                        .filter(|a| {
+                            !matches!(
+                                **a,
+                                "screen_to_room"
+                                    | "face_distance_cm"
+                                    | "face_width_share"
+                                    | "ranges"
+                            )
+                        })
+                        .chain(&["screen_luminance"])
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// Every axis with its value and bucket, in the order of [`AXES`]; at the end of the
+    /// approach, `face_distance_cm` is the eyes' distance from the camera and `face_width_share`
+    /// the face box's width over the frame's.
+    pub fn axes(&self, face_distance_cm: f64, face_width_share: f64) -> Vec<AxisValue> {
+        let number = |axis: &'static str, value: f64, edges: &[f64], unit: &str| {
+            let text = if value >= 100.0 {
+                format!("{value:.0}")
+            } else {
+                format!("{value:.3}")
+            };
+            AxisValue {
+                axis,
+                value: text,
+                bucket: bucket(value, edges, unit),
+            }
+        };
+        let label = |axis: &'static str, value: String| AxisValue {
+            axis,
+            bucket: value.clone(),
+            value,
+        };
+        let name = |value: &dyn erased::Name| value.name();
+        vec![
+            number(
+                "screen_to_room",
+                self.screen_to_room,
+                &[0.03, 0.1, 0.3, 1.0, 3.0],
+                "",
+            ),
+            number(
+                "room_lux",
+                self.room_lux,
+                &[50.0, 150.0, 500.0, 1_000.0, 5_000.0],
+                " lx",
+            ),
+            number(
+                "colour_temperature_k",
+                self.colour_temperature_k,
+                &[3_500.0, 4_500.0, 5_500.0],
+                " K",
+            ),
+            label("light_direction", name(&self.light_direction)),
+            label("device", name(&self.device)),
+            number(
+                "screen_brightness",
+                self.screen_brightness,
+                &[0.45, 0.7],
+                "",
+            ),
+            number(
+                "screen_below_cm",
+                self.screen_below_cm,
+                &[8.0, 12.0, 16.0],
+                " cm",
+            ),
+            number(
+                "screen_sideways_cm",
+                self.screen_sideways_cm.abs(),
+                &[2.0, 5.0],
+                " cm",
+            ),
+            number("wall_behind_m", self.wall_behind_m, &[0.3, 0.6, 1.5], " m"),
+            label("skin_type", format!("{}", self.skin_type)),
+            label("controls", name(&self.controls)),
+            number(
+                "white_balance_time_constant_s",
+                self.white_balance_time_constant_s,
+                &[0.3, 1.0],
+                " s",
+            ),
+            number(
+                "exposure_time_constant_s",
+                self.exposure_time_constant_s,
+                &[0.5, 1.0],
+                " s",
+            ),
+            number("fps", self.fps, &[15.0, 20.0, 25.0], " fps"),
+            number("dropped_frames", self.dropped_frames, &[0.02, 0.05], ""),
+            label("resolution", format!("{}x{}", self.width, self.height)),
+            number("head_turn_deg", self.head_turn_deg, &[5.0, 10.0], "°"),
+            number("path_bend", self.path_bend.abs(), &[0.04, 0.08], ""),
+            number(
+                "face_distance_cm",
+                face_distance_cm,
+                &[25.0, 30.0, 35.0],
+                " cm",
+            ),
+            number(
+                "face_width_share",
+                face_width_share,
+                &[0.35, 0.45, 0.55],
+                "",
+            ),
+            label("ranges", name(&self.ranges)),
+        ]
+    }
+
+    /// The screen as a light (white at its set luminance; the colour shown scales it).
+    pub fn screen_light_source(&self) -> ScreenSource {
+        ScreenSource {
+            centre: [self.screen_sideways_cm, self.screen_below_cm, 0.0],
+            luminance: self.screen_luminance,
+            area_m2: self.screen_area_m2,
+        }
+    }
+
+    /// The room's light, linear RGB per lux of illuminance: a black body of the room's colour
+    /// temperature, with unit luminance.
+    pub fn room_colour(&self) -> [f64; 3] {
+        black_body_linear(self.colour_temperature_k)
+    }
+
+    /// The direction the room's main light comes from (world, unit vector toward the light).
+    pub fn room_direction(&self) -> [f64; 3] {
+        match self.light_direction {
+            LightDirection::Ceiling => normalize([0.0, -1.0, -0.25]),
+            LightDirection::Window => normalize([self.light_side, -0.3, -0.4]),
+            LightDirection::Front => normalize([0.15 * self.light_side, -0.35, -1.0]),
+        }
+    }
+
+    /// The skin's darkness for the identity's tone, 0 (type 1) to 1 (type 6).
+    pub fn skin_darkness(&self) -> f64 {
+        f64::from(self.skin_type.clamp(1, 6) - 1) / 5.0
+    }
+}
+
+/// Names of the axes' labels, as `serde` writes them.
+mod erased {
+    pub trait Name {
+        fn name(&self) -> String;
+    }
+    impl<T: serde::Serialize> Name for T {
+        fn name(&self) -> String {
+            match serde_json::to_value(self) {
+                Ok(serde_json::Value::String(name)) => name,
+                other => format!("{other:?}"),
+            }
+        }
+    }
+}
+
+/// The bucket of `value` between `edges` (ascending): "< a", "a-b", ..., ">= z".
+fn bucket(value: f64, edges: &[f64], unit: &str) -> String {
+    let show = |v: f64| {
+        if v >= 100.0 || v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v}")
+        }
+    };
+    match edges.iter().position(|edge| value < *edge) {
+        Some(0) => format!("< {}{unit}", show(edges[0])),
+        Some(i) => format!("{}-{}{unit}", show(edges[i - 1]), show(edges[i])),
+        None => format!(">= {}{unit}", show(edges[edges.len() - 1])),
+    }
+}
+
+/// A black body's colour in linear sRGB with unit luminance (Tanner Helland's fit of the
+/// Planckian locus in sRGB, taken to linear light).
+pub fn black_body_linear(kelvin: f64) -> [f64; 3] {
+    let t = kelvin / 100.0;
+    let red = if t <= 66.0 {
+        255.0
+    } else {
+        329.698_727_446 * (t - 60.0).powf(-0.133_204_759_2)
+    };
+    let green = if t <= 66.0 {
+        99.470_802_586_1 * t.ln() - 161.119_568_166_1
+    } else {
+        288.122_169_528_3 * (t - 60.0).powf(-0.075_514_849_2)
+    };
+    let blue = if t >= 66.0 {
+        255.0
+    } else if t <= 19.0 {
+        0.0
+    } else {
+        138.517_731_223_1 * (t - 10.0).ln() - 305.044_792_730_7
+    };
+    let linear = [red, green, blue].map(|c| {
+        let c = (c / 255.0).clamp(0.0, 1.0);
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    });
+    let luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2];
+    linear.map(|c| c / luminance.max(1e-6))
+}
+
+/// The screen as a small area light facing the person: illuminance (lux) at a point is its
+/// luminance times its area times the cosines at both ends over the squared distance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScreenSource {
+    /// World position (cm).
+    pub centre: [f64; 3],
+    pub luminance: f64,
+    pub area_m2: f64,
+}
+
+impl ScreenSource {
+    /// White's illuminance (lux) at `point` (cm) on a surface with this normal.
+    pub fn illuminance(&self, point: [f64; 3], normal: [f64; 3]) -> f64 {
+        let to_screen = sub(self.centre, point);
+        let distance_sq_cm = dot(to_screen, to_screen).max(4.0);
+        let direction = normalize(to_screen);
+        let at_surface = dot(normal, direction).max(0.0);
+        // The screen faces +z (toward the person); the light leaves it toward -direction.
+        let at_screen = (-direction[2]).max(0.0);
+        self.luminance * self.area_m2 * at_surface * at_screen / (distance_sq_cm * 1e-4)
+    }
+}
+
+/// The light in the room at one instant (lux, linear RGB): the room's light and the screen's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoomLight {
+    /// The room's illuminance on a surface facing the camera (lux, per channel).
+    pub room: [f64; 3],
+    /// Toward the room's main light.
+    pub direction: [f64; 3],
+    pub screen: ScreenSource,
+    /// The colour the screen shows (linear RGB, 0-1).
+    pub screen_colour: [f64; 3],
+}
+
+/// The share of the room's light that comes from everywhere (walls, ceiling) rather than from
+/// its main light.
+const DIFFUSE_SHARE: f64 = 0.45;
+
+impl RoomLight {
+    /// The room's light on a surface with this normal, relative to a surface facing the camera:
+    /// part from everywhere (more from above than from below), part from the main light.
+    fn room_gain(&self, normal: [f64; 3]) -> f64 {
+        let gain = |n: [f64; 3]| {
+            DIFFUSE_SHARE * (0.75 - 0.25 * n[1].clamp(-1.0, 1.0))
+                + (1.0 - DIFFUSE_SHARE) * dot(n, self.direction).max(0.0)
+        };
+        gain(normal) / gain([0.0, 0.0, -1.0]).max(0.2)
+    }
+}
+
+impl Light for RoomLight {
+    fn irradiance(&self, point: [f64; 3], normal: [f64; 3]) -> [f64; 3] {
+        let room = self.room_gain(normal);
+        let screen = self.screen.illuminance(point, normal);
+        [0, 1, 2].map(|k| self.room[k] * room + self.screen_colour[k] * screen)
+    }
+}
+
+/// An ellipsoid of the body, with its colour and shine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BodyPart {
+    pub centre: [f64; 3],
+    pub radii: [f64; 3],
+    /// Linear albedo.
+    pub albedo: [f32; 3],
+    /// The share of light mirrored (hair's shine).
+    pub shine: f64,
+    /// For the skull: where it is hair and where skin.
+    pub hair: Option<HairCut>,
+}
+
+/// The skull's hair: in front of the face (inside its outline, below the hairline) the skull is
+/// left to the face drawn after it; below the hair's end it is skin (ears, the jaw's sides).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HairCut {
+    /// The face's outline in the image plane (world cm): centre and half-sizes.
+    pub face_centre: [f64; 2],
+    pub face_half: [f64; 2],
+    /// World heights (y, down) of the hairline and of the hair's end.
+    pub hairline: f64,
+    pub hair_end: f64,
+    pub skin: [f32; 3],
+}
+
+/// The body behind a face: hair on the skull, the neck, the torso in clothes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Body {
+    pub hair: [f32; 3],
+    pub clothing: [f32; 3],
+    pub skin: [f32; 3],
+    pub hair_shine: f64,
+    /// How far below the eyes the hair reaches at the sides (cm).
+    pub hair_length_cm: f64,
+}
+
+impl Body {
+    pub fn draw(rng: &mut Rng, skin: [f32; 3]) -> Body {
+        let hair_level = if rng.chance(0.7) {
+            rng.range(0.01, 0.05)
+        } else {
+            rng.range(0.08, 0.35)
+        } as f32;
+        let hair = [hair_level, hair_level * 0.8, hair_level * 0.6];
+        let clothing = [0, 1, 2].map(|_| rng.range(0.03, 0.6) as f32);
+        Body {
+            hair,
+            clothing,
+            skin,
+            hair_shine: rng.range(0.02, 0.08),
+            hair_length_cm: rng.range(-1.0, 14.0),
+        }
+    }
+
+    /// The parts for a head whose eyes' midpoint is at `eyes` (world cm) and whose face is
+    /// `face_half_width` wide on each side (cm).
+    pub fn parts(&self, eyes: [f64; 3], face_half_width: f64) -> Vec<BodyPart> {
+        let at = |dx: f64, dy: f64, dz: f64| [eyes[0] + dx, eyes[1] + dy, eyes[2] + dz];
+        vec![
+            BodyPart {
+                centre: at(0.0, -0.5, 9.0),
+                radii: [face_half_width + 1.3, 12.0, 11.0],
+                albedo: self.hair,
+                shine: self.hair_shine,
+                hair: Some(HairCut {
+                    face_centre: [eyes[0], eyes[1] + 2.0],
+                    face_half: [face_half_width - 0.4, 11.0],
+                    hairline: eyes[1] - 5.0,
+                    hair_end: eyes[1] + self.hair_length_cm,
+                    skin: self.skin,
+                }),
+            },
+            BodyPart {
+                centre: at(0.0, 14.0, 9.5),
+                radii: [5.3, 8.0, 5.3],
+                albedo: self.skin,
+                shine: 0.0,
+                hair: None,
+            },
+            // Shoulders, then the chest below them, in clothes.
+            BodyPart {
+                centre: at(0.0, 39.0, 11.0),
+                radii: [22.0, 20.0, 10.0],
+                albedo: self.clothing,
+                shine: 0.0,
+                hair: None,
+            },
+            BodyPart {
+                centre: at(0.0, 56.0, 13.0),
+                radii: [21.5, 27.0, 11.0],
+                albedo: self.clothing,
+                shine: 0.0,
+                hair: None,
+            },
+        ]
+    }
+}
+
+/// Draws the wall (at depth `wall_z`, albedo per pixel) and the body's parts, each pixel by
+/// casting its ray, into the canvas (replacing what it holds).
+pub fn draw_room(
+    canvas: &mut Canvas,
+    camera: &Camera,
+    wall_albedo: &[[f32; 3]],
+    wall_z: f64,
+    parts: &[BodyPart],
+    light: &RoomLight,
+) {
+    let wall_light = light.irradiance([0.0, 0.0, wall_z], [0.0, 0.0, -1.0]);
+    for (pixel, (albedo, depth)) in canvas
+        .pixels
+        .iter_mut()
+        .zip(wall_albedo.iter().zip(canvas.depth.iter_mut()))
+    {
+        *pixel = [0, 1, 2].map(|k| albedo[k] * wall_light[k] as f32);
+        *depth = wall_z as f32;
+    }
+    for part in parts {
+        let Some([x0, x1, y0, y1]) = screen_bounds(camera, part) else {
+            continue;
+        };
+        for py in y0..=y1 {
+            for px in x0..=x1 {
+                let ray = normalize(camera.unproject(px as f64 + 0.5, py as f64 + 0.5, 1.0));
+                let Some((distance, normal)) = hit(part, ray) else {
+                    continue;
+                };
+                let point = [ray[0] * distance, ray[1] * distance, ray[2] * distance];
+                let (mut albedo, mut shine) = (part.albedo, part.shine);
+                if let Some(cut) = &part.hair {
+                    let inside = ((point[0] - cut.face_centre[0]) / cut.face_half[0]).powi(2)
+                        + ((point[1] - cut.face_centre[1]) / cut.face_half[1]).powi(2)
+                        < 1.0;
+                    if inside && point[1] > cut.hairline {
+                        continue;
+                    }
+                    if point[1] > cut.hair_end {
+                        (albedo, shine) = (cut.skin, 0.0);
+                    }
+                }
+                let index = py * canvas.width + px;
+                if point[2] as f32 >= canvas.depth[index] {
+                    continue;
+                }
+                let irradiance = light.irradiance(point, normal);
+                // Shine: the screen mirrored in the hair, toward the camera.
+                let shine = if shine > 0.0 {
+                    let to_screen = normalize(sub(light.screen.centre, point));
+                    let to_camera = normalize([-point[0], -point[1], -point[2]]);
+                    let half = normalize(add(to_screen, to_camera));
+                    shine * dot(normal, half).max(0.0).powi(24)
+                } else {
+                    0.0
+                };
+                let screen = light.screen.illuminance(point, normal);
+                canvas.pixels[index] = [0, 1, 2].map(|k| {
+                    albedo[k] * irradiance[k] as f32
+                        + (shine * (screen * light.screen_colour[k] + light.room[k])) as f32
+                });
+                canvas.depth[index] = point[2] as f32;
+            }
+        }
+    }
+}
+
+/// The pixels an ellipsoid can cover (its bounding sphere's projection), clamped to the image.
+fn screen_bounds(camera: &Camera, part: &BodyPart) -> Option<[usize; 4]> {
+    let radius = part.radii.iter().copied().fold(0.0, f64::max);
+    let near = part.centre[2] - radius;
+    if near < 1.0 {
+        return None;
+    }
+    let centre = camera.project(part.centre);
+    let extent = camera.focal * radius / near;
+    let clamp = |v: f64, size: u32| v.clamp(0.0, f64::from(size) - 1.0) as usize;
+    let (x0, x1) = (centre[0] - extent, centre[0] + extent);
+    let (y0, y1) = (centre[1] - extent, centre[1] + extent);
+    if x1 < 0.0 || y1 < 0.0 || x0 >= f64::from(camera.width) || y0 >= f64::from(camera.height) {
+        return None;
+    }
+    Some([
+        clamp(x0, camera.width),
+        clamp(x1, camera.width),
+        clamp(y0, camera.height),
+        clamp(y1, camera.height),
+    ])
+}
+
+/// Where a ray from the camera first meets an ellipsoid: its distance and the normal there.
+fn hit(part: &BodyPart, ray: [f64; 3]) -> Option<(f64, [f64; 3])> {
+    let r = part.radii;
+    // In the ellipsoid's frame scaled to a unit sphere.
+    let origin = [0, 1, 2].map(|k| -part.centre[k] / r[k]);
+    let direction = [0, 1, 2].map(|k| ray[k] / r[k]);
+    let a = dot(direction, direction);
+    let b = 2.0 * dot(origin, direction);
+    let c = dot(origin, origin) - 1.0;
+    let discriminant = b * b - 4.0 * a * c;
+    if discriminant < 0.0 {
+        return None;
+    }
+    let t = (-b - discriminant.sqrt()) / (2.0 * a);
+    if t <= 0.0 {
+        return None;
+    }
+    let point = [ray[0] * t, ray[1] * t, ray[2] * t];
+    let normal = normalize([0, 1, 2].map(|k| (point[k] - part.centre[k]) / (r[k] * r[k])));
+    Some((t, normal))
+}
+
+/// The camera's automatic controls and its sensor: per-channel gains (exposure times white
+/// balance) that follow the scene with first-order time constants, sensor noise that grows with
+/// the gain, the sRGB tone curve and 8 bits.
+#[derive(Debug)]
+pub struct AutoCamera {
+    pub exposure: f64,
+    pub balance: [f64; 3],
+    pub controls: Controls,
+    pub exposure_time_constant_s: f64,
+    pub white_balance_time_constant_s: f64,
+    /// Noise (8-bit levels) at the gain a scene of 300 lux needs.
+    pub base_noise: f64,
+    reference_exposure: f64,
+    settled_frames: usize,
+    last_ms: Option<f64>,
+    lut: Vec<u8>,
+}
+
+/// The mean linear level auto exposure aims at.
+const TARGET_MEAN: f64 = 0.18;
+const LUT_STEPS: usize = 4096;
+/// Locked controls settle over this many frames before they hold.
+const LOCK_AFTER_FRAMES: usize = 10;
+
+impl AutoCamera {
+    pub fn new(conditions: &RoomConditions, base_noise: f64) -> AutoCamera {
+        AutoCamera {
+            exposure: 1.0,
+            balance: [1.0; 3],
+            controls: conditions.controls,
+            exposure_time_constant_s: conditions.exposure_time_constant_s,
+            white_balance_time_constant_s: conditions.white_balance_time_constant_s,
+            base_noise,
+            // A face of albedo 0.3 under 300 lux at the target level.
+            reference_exposure: TARGET_MEAN / (0.3 * 300.0),
+            settled_frames: 0,
+            last_ms: None,
+            lut: (0..=LUT_STEPS)
+                .map(|i| crate::face::linear_to_srgb(i as f32 / LUT_STEPS as f32).round() as u8)
+                .collect(),
+        }
+    }
+
+    /// Sets exposure and white balance at once for this scene (the camera was on before).
+    pub fn settle(&mut self, scene: &[[f32; 3]]) {
+        let (exposure, balance) = ideal(scene);
+        self.exposure = exposure;
+        self.balance = balance;
+    }
+
+    /// Captures the scene at `t_ms`, then lets the controls follow what they saw.
+    pub fn capture(
+        &mut self,
+        scene: &[[f32; 3]],
+        width: u32,
+        height: u32,
+        t_ms: f64,
+        noise: &NoiseTable,
+        rng: &mut Rng,
+    ) -> openliveness_vision::RgbImage {
+        let gains = [0, 1, 2].map(|k| (self.exposure * self.balance[k]) as f32);
+        let sigma = (self.base_noise
+            * (self.exposure / self.reference_exposure)
+                .sqrt()
+                .clamp(0.5, 6.0)) as f32;
+        let steps = LUT_STEPS as f32;
+        let mut offset = rng.between(0, NoiseTable::LEN as u64 - 1) as usize;
+        let stride = 1 + rng.between(0, 6) as usize * 2;
+        let mut data = Vec::with_capacity(scene.len() * 3);
+        for pixel in scene {
+            for k in 0..3 {
+                let level = (pixel[k] * gains[k]).clamp(0.0, 1.0) * steps;
+                let srgb = f32::from(self.lut[level as usize]);
+                offset = (offset + stride) & (NoiseTable::LEN - 1);
+                let noisy = srgb + noise.value(offset) * sigma;
+                data.push(noisy.round().clamp(0.0, 255.0) as u8);
+            }
+        }
+        let dt_s = self
+            .last_ms
+            .map_or(0.0, |last| (t_ms - last).max(0.0) / 1000.0);
+        self.last_ms = Some(t_ms);
+        self.settled_frames += 1;
+        let follow = match self.controls {
+            Controls::Auto => true,
+            Controls::Locked => self.settled_frames <= LOCK_AFTER_FRAMES,
+        };
+        if follow && dt_s > 0.0 {
+            let (exposure, balance) = ideal(scene);
+            let step = |tau: f64| 1.0 - (-dt_s / tau.max(1e-3)).exp();
+            let e = step(self.exposure_time_constant_s);
+            // Exposure moves in stops.
+            self.exposure = (self.exposure.ln() + (exposure.ln() - self.exposure.ln()) * e).exp();
+            let w = step(self.white_balance_time_constant_s);
+            for (now, ideal) in self.balance.iter_mut().zip(balance) {
+                *now += (ideal - *now) * w;
+            }
+        }
+        openliveness_vision::RgbImage::new(width, height, data)
+            .unwrap_or_else(|error| panic!("the camera's {width}x{height} image: {error}"))
+    }
+}
+
+/// The exposure that brings this scene's mean to the target, and the grey-world white balance
+/// (green fixed at 1), within a camera's range.
+fn ideal(scene: &[[f32; 3]]) -> (f64, [f64; 3]) {
+    let mut sum = [0.0f64; 3];
+    let mut count = 0usize;
+    for pixel in scene.iter().step_by(7) {
+        for k in 0..3 {
+            sum[k] += f64::from(pixel[k]);
+        }
+        count += 1;
+    }
+    let mean = sum.map(|s| s / count.max(1) as f64);
+    let balance = [
+        (mean[1] / mean[0].max(1e-9)).clamp(0.3, 4.0),
+        1.0,
+        (mean[1] / mean[2].max(1e-9)).clamp(0.3, 4.0),
+    ];
+    let balanced = 0.2126 * mean[0] * balance[0] + 0.7152 * mean[1] + 0.0722 * mean[2] * balance[2];
+    let exposure = if balanced > 1e-12 {
+        (TARGET_MEAN / balanced).clamp(1e-6, 1e3)
+    } else {
+        1.0
+    };
+    (exposure, balance)
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn normalize(v: [f64; 3]) -> [f64; 3] {
+    let n = dot(v, v).sqrt().max(1e-12);
+    [v[0] / n, v[1] / n, v[2] / n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_laptop_and_a_phone_give_the_illuminance_the_handbook_gives() {
+        // LIVENESS.md: a laptop (300 cd/m², 0.05 m²) at 30 cm gives about 150 lux, a phone
+        // (600 cd/m², 0.009 m²) at 25 cm about 80.
+        let straight = |luminance, area_m2, distance| {
+            ScreenSource {
+                centre: [0.0, 0.0, 0.0],
+                luminance,
+                area_m2,
+            }
+            .illuminance([0.0, 0.0, distance], [0.0, 0.0, -1.0])
+        };
+        assert!((straight(300.0, 0.05, 30.0) - 166.7).abs() < 1.0);
+        assert!((straight(600.0, 0.009, 25.0) - 86.4).abs() < 1.0);
+    }
+
+    #[test]
+    fn black_bodies_are_warm_to_cool_with_unit_luminance() {
+        let warm = black_body_linear(2_700.0);
+        let cool = black_body_linear(6_500.0);
+        assert!(warm[0] > warm[2] * 3.0);
+        assert!((cool[0] / cool[2] - 1.0).abs() < 0.15);
+        for colour in [warm, cool] {
+            let luminance = 0.2126 * colour[0] + 0.7152 * colour[1] + 0.0722 * colour[2];
+            assert!((luminance - 1.0).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn fixing_one_axis_leaves_the_others_as_drawn() {
+        let drawn = RoomConditions::draw(&mut Rng::new(7), Ranges::Normal, &[]).unwrap();
+        let fixed = RoomConditions::draw(
+            &mut Rng::new(7),
+            Ranges::Normal,
+            &[("room_lux".to_owned(), "20".to_owned())],
+        )
+        .unwrap();
+        assert_eq!(fixed.room_lux, 20.0);
+        assert_eq!(fixed.skin_type, drawn.skin_type);
+        assert_eq!(fixed.screen_luminance, drawn.screen_luminance);
+        assert!(fixed.screen_to_room > drawn.screen_to_room || drawn.room_lux <= 20.0);
+    }
+
+    #[test]
+    fn unknown_axes_and_values_are_refused_with_the_names() {
+        let refused = |axis: &str, value: &str| {
+            RoomConditions::draw(
+                &mut Rng::new(1),
+                Ranges::Normal,
+                &[(axis.to_owned(), value.to_owned())],
+            )
+            .unwrap_err()
+        };
+        assert!(refused("lux", "20").contains("room_lux"));
+        assert!(refused("device", "tablet").contains("device"));
+        assert!(refused("skin_type", "7").contains("skin_type"));
+        assert!(refused("resolution", "640").contains("resolution"));
+    }
+
+    #[test]
+    fn the_stress_set_goes_beyond_the_normal_ranges_on_some_axis() {
+        for seed in 0..200 {
+            let c = RoomConditions::draw(&mut Rng::new(seed), Ranges::Stress, &[]).unwrap();
+            let beyond = c.room_lux > 1_000.0
+                || c.screen_brightness < 0.45
+                || c.wall_behind_m < 0.3
+                || c.white_balance_time_constant_s < 0.3
+                || c.fps < 15.0;
+            assert!(beyond, "seed {seed}: {c:?}");
+        }
+        for seed in 0..200 {
+            let c = RoomConditions::draw(&mut Rng::new(seed), Ranges::Normal, &[]).unwrap();
+            assert!(c.room_lux <= 1_000.0 && c.screen_brightness >= 0.45 && c.fps >= 15.0);
+            assert!(c.wall_behind_m >= 0.3 && c.white_balance_time_constant_s >= 0.3);
+        }
+    }
+
+    #[test]
+    fn buckets_name_their_edges() {
+        assert_eq!(bucket(10.0, &[50.0, 150.0], " lx"), "< 50 lx");
+        assert_eq!(bucket(60.0, &[50.0, 150.0], " lx"), "50-150 lx");
+        assert_eq!(bucket(150.0, &[50.0, 150.0], " lx"), ">= 150 lx");
+        assert_eq!(bucket(0.05, &[0.03, 0.1], ""), "0.03-0.1");
+    }
+
+    fn camera(controls: Controls, white_balance_time_constant_s: f64) -> AutoCamera {
+        let mut conditions = RoomConditions::draw(&mut Rng::new(3), Ranges::Normal, &[]).unwrap();
+        conditions.controls = controls;
+        conditions.white_balance_time_constant_s = white_balance_time_constant_s;
+        conditions.exposure_time_constant_s = 0.5;
+        AutoCamera::new(&conditions, 0.0)
+    }
+
+    /// The mean red over green of a captured image.
+    fn red_over_green(image: &openliveness_vision::RgbImage) -> f64 {
+        let (mut red, mut green) = (0.0, 0.0);
+        for pixel in image.data().chunks_exact(3) {
+            red += f64::from(pixel[0]);
+            green += f64::from(pixel[1]);
+        }
+        red / green
+    }
+
+    #[test]
+    fn auto_white_balance_pulls_a_coloured_scene_back_to_grey_and_a_locked_camera_does_not() {
+        let noise = NoiseTable::new(&mut Rng::new(1));
+        let grey = vec![[0.2f32, 0.2, 0.2]; 64 * 48];
+        let red = vec![[0.4f32, 0.15, 0.15]; 64 * 48];
+        let run = |mut camera: AutoCamera| {
+            camera.settle(&grey);
+            for frame in 0..10 {
+                camera.capture(
+                    &grey,
+                    64,
+                    48,
+                    f64::from(frame) * 40.0,
+                    &noise,
+                    &mut Rng::new(2),
+                );
+            }
+            // The screen turns red: the first frame shows it, later ones less and less.
+            let first = camera.capture(&red, 64, 48, 400.0, &noise, &mut Rng::new(2));
+            let mut last = first.clone();
+            for frame in 1..=75 {
+                last = camera.capture(
+                    &red,
+                    64,
+                    48,
+                    400.0 + f64::from(frame) * 40.0,
+                    &noise,
+                    &mut Rng::new(2),
+                );
+            }
+            (red_over_green(&first), red_over_green(&last))
+        };
+        let (first, last) = run(camera(Controls::Auto, 0.5));
+        assert!(first > 1.5, "{first}");
+        assert!((last - 1.0).abs() < 0.1, "after 3 s: {last}");
+        let (first, last) = run(camera(Controls::Locked, 0.5));
+        assert!(first > 1.5 && (last - first).abs() < 0.01, "{first} {last}");
+        // A slower white balance is still far from grey after one time constant.
+        let (_, after) = run(camera(Controls::Auto, 10.0));
+        assert!(after > 1.3, "{after}");
+    }
+}
