@@ -42,6 +42,6 @@ sheet fps-8-stress --seed 31 --stress --condition fps=8
 sheet resolution-480x640 --seed 31 --condition resolution=480x640
 sheet resolution-1280x720 --seed 31 --condition resolution=1280x720
 sheet head_turn_deg-15 --seed 31 --condition head_turn_deg=15
-for species in printed-photo bent-photo screen-replay video-injection two-faces face-swap; do
+for species in printed-photo bent-photo screen-replay video-injection two-faces face-swap relit-replay; do
     sheet "species-$species" --seed 31 --species "$species"
 done

@@ -10,7 +10,7 @@ use openliveness_sim::{ChallengeSpec, Ranges, SessionSpec, Species, World};
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
     /// Who answers: bona-fide, printed-photo, bent-photo, screen-replay, video-injection,
-    /// static-image, delayed-colours, misses-oval, two-faces or face-swap.
+    /// static-image, delayed-colours, misses-oval, two-faces, face-swap or relit-replay.
     #[arg(long, default_value = "bona-fide", value_parser = parse_species)]
     pub species: Species,
 

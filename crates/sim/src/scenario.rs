@@ -110,10 +110,13 @@ pub enum Species {
     TwoFaces,
     /// A live person replaced by another face during the session.
     FaceSwap,
+    /// A screen replaying a recorded live session whose face the attacker's software re-lights
+    /// with the challenge's colours as they appear (a little late).
+    RelitReplay,
 }
 
 impl Species {
-    pub const ALL: [Species; 10] = [
+    pub const ALL: [Species; 11] = [
         Species::BonaFide,
         Species::PrintedPhoto,
         Species::BentPhoto,
@@ -124,13 +127,14 @@ impl Species {
         Species::MissesOval,
         Species::TwoFaces,
         Species::FaceSwap,
+        Species::RelitReplay,
     ];
 
     /// Every species but the live person, in the order of [`Species::ALL`].
-    pub const ATTACKS: [Species; 9] = match Species::ALL.split_first() {
+    pub const ATTACKS: [Species; 10] = match Species::ALL.split_first() {
         Some((Species::BonaFide, attacks)) => match attacks.first_chunk() {
             Some(attacks) => *attacks,
-            None => panic!("Species::ALL has nine attacks"),
+            None => panic!("Species::ALL has ten attacks"),
         },
         _ => panic!("Species::ALL starts with the live person"),
     };
@@ -147,6 +151,7 @@ impl Species {
             Species::MissesOval => "misses-oval",
             Species::TwoFaces => "two-faces",
             Species::FaceSwap => "face-swap",
+            Species::RelitReplay => "relit-replay",
         }
     }
 
@@ -728,7 +733,7 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
     // Replays and injections show another live session, recorded earlier for another challenge.
     if matches!(
         spec.species,
-        Species::ScreenReplay | Species::VideoInjection
+        Species::ScreenReplay | Species::VideoInjection | Species::RelitReplay
     ) {
         let other_spec = SessionSpec {
             species: Species::BonaFide,
@@ -1117,6 +1122,12 @@ fn replay(
     // In the room: the replaying screen's own luminance (cd/m²) as the light a white surface
     // would need to look as bright (pi times it), and its glass mirrors the challenge screen.
     let replay_luminance = rng.fork(4).range(120.0, 450.0);
+    // A re-lit replay: the face of the replayed video takes this share of the challenge's colour
+    // change, this late.
+    let relight = (spec.species == Species::RelitReplay).then(|| {
+        let mut relight_rng = rng.fork(5);
+        (relight_rng.range(0.15, 0.5), relight_rng.range(0.0, 200.0))
+    });
     let mut frame_rng = rng.fork(3);
     let lut: Vec<f32> = (0..=255u8).map(srgb_to_linear).collect();
     let mut frames = Vec::with_capacity(frame_ms.len());
@@ -1146,6 +1157,23 @@ fn replay(
             ),
             None => (emissive, glare),
         };
+        // The face of the shown frame (in its pixels) and the colour it is re-lit with.
+        let relit_face = relight.and_then(|(strength, delay_ms)| {
+            let face = recorded.truth[source].last()?;
+            let [left, top, side, _] = face.bounding_box;
+            let challenge = screen_light(
+                &timeline.stages,
+                t as f64 - conditions.capture_delay_ms - delay_ms,
+            );
+            let page = screen_light(&[], 0.0);
+            let colour = [0, 1, 2]
+                .map(|k| (1.0 + strength * (challenge[k] - page[k]) / page[k]).max(0.05) as f32);
+            Some((
+                [left + side / 2.0, top + side / 2.0],
+                [side * 0.45, side * 0.6],
+                colour,
+            ))
+        });
         let mut scene = Vec::with_capacity(w * h);
         for y in 0..h {
             for x in 0..w {
@@ -1171,8 +1199,18 @@ fn replay(
                 let p = shown.pixel(sx.min(shown.width() - 1), sy.min(shown.height() - 1));
                 let ripple = 1.0
                     + moire * ((fx * moire_frequency[0] + fy * moire_frequency[1]).sin() as f32);
+                let tint = relit_face.map_or([1.0; 3], |(centre, half, colour)| {
+                    let inside = ((f64::from(sx) - centre[0]) / half[0]).powi(2)
+                        + ((f64::from(sy) - centre[1]) / half[1]).powi(2)
+                        < 1.0;
+                    if inside {
+                        colour
+                    } else {
+                        [1.0; 3]
+                    }
+                });
                 scene.push([0, 1, 2].map(|k| {
-                    lut[p[k] as usize] * emissive * ripple
+                    lut[p[k] as usize] * emissive * ripple * tint[k]
                         + (glare * screen[k] * conditions.screen_brightness) as f32
                 }));
             }
