@@ -69,6 +69,8 @@ pub struct AppState {
     /// How many operator reports (`GET /v1/sessions/{id}/report`) may run the engine at once:
     /// one per core, so that they cannot starve streaming; past that, `ThrottlingException`.
     pub report_slots: Arc<Semaphore>,
+    /// The web root's files, each read once and shared by every response.
+    pub static_files: Arc<web::StaticFiles>,
 }
 
 impl AppState {
@@ -95,6 +97,7 @@ impl AppState {
             tracing::error!(%error, "[output]/[kms] configuration unusable; using the defaults");
             openliveness_output::Output::local_default(&config.data_dir)
         });
+        let static_files = Arc::new(web::StaticFiles::new(config.web.root.clone()));
         AppState {
             config,
             store,
@@ -111,6 +114,7 @@ impl AppState {
             report_slots: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),
+            static_files,
         }
     }
 

@@ -116,13 +116,51 @@ pub fn static_path(request: &Request) -> Option<PathBuf> {
     safe_relative_path(request.uri().path())
 }
 
+/// The largest file the web root serves (the page's largest, onnxruntime's wasm, is 14 MB).
+pub const MAX_STATIC_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The web root's files: each is read from disk the first time it is asked for and then kept,
+/// every response sharing the one copy (read per request, a large file cost a copy per slow
+/// reader). A file changed on disk is served as first read until the server restarts; a missing
+/// file is looked for again each time.
+#[derive(Debug)]
+pub struct StaticFiles {
+    root: PathBuf,
+    loaded: tokio::sync::Mutex<std::collections::HashMap<PathBuf, axum::body::Bytes>>,
+}
+
+impl StaticFiles {
+    pub fn new(root: PathBuf) -> StaticFiles {
+        StaticFiles {
+            root,
+            loaded: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// The file at `relative` under the root, if it is a file of at most
+    /// [`MAX_STATIC_FILE_BYTES`]. The first readers of a file wait for one read of it.
+    pub async fn get(&self, relative: &Path) -> Option<axum::body::Bytes> {
+        let mut loaded = self.loaded.lock().await;
+        if let Some(bytes) = loaded.get(relative) {
+            return Some(bytes.clone());
+        }
+        let path = self.root.join(relative);
+        let metadata = tokio::fs::metadata(&path).await.ok()?;
+        if !metadata.is_file() || metadata.len() > MAX_STATIC_FILE_BYTES {
+            return None;
+        }
+        let bytes = axum::body::Bytes::from(tokio::fs::read(&path).await.ok()?);
+        loaded.insert(relative.to_owned(), bytes.clone());
+        Some(bytes)
+    }
+}
+
 /// The static file at `relative` under the web root, if there is one.
 pub async fn static_file(state: &AppState, relative: PathBuf) -> Option<Response> {
-    let path = state.config.web.root.join(relative);
-    let bytes = tokio::fs::read(&path).await.ok()?;
+    let bytes = state.static_files.get(&relative).await?;
     let mut response = (StatusCode::OK, bytes).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type(&path));
+    headers.insert(header::CONTENT_TYPE, content_type(&relative));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
         "x-content-type-options",

@@ -261,3 +261,49 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
 }
+
+/// Finding 3 of issue 22: a static file was read whole for every request, so each slow reader of
+/// the 14 MB wasm held a copy of its own. Now each file is read once and every response shares
+/// it: a change on disk is not seen until a restart, and a file over the limit is not served.
+#[tokio::test]
+async fn a_static_file_is_read_once_and_shared_by_every_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.web.root = dir.path().join("web");
+    std::fs::create_dir_all(&config.web.root).unwrap();
+    std::fs::write(config.web.root.join("app.js"), "first").unwrap();
+    let large = std::fs::File::create(config.web.root.join("large.wasm")).unwrap();
+    large
+        .set_len(openliveness_server::web::MAX_STATIC_FILE_BYTES + 1)
+        .unwrap();
+    let store = Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap());
+    let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
+    let web_root = config.web.root.clone();
+    let state = Arc::new(AppState::new(
+        config,
+        store,
+        credentials,
+        Arc::new(ManualClock::starting_at(SystemTime::UNIX_EPOCH)),
+    ));
+    let get = |path: &'static str| {
+        let app = openliveness_server::app(Arc::clone(&state));
+        async move {
+            let response = app
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, body)
+        }
+    };
+    assert_eq!(get("/app.js").await, (StatusCode::OK, "first".into()));
+    std::fs::write(web_root.join("app.js"), "second").unwrap();
+    assert_eq!(get("/app.js").await, (StatusCode::OK, "first".into()));
+    assert_eq!(get("/large.wasm").await.0, StatusCode::NOT_FOUND);
+    // A file that appears later is served.
+    std::fs::write(web_root.join("late.js"), "late").unwrap();
+    assert_eq!(get("/late.js").await, (StatusCode::OK, "late".into()));
+}
