@@ -71,6 +71,8 @@ pub struct AppState {
     pub report_slots: Arc<Semaphore>,
     /// The web root's files, each read once and shared by every response.
     pub static_files: Arc<web::StaticFiles>,
+    /// The `--demo` routes' throttle and the sessions they created.
+    pub demo: Arc<web::Demo>,
 }
 
 impl AppState {
@@ -115,6 +117,7 @@ impl AppState {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),
             static_files,
+            demo: Arc::default(),
         }
     }
 

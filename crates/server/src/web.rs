@@ -4,8 +4,10 @@
 //! The demo routes are unauthenticated on purpose (anyone who can open the page can try it), so
 //! they are off by default: `POST /demo/session` creates a session for the first configured
 //! tenant and returns it with session-scoped client credentials; `GET /demo/session/{id}/results`
-//! returns that tenant's `GetFaceLivenessSessionResults` for it. A real app does both from its
-//! backend with its own key.
+//! returns that tenant's `GetFaceLivenessSessionResults` for it, but only for a session the demo
+//! created (the tenant's other sessions are not the demo's to show). The demo creates at most
+//! [`DEMO_SESSIONS_PER_SECOND`] sessions a second (a burst of [`DEMO_BURST`]) across all its
+//! visitors. A real app does both from its backend with its own key.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +25,62 @@ use crate::{control, AppState, RequestId};
 
 /// The region the page signs for (any region is accepted).
 pub const DEMO_REGION: &str = "us-east-1";
+/// How many sessions the demo creates a second, and at once, across all its visitors.
+pub const DEMO_SESSIONS_PER_SECOND: f64 = 2.0;
+pub const DEMO_BURST: f64 = 10.0;
+/// How many of its sessions the demo remembers (the oldest are forgotten first; at the rate
+/// above they have long expired by then).
+const DEMO_REMEMBERED: usize = 4096;
+
+/// What the demo routes keep: their throttle and the sessions they created.
+pub struct Demo {
+    throttle: crate::quota::Quotas,
+    created: std::sync::Mutex<(
+        std::collections::VecDeque<String>,
+        std::collections::HashSet<String>,
+    )>,
+}
+
+impl Default for Demo {
+    fn default() -> Demo {
+        Demo {
+            throttle: crate::quota::Quotas::new(DEMO_SESSIONS_PER_SECOND, DEMO_BURST),
+            created: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Demo").finish_non_exhaustive()
+    }
+}
+
+impl Demo {
+    fn remember(&self, session_id: &str) {
+        let mut created = self
+            .created
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (order, set) = &mut *created;
+        if set.insert(session_id.to_owned()) {
+            order.push_back(session_id.to_owned());
+        }
+        while order.len() > DEMO_REMEMBERED {
+            if let Some(oldest) = order.pop_front() {
+                set.remove(&oldest);
+            }
+        }
+    }
+
+    fn created(&self, session_id: &str) -> bool {
+        self.created
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .1
+            .contains(session_id)
+    }
+}
 
 /// The demo routes, when `enabled`.
 pub fn demo_routes(enabled: bool) -> Router<Arc<AppState>> {
@@ -48,11 +106,19 @@ async fn demo_session(
 ) -> Response {
     let result = async {
         let tenant = demo_tenant(&state)?;
+        if !state
+            .demo
+            .throttle
+            .try_acquire("demo", state.clock.now_millis())
+        {
+            return Err(ApiError::of(ErrorCode::ThrottlingException));
+        }
         let created = control::create(&state, &tenant, b"{}").await?;
         let session_id = serde_json::from_slice::<serde_json::Value>(&created)
             .ok()
             .and_then(|value| value.get("SessionId")?.as_str().map(str::to_owned))
             .ok_or_else(|| ApiError::of(ErrorCode::InternalServerError))?;
+        state.demo.remember(&session_id);
         let credential =
             client_credentials::mint_for_session(&state, &tenant, &session_id, None).await?;
         Ok(DemoSession {
@@ -75,6 +141,13 @@ async fn demo_results(
 ) -> Response {
     let result = async {
         let tenant = demo_tenant(&state)?;
+        if !state.demo.created(&id) {
+            // The tenant's other sessions look as if they did not exist.
+            return Err(ApiError::new(
+                ErrorCode::SessionNotFoundException,
+                format!("Session {id} not found"),
+            ));
+        }
         let body = serde_json::json!({ "SessionId": id }).to_string();
         control::get(&state, &tenant, body.as_bytes()).await
     }

@@ -307,3 +307,78 @@ async fn a_static_file_is_read_once_and_shared_by_every_response() {
     std::fs::write(web_root.join("late.js"), "late").unwrap();
     assert_eq!(get("/late.js").await, (StatusCode::OK, "late".into()));
 }
+
+/// Finding 8 of issue 22: the `--demo` results route served any session of the first tenant,
+/// and `POST /demo/session` was unthrottled (432 sessions in 2 s). Now the results route shows
+/// only the demo's own sessions, and the demo creates at most a burst of ten sessions, then two
+/// a second, for all its visitors together.
+#[tokio::test]
+async fn the_demo_shows_only_its_own_sessions_and_is_throttled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.web.demo = true;
+    let store = Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap());
+    let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
+    let clock = Arc::new(ManualClock::starting_at(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(START),
+    ));
+    let state = Arc::new(
+        AppState::new(
+            config,
+            store,
+            credentials,
+            Arc::clone(&clock) as Arc<dyn Clock>,
+        )
+        .with_client_credential_key(openliveness_auth::ClientCredentialKey::from_bytes([9; 32])),
+    );
+    let call = |method: &'static str, path: String| {
+        let app = openliveness_server::app(Arc::clone(&state));
+        async move {
+            let request = Request::builder()
+                .method(method)
+                .uri(path)
+                .body(Body::empty())
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    };
+    let (status, demo) = call("POST", "/demo/session".to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "{demo}");
+    let demo_id = demo["SessionId"].as_str().unwrap().to_owned();
+    let (status, results) = call("GET", format!("/demo/session/{demo_id}/results")).await;
+    assert_eq!(status, StatusCode::OK, "{results}");
+    assert_eq!(results["Status"], "CREATED");
+
+    // The same tenant's session, made by its app through the control plane.
+    let url = openliveness_server::local_url(loopback::serve(&state).await);
+    let client = sdk_client::client(&url, KEY, SECRET, &clock);
+    let other = create_session(&client).await;
+    let (status, error) = call("GET", format!("/demo/session/{other}/results")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["__type"], "SessionNotFoundException", "{error}");
+
+    // Nine more fit in the burst; the next is refused until time passes.
+    for _ in 0..9 {
+        assert_eq!(
+            call("POST", "/demo/session".to_owned()).await.0,
+            StatusCode::OK
+        );
+    }
+    let (status, error) = call("POST", "/demo/session".to_owned()).await;
+    // Rekognition's model gives ThrottlingException HTTP 500.
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{error}");
+    assert_eq!(error["__type"], "ThrottlingException", "{error}");
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        call("POST", "/demo/session".to_owned()).await.0,
+        StatusCode::OK
+    );
+}
