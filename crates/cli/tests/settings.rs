@@ -48,6 +48,7 @@ const FLAGS: [(&str, &str); 19] = [
     ("tls-cert", "OPENLIVENESS_TLS_CERT"),
     ("tls-key", "OPENLIVENESS_TLS_KEY"),
     ("dev-tls", "OPENLIVENESS_DEV_TLS"),
+    ("require-tls", "OPENLIVENESS_REQUIRE_TLS"),
     ("store-redis-url", "OPENLIVENESS_REDIS_URL"),
     ("demo", "OPENLIVENESS_DEMO"),
     ("web-root", "OPENLIVENESS_WEB_ROOT"),

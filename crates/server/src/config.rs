@@ -53,6 +53,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// TLS with a self-signed certificate generated in `<data_dir>/tls/`.
     pub dev_tls: bool,
+    /// Plain HTTP and h2c refused on the port (TLS only).
+    pub require_tls: bool,
     /// Where sessions are kept.
     pub store: StoreConfig,
     /// The key that signs session-scoped client credentials; `None`: the one generated in
@@ -374,6 +376,12 @@ impl Config {
                 "dev_tls and tls_cert/tls_key exclude each other".into(),
             ));
         }
+        let require_tls = overrides.require_tls || file.require_tls;
+        if require_tls && !dev_tls && tls_cert.is_none() {
+            return Err(ConfigError::Invalid(
+                "require_tls needs TLS: tls_cert and tls_key, or dev_tls".into(),
+            ));
+        }
         let store = StoreConfig::resolve(file.store, overrides.store.redis_url)?;
         let client_credentials_key = match overrides
             .client_credentials_key
@@ -433,6 +441,7 @@ impl Config {
             tls_cert,
             tls_key,
             dev_tls,
+            require_tls,
             store,
             client_credentials_key,
             web,
@@ -478,6 +487,29 @@ mod tests {
         assert!(
             !format!("{config:?}").contains("secret\""),
             "secrets must not be printed"
+        );
+    }
+
+    #[test]
+    fn require_tls_needs_tls() {
+        let file: FileConfig = toml::from_str("require_tls = true").unwrap();
+        let error = Config::resolve(file, Overrides::default()).unwrap_err();
+        assert!(
+            error.to_string().contains("require_tls needs TLS"),
+            "{error}"
+        );
+        let file: FileConfig = toml::from_str("require_tls = true\ndev_tls = true").unwrap();
+        let config = Config::resolve(file, Overrides::default()).unwrap();
+        assert!(config.require_tls && config.dev_tls);
+        let overrides = Overrides {
+            require_tls: true,
+            dev_tls: true,
+            ..Overrides::default()
+        };
+        assert!(
+            Config::resolve(FileConfig::default(), overrides)
+                .unwrap()
+                .require_tls
         );
     }
 

@@ -280,7 +280,8 @@ pub async fn run_sweeper(state: Arc<AppState>) {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, with the sweeper running: plain
-/// HTTP/1.1 and h2c, and TLS on the same port when `tls` is given (see [`listener`]).
+/// HTTP/1.1 and h2c (unless the configuration's `require_tls`), and TLS on the same port when
+/// `tls` is given (see [`listener`]).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -288,7 +289,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(run_sweeper(Arc::clone(&state)));
-    let result = listener::serve_connections(listener, app(state), tls, shutdown).await;
+    let plain = if state.config.require_tls && tls.is_some() {
+        listener::PlainHttp::Refused
+    } else {
+        listener::PlainHttp::Served
+    };
+    let result = listener::serve_connections(listener, app(state), tls, plain, shutdown).await;
     sweeper.abort();
     result
 }

@@ -310,8 +310,17 @@ fn der_time(tag: u8, contents: &[u8]) -> Option<time::OffsetDateTime> {
     Some(time::PrimitiveDateTime::new(date, clock).assume_utc())
 }
 
-/// Serves `app` on `listener` until `shutdown` completes: plain HTTP/1.1 and h2c always, TLS
-/// (HTTP/1.1 or HTTP/2 by ALPN) on the same port when `tls` is given.
+/// Whether a port with TLS also answers plain HTTP/1.1 and h2c.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainHttp {
+    Served,
+    /// Closed unanswered (`require_tls`).
+    Refused,
+}
+
+/// Serves `app` on `listener` until `shutdown` completes: plain HTTP/1.1 and h2c (unless `plain`
+/// refuses them on a port with TLS), TLS (HTTP/1.1 or HTTP/2 by ALPN) on the same port when
+/// `tls` is given.
 ///
 /// On shutdown the listener is closed, connections still in their TLS handshake are dropped,
 /// and the others are asked to finish (HTTP/1.1: after the current request; HTTP/2: GOAWAY)
@@ -320,6 +329,7 @@ pub async fn serve_connections(
     listener: TcpListener,
     app: Router,
     tls: Option<Arc<ServerConfig>>,
+    plain: PlainHttp,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let acceptor = tls.map(TlsAcceptor::from);
@@ -352,6 +362,7 @@ pub async fn serve_connections(
             stream,
             remote,
             acceptor.clone(),
+            plain,
             app.clone(),
             Arc::clone(&builder),
             graceful.watcher(),
@@ -410,6 +421,7 @@ async fn handle_connection(
     stream: TcpStream,
     remote: SocketAddr,
     acceptor: Option<TlsAcceptor>,
+    plain: PlainHttp,
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
     watcher: Watcher,
@@ -426,6 +438,9 @@ async fn handle_connection(
                 if first[0] == TLS_HANDSHAKE_RECORD {
                     let stream = acceptor.accept(stream).await?;
                     Ok::<_, std::io::Error>(Some(Accepted::Tls(Box::new(stream))))
+                } else if plain == PlainHttp::Refused {
+                    tracing::debug!(%remote, "plain HTTP refused: TLS is required");
+                    Ok(None)
                 } else {
                     Ok(Some(Accepted::Plain(stream)))
                 }

@@ -15,7 +15,9 @@ use axum::{Extension, Router};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use openliveness_server::listener::{dev_tls, load_tls, serve_connections, ConnectionInfo};
+use openliveness_server::listener::{
+    dev_tls, load_tls, serve_connections, ConnectionInfo, PlainHttp,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -40,13 +42,18 @@ async fn describe(Extension(info): Extension<ConnectionInfo>, version: Version) 
 }
 
 async fn start(tls: bool, extra: Router) -> Server {
-    start_with_shutdown(tls, extra, |signal| async move {
+    start_with_shutdown(tls, PlainHttp::Served, extra, |signal| async move {
         let _ = signal.await;
     })
     .await
 }
 
-async fn start_with_shutdown<F, Fut>(tls: bool, extra: Router, shutdown: F) -> Server
+async fn start_with_shutdown<F, Fut>(
+    tls: bool,
+    plain: PlainHttp,
+    extra: Router,
+    shutdown: F,
+) -> Server
 where
     F: FnOnce(oneshot::Receiver<()>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -68,6 +75,7 @@ where
         listener,
         app,
         server_config,
+        plain,
         shutdown(shutdown_rx),
     ));
     Server {
@@ -202,6 +210,33 @@ async fn one_port_serves_tls_by_alpn_and_plain_http() {
     server.stop().await;
 }
 
+/// Finding 8 of issue 22: plain HTTP was always served on the TLS port. With `require_tls` a
+/// plain connection (HTTP/1.1 or h2c) is closed unanswered, and TLS is served as before.
+#[tokio::test]
+async fn with_tls_required_plain_http_is_closed_unanswered() {
+    let server = start_with_shutdown(
+        true,
+        PlainHttp::Refused,
+        Router::new(),
+        |signal| async move {
+            let _ = signal.await;
+        },
+    )
+    .await;
+    for request in [
+        &b"GET / HTTP/1.1\r\nhost: localhost\r\n\r\n"[..],
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..],
+    ] {
+        let mut stream = server.tcp().await;
+        stream.write_all(request).await.unwrap();
+        assert_eq!(until_closed(stream).await, b"");
+    }
+    let tls = server.tls("localhost", &[b"http/1.1"]).await;
+    let (status, body) = get_http1(tls, "/").await;
+    assert_eq!((status, body.as_str()), (200, "tls=true HTTP/1.1"));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn bad_connections_do_not_stop_the_server() {
     let server = start(true, Router::new()).await;
@@ -270,7 +305,7 @@ async fn shutdown_lets_in_flight_requests_finish_and_drops_idle_connections() {
             }
         }),
     );
-    let server = start_with_shutdown(true, slow, |signal| async move {
+    let server = start_with_shutdown(true, PlainHttp::Served, slow, |signal| async move {
         let _ = signal.await;
         let _ = began_tx.send(());
     })

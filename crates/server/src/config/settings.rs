@@ -177,7 +177,8 @@ settings! {
         pub credential: CredentialFlags,
 
         /// Serve TLS with this certificate chain (PEM), with `tls_key`. The port then answers
-        /// HTTPS (HTTP/2 or HTTP/1.1 by ALPN) and, on the same port, plain HTTP and h2c. Set by
+        /// HTTPS (HTTP/2 or HTTP/1.1 by ALPN) and, on the same port, plain HTTP and h2c (unless
+        /// `require_tls`). Set by
         /// a flag or the environment, TLS replaces the file's `tls_cert`, `tls_key` and
         /// `dev_tls` as a whole.
         #[arg(
@@ -208,6 +209,17 @@ settings! {
         )]
         #[serde(default)]
         pub dev_tls: bool = "off",
+
+        /// With TLS (`tls_cert` or `dev_tls`): refuse plain HTTP and h2c on the port (the
+        /// connection is closed unanswered), so that no client sends signed requests or face
+        /// video in the clear. Without TLS the server refuses to start.
+        #[arg(
+            long,
+            env = "OPENLIVENESS_REQUIRE_TLS",
+            value_parser = clap::builder::BoolishValueParser::new()
+        )]
+        #[serde(default)]
+        pub require_tls: bool = "off",
 
         #[command(flatten)]
         #[serde(default)]
