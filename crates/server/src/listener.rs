@@ -332,7 +332,7 @@ pub async fn serve_connections(
     plain: PlainHttp,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let acceptor = tls.map(TlsAcceptor::from);
+    let acceptor = tls.map(|config| (TlsAcceptor::from(config), plain));
     let builder = Arc::new(connection_builder());
     let graceful = GracefulShutdown::new();
     let (closing_tx, closing_rx) = watch::channel(false);
@@ -362,7 +362,6 @@ pub async fn serve_connections(
             stream,
             remote,
             acceptor.clone(),
-            plain,
             app.clone(),
             Arc::clone(&builder),
             graceful.watcher(),
@@ -416,12 +415,12 @@ enum Accepted {
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
-/// Sorts a connection into plain or TLS, then serves it; errors end only this connection.
+/// Sorts a connection into plain or TLS (with `acceptor`: its TLS and whether plain HTTP is
+/// served beside it), then serves it; errors end only this connection.
 async fn handle_connection(
     stream: TcpStream,
     remote: SocketAddr,
-    acceptor: Option<TlsAcceptor>,
-    plain: PlainHttp,
+    acceptor: Option<(TlsAcceptor, PlainHttp)>,
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
     watcher: Watcher,
@@ -429,7 +428,7 @@ async fn handle_connection(
 ) {
     let accepted = match acceptor {
         None => Accepted::Plain(stream),
-        Some(acceptor) => {
+        Some((acceptor, plain)) => {
             let prelude = async move {
                 let mut first = [0u8; 1];
                 if stream.peek(&mut first).await? == 0 {
