@@ -49,6 +49,12 @@ pub const SERVICE: &str = "rekognition";
 pub const ACTION: &str = "rekognition:StartFaceLivenessSession";
 /// The most video a session may send (AWS: 10 MB).
 pub const MAX_VIDEO_BYTES: usize = 10 * 1024 * 1024;
+/// The most `VideoEvent`s a stream may carry (a browser sends a chunk every second or so; each
+/// is kept in the evidence, so 10 MB in one-byte chunks would cost hundreds of MB).
+pub const MAX_VIDEO_EVENTS: usize = 1024;
+/// The most `ClientSessionInformationEvent`s a stream may carry (a client sends one when the
+/// face is first seen, one per colour and one at the end).
+pub const MAX_INFORMATION_EVENTS: usize = 64;
 
 /// WebSocket close codes.
 pub mod close_code {
@@ -659,6 +665,16 @@ fn accept_envelope(
             if evidence.video.len() + chunk.len() > MAX_VIDEO_BYTES {
                 return Err(StreamError::validation("The video is larger than 10 MB"));
             }
+            let chunks = evidence
+                .events
+                .iter()
+                .filter(|received| matches!(received.event, ClientEvent::VideoEvent(_)))
+                .count();
+            if chunks >= MAX_VIDEO_EVENTS {
+                return Err(StreamError::validation(format!(
+                    "The video came in more than {MAX_VIDEO_EVENTS} VideoEvents"
+                )));
+            }
             evidence.events.push(ReceivedEvent {
                 arrived_at,
                 event: ClientEvent::VideoEvent(VideoChunk {
@@ -692,6 +708,17 @@ fn accept_envelope(
                         "Challenge must have exactly one member",
                     ))
                 }
+            }
+            let informations = evidence.events.len()
+                - evidence
+                    .events
+                    .iter()
+                    .filter(|received| matches!(received.event, ClientEvent::VideoEvent(_)))
+                    .count();
+            if informations >= MAX_INFORMATION_EVENTS {
+                return Err(StreamError::validation(format!(
+                    "More than {MAX_INFORMATION_EVENTS} ClientSessionInformationEvents"
+                )));
             }
             evidence.events.push(ReceivedEvent {
                 arrived_at,

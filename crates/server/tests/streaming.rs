@@ -369,6 +369,40 @@ async fn more_than_ten_megabytes_of_video_is_refused() {
     assert!(message.contains("10 MB"), "{message}");
 }
 
+/// Finding 1 of issue 22: a stream's events were not counted, only the video's bytes. Each event
+/// is kept in the evidence, so their number is capped too.
+#[tokio::test]
+async fn more_than_1024_video_events_are_refused() {
+    let message = refused_mid_stream(async |client| {
+        // One chunk went before; 1023 more fit.
+        for _ in 0..1024 {
+            client.send_video(b"x").await.unwrap();
+        }
+    })
+    .await;
+    assert!(message.contains("more than 1024 VideoEvents"), "{message}");
+}
+
+#[tokio::test]
+async fn more_than_64_client_session_information_events_are_refused() {
+    let message = refused_mid_stream(async |client| {
+        let body = serde_json::json!({
+            "Challenge": {"FaceMovementAndLightChallenge": {"ChallengeId": "c"}}
+        });
+        for _ in 0..65 {
+            client
+                .send_event("ClientSessionInformationEvent", &body)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    assert!(
+        message.contains("More than 64 ClientSessionInformationEvents"),
+        "{message}"
+    );
+}
+
 #[tokio::test]
 async fn a_truncated_frame_fails_the_session_when_the_client_closes() {
     let (harness, session, mut client) = started(Arc::new(SystemClock), None).await;
