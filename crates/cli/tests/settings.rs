@@ -35,7 +35,7 @@ fn repository() -> PathBuf {
 }
 
 /// `serve`'s flags and variables before the settings were declared once; none may be lost.
-const FLAGS: [(&str, &str); 19] = [
+const FLAGS: [(&str, &str); 20] = [
     ("config", "OPENLIVENESS_CONFIG"),
     ("listen", "OPENLIVENESS_LISTEN"),
     ("data-dir", "OPENLIVENESS_DATA_DIR"),
