@@ -665,12 +665,7 @@ fn accept_envelope(
             if evidence.video.len() + chunk.len() > MAX_VIDEO_BYTES {
                 return Err(StreamError::validation("The video is larger than 10 MB"));
             }
-            let chunks = evidence
-                .events
-                .iter()
-                .filter(|received| matches!(received.event, ClientEvent::VideoEvent(_)))
-                .count();
-            if chunks >= MAX_VIDEO_EVENTS {
+            if video_events(evidence) >= MAX_VIDEO_EVENTS {
                 return Err(StreamError::validation(format!(
                     "The video came in more than {MAX_VIDEO_EVENTS} VideoEvents"
                 )));
@@ -709,13 +704,7 @@ fn accept_envelope(
                     ))
                 }
             }
-            let informations = evidence.events.len()
-                - evidence
-                    .events
-                    .iter()
-                    .filter(|received| matches!(received.event, ClientEvent::VideoEvent(_)))
-                    .count();
-            if informations >= MAX_INFORMATION_EVENTS {
+            if evidence.events.len() - video_events(evidence) >= MAX_INFORMATION_EVENTS {
                 return Err(StreamError::validation(format!(
                     "More than {MAX_INFORMATION_EVENTS} ClientSessionInformationEvents"
                 )));
@@ -731,6 +720,15 @@ fn accept_envelope(
             other.unwrap_or("(none)")
         ))),
     }
+}
+
+/// How many of the evidence's events are `VideoEvent`s.
+fn video_events(evidence: &Evidence) -> usize {
+    evidence
+        .events
+        .iter()
+        .filter(|received| matches!(received.event, ClientEvent::VideoEvent(_)))
+        .count()
 }
 
 /// Ends the session: analyse (when complete), store the outcome, tell the client, close.

@@ -57,8 +57,17 @@ struct Harness {
 const START: u64 = 1_767_225_600;
 
 async fn start(store: Option<Arc<dyn SessionStore>>) -> Harness {
+    start_configured(store, |_| {}).await
+}
+
+/// [`start`] with the configuration adjusted first; the state mints client credentials.
+async fn start_configured(
+    store: Option<Arc<dyn SessionStore>>,
+    adjust: impl FnOnce(&mut Config),
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let mut config = config(dir.path());
+    adjust(&mut config);
     let store = store.unwrap_or_else(|| {
         Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap())
             as Arc<dyn SessionStore>
@@ -67,12 +76,15 @@ async fn start(store: Option<Arc<dyn SessionStore>>) -> Harness {
         SystemTime::UNIX_EPOCH + Duration::from_secs(START),
     ));
     let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
-    let state = Arc::new(AppState::new(
-        config,
-        store,
-        credentials,
-        Arc::clone(&clock) as Arc<dyn Clock>,
-    ));
+    let state = Arc::new(
+        AppState::new(
+            config,
+            store,
+            credentials,
+            Arc::clone(&clock) as Arc<dyn Clock>,
+        )
+        .with_client_credential_key(openliveness_auth::ClientCredentialKey::from_bytes([9; 32])),
+    );
     let url = openliveness_server::local_url(loopback::serve(&state).await);
     Harness {
         state,
@@ -267,24 +279,18 @@ async fn health_readiness_and_metrics() {
 /// it: a change on disk is not seen until a restart, and a file over the limit is not served.
 #[tokio::test]
 async fn a_static_file_is_read_once_and_shared_by_every_response() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = config(dir.path());
-    config.web.root = dir.path().join("web");
-    std::fs::create_dir_all(&config.web.root).unwrap();
-    std::fs::write(config.web.root.join("app.js"), "first").unwrap();
-    let large = std::fs::File::create(config.web.root.join("large.wasm")).unwrap();
+    let harness = start_configured(None, |config| {
+        config.web.root = config.data_dir.join("web");
+    })
+    .await;
+    let state = Arc::clone(&harness.state);
+    let web_root = state.config.web.root.clone();
+    std::fs::create_dir_all(&web_root).unwrap();
+    std::fs::write(web_root.join("app.js"), "first").unwrap();
+    let large = std::fs::File::create(web_root.join("large.wasm")).unwrap();
     large
         .set_len(openliveness_server::web::MAX_STATIC_FILE_BYTES + 1)
         .unwrap();
-    let store = Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap());
-    let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
-    let web_root = config.web.root.clone();
-    let state = Arc::new(AppState::new(
-        config,
-        store,
-        credentials,
-        Arc::new(ManualClock::starting_at(SystemTime::UNIX_EPOCH)),
-    ));
     let get = |path: &'static str| {
         let app = openliveness_server::app(Arc::clone(&state));
         async move {
@@ -314,23 +320,8 @@ async fn a_static_file_is_read_once_and_shared_by_every_response() {
 /// a second, for all its visitors together.
 #[tokio::test]
 async fn the_demo_shows_only_its_own_sessions_and_is_throttled() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = config(dir.path());
-    config.web.demo = true;
-    let store = Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap());
-    let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
-    let clock = Arc::new(ManualClock::starting_at(
-        SystemTime::UNIX_EPOCH + Duration::from_secs(START),
-    ));
-    let state = Arc::new(
-        AppState::new(
-            config,
-            store,
-            credentials,
-            Arc::clone(&clock) as Arc<dyn Clock>,
-        )
-        .with_client_credential_key(openliveness_auth::ClientCredentialKey::from_bytes([9; 32])),
-    );
+    let harness = start_configured(None, |config| config.web.demo = true).await;
+    let state = Arc::clone(&harness.state);
     let call = |method: &'static str, path: String| {
         let app = openliveness_server::app(Arc::clone(&state));
         async move {
@@ -358,9 +349,7 @@ async fn the_demo_shows_only_its_own_sessions_and_is_throttled() {
     assert_eq!(results["Status"], "CREATED");
 
     // The same tenant's session, made by its app through the control plane.
-    let url = openliveness_server::local_url(loopback::serve(&state).await);
-    let client = sdk_client::client(&url, KEY, SECRET, &clock);
-    let other = create_session(&client).await;
+    let other = create_session(&harness.client()).await;
     let (status, error) = call("GET", format!("/demo/session/{other}/results")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
     assert_eq!(error["__type"], "SessionNotFoundException", "{error}");
@@ -376,7 +365,7 @@ async fn the_demo_shows_only_its_own_sessions_and_is_throttled() {
     // Rekognition's model gives ThrottlingException HTTP 500.
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{error}");
     assert_eq!(error["__type"], "ThrottlingException", "{error}");
-    clock.advance(Duration::from_secs(1));
+    harness.clock.advance(Duration::from_secs(1));
     assert_eq!(
         call("POST", "/demo/session".to_owned()).await.0,
         StatusCode::OK
