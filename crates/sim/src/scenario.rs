@@ -815,13 +815,13 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
                     ..light
                 }
             };
-            let mut faces = Vec::new();
-            if let Some(second) = &second {
-                canvas.draw(&camera, texture, &surface(second), &light);
-                faces.push(second.truth(&camera));
-            }
-            canvas.draw(&camera, texture, &surface(&actor), &actor_light);
-            faces.push(actor.truth(&camera));
+            let faces = draw_faces(
+                &mut canvas,
+                &camera,
+                texture,
+                (second.as_ref(), &light),
+                (&actor, &actor_light),
+            );
             if index == 0 {
                 camera_controls.settle(&canvas.pixels);
             }
@@ -869,13 +869,13 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
                     ..lighting
                 }
             };
-            let mut faces = Vec::new();
-            if let Some(second) = &second {
-                canvas.draw(&camera, texture, &surface(second), &lighting);
-                faces.push(second.truth(&camera));
-            }
-            canvas.draw(&camera, texture, &surface(&actor), &actor_lighting);
-            faces.push(actor.truth(&camera));
+            let faces = draw_faces(
+                &mut canvas,
+                &camera,
+                texture,
+                (second.as_ref(), &lighting),
+                (&actor, &actor_lighting),
+            );
             if index == 0 {
                 sensor.settle(&canvas.pixels);
             }
@@ -1011,6 +1011,25 @@ fn room_frame_times(timeline: &Timeline, room: &RoomConditions, rng: &mut Rng) -
         }
     }
     times
+}
+
+/// Draws the second face (if any) under its light, then the actor under its own: the faces as
+/// rendered, in that order.
+fn draw_faces<L: Light>(
+    canvas: &mut Canvas,
+    camera: &Camera,
+    texture: &Texture,
+    (second, second_light): (Option<&Actor>, &L),
+    (actor, actor_light): (&Actor, &L),
+) -> Vec<TruthFace> {
+    let mut faces = Vec::new();
+    if let Some(second) = second {
+        canvas.draw(camera, texture, &surface(second), second_light);
+        faces.push(second.truth(camera));
+    }
+    canvas.draw(camera, texture, &surface(actor), actor_light);
+    faces.push(actor.truth(camera));
+    faces
 }
 
 fn surface(actor: &Actor) -> Surface<'_> {
