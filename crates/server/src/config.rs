@@ -213,6 +213,10 @@ pub struct Limits {
     pub tenant_burst: f64,
     /// Control-plane requests served at once; more get `ThrottlingException`.
     pub max_in_flight: usize,
+    /// Streams a tenant may have open at once (0: no limit).
+    pub max_streams_per_tenant: usize,
+    /// Streams the server keeps open at once (0: no limit).
+    pub max_streams: usize,
 }
 
 impl Default for Limits {
@@ -222,6 +226,8 @@ impl Default for Limits {
             tenant_requests_per_second: 0.0,
             tenant_burst: 0.0,
             max_in_flight: 4096,
+            max_streams_per_tenant: 75,
+            max_streams: 200,
         }
     }
 }
@@ -316,6 +322,14 @@ impl Config {
                 .max_in_flight
                 .or(from_file.max_in_flight)
                 .unwrap_or(defaults.max_in_flight),
+            max_streams_per_tenant: over
+                .max_streams_per_tenant
+                .or(from_file.max_streams_per_tenant)
+                .unwrap_or(defaults.max_streams_per_tenant),
+            max_streams: over
+                .max_streams
+                .or(from_file.max_streams)
+                .unwrap_or(defaults.max_streams),
         };
         if limits.tenant_requests_per_second < 0.0 || limits.tenant_burst < 0.0 {
             return Err(ConfigError::Invalid("limits must not be negative".into()));
@@ -681,6 +695,8 @@ mod tests {
             tenant_requests_per_second = 50.0
             tenant_burst = 100.0
             max_in_flight = 10
+            max_streams_per_tenant = 5
+            max_streams = 20
             [[credentials]]
             access_key_id = "ASIATEMPORARY"
             secret_access_key = "temporary-secret"
@@ -723,6 +739,8 @@ mod tests {
                 tenant_requests_per_second: 50.0,
                 tenant_burst: 100.0,
                 max_in_flight: 10,
+                max_streams_per_tenant: 5,
+                max_streams: 20,
             }
         );
         let [credential] = &config.credentials[..] else {

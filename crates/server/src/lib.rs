@@ -73,6 +73,8 @@ pub struct AppState {
     pub static_files: Arc<web::StaticFiles>,
     /// The `--demo` routes' throttle and the sessions they created.
     pub demo: Arc<web::Demo>,
+    /// The streams open now, against `[limits] max_streams_per_tenant` and `max_streams`.
+    pub stream_slots: Arc<quota::StreamSlots>,
 }
 
 impl AppState {
@@ -100,6 +102,10 @@ impl AppState {
             openliveness_output::Output::local_default(&config.data_dir)
         });
         let static_files = Arc::new(web::StaticFiles::new(config.web.root.clone()));
+        let stream_slots = Arc::new(quota::StreamSlots::new(
+            config.limits.max_streams_per_tenant,
+            config.limits.max_streams,
+        ));
         AppState {
             config,
             store,
@@ -118,6 +124,7 @@ impl AppState {
             )),
             static_files,
             demo: Arc::default(),
+            stream_slots,
         }
     }
 

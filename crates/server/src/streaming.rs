@@ -87,6 +87,8 @@ pub struct StreamContext {
     pub record: SessionRecord,
     pub challenge: IssuedChallenge,
     pub chain: ChainVerifier,
+    /// The stream's place among the open streams, held until it ends.
+    pub slot: crate::quota::StreamSlot,
 }
 
 /// `POST /start-face-liveness-session` (HTTP/1.1 or HTTP/2).
@@ -317,6 +319,22 @@ async fn prepare(
     let parameters = parameters?;
     let tenant = principal.tenant.as_str();
     let id = parameters.session_id;
+    // Admitted before the session is claimed: a refused start leaves it to be started again.
+    let slot = state
+        .stream_slots
+        .admit(tenant)
+        .map_err(|refused| match refused {
+            crate::quota::Refused::Tenant(most) => StreamError::new(
+                StreamErrorCode::ServiceQuotaExceededException,
+                format!(
+                    "The account has {most} face liveness sessions streaming, the most allowed"
+                ),
+            ),
+            crate::quota::Refused::Server(_) => StreamError::new(
+                StreamErrorCode::ThrottlingException,
+                "Too many face liveness sessions are streaming; retry later",
+            ),
+        })?;
     // Session-scoped client credentials stream their one session only.
     if let Some(allowed) = principal.session_id.as_deref() {
         if allowed != id.to_string() {
@@ -403,6 +421,7 @@ async fn prepare(
         record,
         challenge: issued,
         chain,
+        slot,
     })
 }
 
@@ -474,6 +493,7 @@ pub async fn run(
         record,
         challenge,
         mut chain,
+        slot,
     } = context;
     let mut evidence = Evidence {
         session_id: record.id,
@@ -521,9 +541,12 @@ pub async fn run(
             .await,
         );
     }
-    let ending = ending.unwrap_or(Ending::ClientGone(None));
+    let ended = Ended {
+        ending: ending.unwrap_or(Ending::ClientGone(None)),
+        slot,
+    };
     let outcome = finish(
-        &state, &record, &challenge, evidence, observer, ending, &outbound,
+        &state, &record, &challenge, evidence, observer, ended, &outbound,
     )
     .await;
     state.metrics.streams_active.dec();
@@ -731,6 +754,12 @@ fn video_events(evidence: &Evidence) -> usize {
         .count()
 }
 
+/// How a stream ended, and its place among the open streams, given up once its outcome is stored.
+struct Ended {
+    ending: Ending,
+    slot: crate::quota::StreamSlot,
+}
+
 /// Ends the session: analyse (when complete), store the outcome, tell the client, close.
 async fn finish(
     state: &AppState,
@@ -738,7 +767,7 @@ async fn finish(
     challenge: &IssuedChallenge,
     evidence: Evidence,
     observer: Box<dyn SessionObserver>,
-    ending: Ending,
+    Ended { ending, slot }: Ended,
     outbound: &mpsc::Sender<Outbound>,
 ) -> &'static str {
     let (finish, outcome, close) = match ending {
@@ -802,6 +831,8 @@ async fn finish(
         .store
         .finish(&record.tenant, record.id, finish, state.clock.now_millis())
         .await;
+    // The work is done: the stream's place is free before the client hears the end.
+    drop(slot);
     if let Err(error) = &stored {
         tracing::error!(session_id = %record.id, %error, "could not store the session's outcome");
         let _ = send(

@@ -26,7 +26,7 @@ use openliveness_server::config::{Config, FileConfig, Overrides};
 use openliveness_server::AppState;
 use openliveness_store::{Lookup, RedbStore, RedbStoreConfig};
 use sessions::create_session;
-use tenants::{KEY, OTHER_KEY, OTHER_SECRET, SECRET, TENANT};
+use tenants::{KEY, OTHER_KEY, OTHER_SECRET, OTHER_TENANT, SECRET, TENANT};
 
 struct Harness {
     state: Arc<AppState>,
@@ -35,6 +35,15 @@ struct Harness {
 }
 
 async fn start(clock: Arc<dyn Clock>, idle_ms: Option<u64>) -> Harness {
+    start_with(clock, idle_ms, |_| {}).await
+}
+
+/// [`start`] with the configuration adjusted first.
+async fn start_with(
+    clock: Arc<dyn Clock>,
+    idle_ms: Option<u64>,
+    adjust: impl FnOnce(&mut Config),
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let file = FileConfig {
         stream_idle_timeout_ms: idle_ms,
@@ -46,6 +55,7 @@ async fn start(clock: Arc<dyn Clock>, idle_ms: Option<u64>) -> Harness {
     };
     let mut config = Config::resolve(file, overrides).unwrap();
     config.credentials.extend(tenants::credentials());
+    adjust(&mut config);
     let store = Arc::new(RedbStore::open(RedbStoreConfig::in_dir(dir.path())).unwrap());
     let credentials = Arc::new(StaticCredentials::new(config.credentials.clone()));
     let state = Arc::new(AppState::new(config, store, credentials, clock));
@@ -498,6 +508,49 @@ async fn refusals_before_the_upgrade_and_other_sessions_untouched() {
         status(&harness, bystander).await.0,
         LivenessSessionStatus::Created
     );
+}
+
+/// Admission control (issue 22): a stream beyond its tenant's limit is refused at its start with
+/// `ServiceQuotaExceededException`, beyond the server's with `ThrottlingException` (both 429);
+/// the refused session stays `CREATED` and starts once a place is free.
+#[tokio::test]
+async fn streams_beyond_the_tenant_s_or_the_server_s_limit_are_refused_at_their_start() {
+    let harness = start_with(Arc::new(SystemClock), None, |config| {
+        config.limits.max_streams_per_tenant = 1;
+        config.limits.max_streams = 2;
+    })
+    .await;
+    let first = create_session(&harness.state, TENANT).await;
+    let second = create_session(&harness.state, TENANT).await;
+    let mut streaming = connect(&harness, first).await;
+    challenge(&mut streaming).await;
+    assert_eq!(
+        try_connect(&harness, second, KEY, SECRET).await.err(),
+        Some(429)
+    );
+    assert_eq!(
+        status(&harness, second).await.0,
+        LivenessSessionStatus::Created
+    );
+    // The other tenant takes the server's second place; then the server is full.
+    let others = create_session(&harness.state, OTHER_TENANT).await;
+    let mut other = try_connect(&harness, others, OTHER_KEY, OTHER_SECRET)
+        .await
+        .unwrap();
+    challenge(&mut other).await;
+    let third = create_session(&harness.state, OTHER_TENANT).await;
+    assert_eq!(
+        try_connect(&harness, third, OTHER_KEY, OTHER_SECRET)
+            .await
+            .err(),
+        Some(429)
+    );
+    // The first stream ends: its tenant's next session starts.
+    streaming.send_video(&[]).await.unwrap();
+    streaming.rest().await;
+    let mut next = connect(&harness, second).await;
+    challenge(&mut next).await;
+    assert_eq!(harness.state.stream_slots.open(), 2);
 }
 
 #[tokio::test]

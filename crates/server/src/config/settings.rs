@@ -274,6 +274,18 @@ settings! {
         /// Control-plane requests served at once; more get `ThrottlingException`.
         #[arg(skip)]
         pub max_in_flight: Option<usize> = "4096",
+
+        /// Streams (StartFaceLivenessSession) a tenant may have open at once; one more is
+        /// refused at its start with `ServiceQuotaExceededException` (AWS's default quota is 75
+        /// concurrent sessions; 0: no limit).
+        #[arg(skip)]
+        pub max_streams_per_tenant: Option<usize> = "75",
+
+        /// Streams this server keeps open at once, all tenants together; one more is refused at
+        /// its start with `ThrottlingException`, rather than accepted and left to fall behind
+        /// (0: no limit).
+        #[arg(skip)]
+        pub max_streams: Option<usize> = "200",
     }
 }
 
