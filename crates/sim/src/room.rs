@@ -25,6 +25,30 @@ pub enum Ranges {
     Stress,
 }
 
+/// The names `--condition` takes and reports show: what `serde` writes for each variant.
+macro_rules! named {
+    ($type:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $type {
+            pub const ALL: &[$type] = &[$($type::$variant),+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($type::$variant => $name),+
+                }
+            }
+
+            pub fn parse(name: &str) -> Option<$type> {
+                $type::ALL.iter().copied().find(|value| value.name() == name)
+            }
+        }
+    };
+}
+
+named!(Ranges { Normal => "normal", Stress => "stress" });
+named!(Device { Phone => "phone", Laptop => "laptop", Monitor => "monitor" });
+named!(LightDirection { Ceiling => "ceiling", Window => "window", Front => "front" });
+named!(Controls { Auto => "auto", Locked => "locked" });
+
 /// The device whose screen lights the face.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -292,24 +316,14 @@ impl RoomConditions {
                 self.colour_temperature_k = number()?.clamp(1_500.0, 12_000.0)
             }
             "light_direction" => {
-                self.light_direction = match value {
-                    "ceiling" => LightDirection::Ceiling,
-                    "window" => LightDirection::Window,
-                    "front" => LightDirection::Front,
-                    _ => return Err(bad()),
-                }
+                self.light_direction = LightDirection::parse(value).ok_or_else(bad)?;
             }
             "device" => {
-                let (luminance, area, below) = match value {
-                    "phone" => (600.0, 0.009, 7.0),
-                    "laptop" => (300.0, 0.05, 10.0),
-                    "monitor" => (275.0, 0.13, 17.0),
-                    _ => return Err(bad()),
-                };
-                self.device = match value {
-                    "phone" => Device::Phone,
-                    "laptop" => Device::Laptop,
-                    _ => Device::Monitor,
+                self.device = Device::parse(value).ok_or_else(bad)?;
+                let (luminance, area, below) = match self.device {
+                    Device::Phone => (600.0, 0.009, 7.0),
+                    Device::Laptop => (300.0, 0.05, 10.0),
+                    Device::Monitor => (275.0, 0.13, 17.0),
                 };
                 self.screen_luminance = luminance * self.screen_brightness;
                 self.screen_area_m2 = area;
@@ -332,11 +346,7 @@ impl RoomConditions {
                     .ok_or_else(bad)?
             }
             "controls" => {
-                self.controls = match value {
-                    "auto" => Controls::Auto,
-                    "locked" => Controls::Locked,
-                    _ => return Err(bad()),
-                }
+                self.controls = Controls::parse(value).ok_or_else(bad)?;
             }
             "exposure_time_constant_s" => self.exposure_time_constant_s = number()?.max(0.01),
             "white_balance_time_constant_s" => {
@@ -400,7 +410,6 @@ impl RoomConditions {
             bucket: value.clone(),
             value,
         };
-        let name = |value: &dyn erased::Name| value.name();
         vec![
             number(
                 "screen_to_room",
@@ -420,8 +429,8 @@ impl RoomConditions {
                 &[3_500.0, 4_500.0, 5_500.0],
                 " K",
             ),
-            label("light_direction", name(&self.light_direction)),
-            label("device", name(&self.device)),
+            label("light_direction", self.light_direction.name().to_owned()),
+            label("device", self.device.name().to_owned()),
             number(
                 "screen_brightness",
                 self.screen_brightness,
@@ -442,7 +451,7 @@ impl RoomConditions {
             ),
             number("wall_behind_m", self.wall_behind_m, &[0.3, 0.6, 1.5], " m"),
             label("skin_type", format!("{}", self.skin_type)),
-            label("controls", name(&self.controls)),
+            label("controls", self.controls.name().to_owned()),
             number(
                 "white_balance_time_constant_s",
                 self.white_balance_time_constant_s,
@@ -472,7 +481,7 @@ impl RoomConditions {
                 &[0.35, 0.45, 0.55],
                 "",
             ),
-            label("ranges", name(&self.ranges)),
+            label("ranges", self.ranges.name().to_owned()),
         ]
     }
 
@@ -503,21 +512,6 @@ impl RoomConditions {
     /// The skin's darkness for the identity's tone, 0 (type 1) to 1 (type 6).
     pub fn skin_darkness(&self) -> f64 {
         f64::from(self.skin_type.clamp(1, 6) - 1) / 5.0
-    }
-}
-
-/// Names of the axes' labels, as `serde` writes them.
-mod erased {
-    pub trait Name {
-        fn name(&self) -> String;
-    }
-    impl<T: serde::Serialize> Name for T {
-        fn name(&self) -> String {
-            match serde_json::to_value(self) {
-                Ok(serde_json::Value::String(name)) => name,
-                other => format!("{other:?}"),
-            }
-        }
     }
 }
 

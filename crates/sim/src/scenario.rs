@@ -47,11 +47,8 @@ impl World {
         let World::Room { ranges, fixed } = self else {
             return None;
         };
-        let mut rng = session_root(seed).fork(12);
-        // `World::room` checked the fixed axes; a fix that fails does so for every seed.
-        RoomConditions::draw(&mut rng.clone(), *ranges, fixed)
-            .or_else(|_| RoomConditions::draw(&mut rng, *ranges, &[]))
-            .ok()
+        // `World::room` checked the fixed axes: a fix fails for every seed or for none.
+        RoomConditions::draw(&mut session_root(seed).fork(12), *ranges, fixed).ok()
     }
 
     /// A name for the world and its fixed axes, fit for a directory name.
