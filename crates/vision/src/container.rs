@@ -89,29 +89,20 @@ pub enum Mp4Layout {
 pub fn mp4_layout(prefix: &[u8]) -> Mp4Layout {
     let mut offset = 0usize;
     loop {
-        let Some(header) = bytes_at(prefix, offset, 8) else {
+        let Some(BoxHeader {
+            kind,
+            size,
+            header_len,
+        }) = box_header(prefix, offset)
+        else {
             return Mp4Layout::NeedMoreData;
         };
-        let size32 = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
-        let kind = &header[4..8];
-        let (size, header_len) = match size32 {
-            // The box runs to the end of the file: only a whole file ends like that.
-            0 => return Mp4Layout::Whole,
-            1 => {
-                let Some(large) = offset.checked_add(8).and_then(|at| bytes_at(prefix, at, 8))
-                else {
-                    return Mp4Layout::NeedMoreData;
-                };
-                let mut bytes = [0u8; 8];
-                bytes.copy_from_slice(large);
-                (u64::from_be_bytes(bytes), 16u64)
-            }
-            n => (u64::from(n), 8u64),
-        };
+        // Size 0 (the box runs to the end of the file: only a whole file ends like that), or a
+        // box shorter than its header.
         if size < header_len {
             return Mp4Layout::Whole;
         }
-        match kind {
+        match &kind {
             b"moof" => return Mp4Layout::Fragmented,
             b"mdat" => return Mp4Layout::Whole,
             b"moov" => {
@@ -142,6 +133,37 @@ pub fn mp4_layout(prefix: &[u8]) -> Mp4Layout {
     }
 }
 
+/// The header of an ISO BMFF box: its type, its size with the header (0: it runs to the end of
+/// the file) and the header's length (8, or 16 with a 64-bit size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BoxHeader {
+    pub kind: [u8; 4],
+    pub size: u64,
+    pub header_len: u64,
+}
+
+/// The header of the box at `offset` of `bytes`, if all of it is there.
+pub(crate) fn box_header(bytes: &[u8], offset: usize) -> Option<BoxHeader> {
+    let header = bytes_at(bytes, offset, 8)?;
+    let size = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    let kind = [header[4], header[5], header[6], header[7]];
+    if size != 1 {
+        return Some(BoxHeader {
+            kind,
+            size: u64::from(size),
+            header_len: 8,
+        });
+    }
+    let large = bytes_at(bytes, offset.checked_add(8)?, 8)?;
+    let mut size = [0u8; 8];
+    size.copy_from_slice(large);
+    Some(BoxHeader {
+        kind,
+        size: u64::from_be_bytes(size),
+        header_len: 16,
+    })
+}
+
 /// `length` bytes of `bytes` from `start`, if they are all there (no overflow on the way).
 fn bytes_at(bytes: &[u8], start: usize, length: usize) -> Option<&[u8]> {
     bytes.get(start..start.checked_add(length)?)
@@ -154,29 +176,14 @@ fn has_child(body: &[u8], kind: &[u8; 4]) -> bool {
         if &header[4..8] == kind {
             return true;
         }
-        let size = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let size = match size {
-            0 => return false,
-            1 => match offset.checked_add(8).and_then(|at| bytes_at(body, at, 8)) {
-                Some(large) => {
-                    let mut bytes = [0u8; 8];
-                    bytes.copy_from_slice(large);
-                    match usize::try_from(u64::from_be_bytes(bytes)) {
-                        Ok(size) => size,
-                        Err(_) => return false,
-                    }
-                }
-                None => return false,
-            },
-            n => n,
-        };
-        if size < 8 {
+        let Some(next) = box_header(body, offset)
+            .and_then(|header| usize::try_from(header.size).ok())
+            .filter(|&size| size >= 8)
+            .and_then(|size| offset.checked_add(size))
+        else {
             return false;
-        }
-        match offset.checked_add(size) {
-            Some(next) => offset = next,
-            None => return false,
-        }
+        };
+        offset = next;
     }
     false
 }
