@@ -42,6 +42,17 @@ sheet fps-8-stress --seed 31 --stress --condition fps=8
 sheet resolution-480x640 --seed 31 --condition resolution=480x640
 sheet resolution-1280x720 --seed 31 --condition resolution=1280x720
 sheet head_turn_deg-15 --seed 31 --condition head_turn_deg=15
-for species in printed-photo bent-photo screen-replay video-injection two-faces face-swap relit-replay; do
+sheet glasses --seed 31 --condition glasses=glasses --condition room_lux=60
+sheet beard-full --seed 31 --condition beard=full
+sheet beard-stubble --seed 31 --condition beard=stubble
+sheet backdrop-furniture --seed 31 --condition backdrop=furniture
+sheet backdrop-window --seed 31 --condition backdrop=window
+sheet backdrop-poster --seed 31 --condition backdrop=poster
+sheet backdrop-person --seed 31 --condition backdrop=person
+sheet start-too-close --seed 31 --condition start=too-close
+sheet look_down_deg-15 --seed 31 --condition look_down_deg=15
+sheet hand_shake_deg-0.5-room_lux-30 --seed 31 --condition device=phone --condition hand_shake_deg=0.5 --condition room_lux=30
+sheet expressions-natural --seed 32 --condition expressions=natural
+for species in printed-photo bent-photo screen-replay video-injection two-faces face-swap relit-replay cut-out-mask; do
     sheet "species-$species" --seed 31 --species "$species"
 done

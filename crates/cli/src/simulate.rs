@@ -10,7 +10,8 @@ use openliveness_sim::{ChallengeSpec, Ranges, SessionSpec, Species, World};
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
     /// Who answers: bona-fide, printed-photo, bent-photo, screen-replay, video-injection,
-    /// static-image, delayed-colours, misses-oval, two-faces, face-swap or relit-replay.
+    /// static-image, delayed-colours, misses-oval, two-faces, face-swap, relit-replay or
+    /// cut-out-mask.
     #[arg(long, default_value = "bona-fide", value_parser = parse_species)]
     pub species: Species,
 
@@ -213,7 +214,7 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         args.species,
         args.seed,
         recording.frames.len(),
-        encoded.webm.len(),
+        encoded.video.len(),
         encoded.chunks.len(),
         out.display()
     );

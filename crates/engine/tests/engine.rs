@@ -15,7 +15,7 @@ use openliveness_engine::{decide, observe_bytes, observe_stream, Claims, Engine,
 use openliveness_evidence::Evidence;
 use openliveness_protocol::challenge::{issue, IssuedChallenge, SeededRandom};
 use openliveness_protocol::{ChallengeKind, ChallengeVersion};
-use openliveness_sim::{ChallengeSpec, SessionSpec, Species};
+use openliveness_sim::{ChallengeSpec, Recording, SessionSpec, Species, VideoCodec};
 use proptest::prelude::*;
 
 struct Fixture {
@@ -23,27 +23,33 @@ struct Fixture {
     evidence: Evidence,
 }
 
+/// The live session of seed 4: the challenge the server issued and what the camera recorded.
+fn live_session() -> (IssuedChallenge, Recording) {
+    let issued: IssuedChallenge = issue(
+        ChallengeKind::FaceMovementAndLightChallenge,
+        ChallengeVersion(2, 0, 0),
+        640,
+        480,
+        &mut SeededRandom::new(4),
+    );
+    let spec = SessionSpec {
+        species: Species::BonaFide,
+        seed: 4,
+        challenge: ChallengeSpec::from_server(&issued.server_challenge, 640, 480).unwrap(),
+        world: Default::default(),
+    };
+    let recording = openliveness_sim::simulate(&spec).unwrap();
+    (issued, recording)
+}
+
 /// One simulated live session, as the server would have kept it.
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let issued: IssuedChallenge = issue(
-            ChallengeKind::FaceMovementAndLightChallenge,
-            ChallengeVersion(2, 0, 0),
-            640,
-            480,
-            &mut SeededRandom::new(4),
-        );
-        let spec = SessionSpec {
-            species: Species::BonaFide,
-            seed: 4,
-            challenge: ChallengeSpec::from_server(&issued.server_challenge, 640, 480).unwrap(),
-            world: Default::default(),
-        };
-        let recording = openliveness_sim::simulate(&spec).unwrap();
+        let (issued, recording) = live_session();
         let encoded = openliveness_sim::encode(&recording).unwrap();
         let evidence = openliveness_sim::evidence_of(&issued, &recording, &encoded).unwrap();
-        assert_eq!(evidence.video, encoded.webm);
+        assert_eq!(evidence.video, encoded.video);
         Fixture {
             engine: Engine::load_default().unwrap(),
             evidence,
@@ -62,6 +68,25 @@ fn a_live_session_is_accepted_with_every_check_explained() {
     assert!(report.checks.iter().all(|c| !c.reason.is_empty()));
     assert!(outcome.reference_image.is_some());
     assert_eq!(outcome.audit_images.len(), 2);
+}
+
+/// The same session as Safari or a phone records it, H.264 in a fragmented MP4, is decided from
+/// its bytes with every check explained (what it decides is the evaluation's business).
+#[test]
+fn a_live_session_recorded_as_h264_in_mp4_is_decided() {
+    let (issued, recording) = live_session();
+    let encoded = openliveness_sim::encode_as(&recording, VideoCodec::H264, 1_500_000).unwrap();
+    let evidence = openliveness_sim::evidence_of(&issued, &recording, &encoded).unwrap();
+    assert_eq!(evidence.video, encoded.video);
+    let engine = Engine::load_default().unwrap();
+    let report = engine.analyze(&evidence, 0).unwrap().report;
+    assert!((0.0..=100.0).contains(&report.confidence), "{report:#?}");
+    let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
+    assert_eq!(names, CHECK_NAMES);
+    println!(
+        "H.264 session: confidence {:.1}, deciding check {}",
+        report.confidence, report.deciding_check
+    );
 }
 
 #[test]

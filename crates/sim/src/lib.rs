@@ -23,4 +23,4 @@ pub use scenario::{
     end_of_approach, simulate, ChallengeSpec, Recording, SessionSpec, Species, World,
 };
 pub use script::{Answer, Scripted};
-pub use session::{client_messages, encode, ClientMessage, Encoded};
+pub use session::{client_messages, encode, encode_as, ClientMessage, Encoded, VideoCodec};

@@ -5,7 +5,7 @@
 //! World coordinates are centimetres, the camera at the origin looking along +Z, X to the
 //! image's right, Y down. The screen is a light just below the camera.
 
-use crate::face::{linear_to_srgb, Shape, Texture, TextureMap};
+use crate::face::{linear_to_srgb, Beard, Expression, Look, Shape, Texture, TextureMap};
 use crate::rng::Rng;
 use openliveness_vision::RgbImage;
 
@@ -161,6 +161,18 @@ pub struct Surface<'a> {
     pub pose: Pose,
     /// Reflectance on top of the texture (ink on paper: a little under 1).
     pub reflectance: f32,
+    /// What the face is doing (a print: [`Expression::NEUTRAL`]).
+    pub expression: Expression,
+    pub beard: Option<Beard>,
+}
+
+impl Surface<'_> {
+    /// Whether the surface shows the photograph as it is: no expression, no beard. Such a
+    /// surface is drawn exactly as before either existed (the studio's stored sessions stay
+    /// byte for byte the same).
+    pub fn is_plain(&self) -> bool {
+        self.expression.is_neutral() && self.beard.is_none()
+    }
 }
 
 /// Grid steps (cm) of the mesh the renderer builds for a surface.
@@ -199,11 +211,18 @@ impl Canvas {
         let rows = ((y1 - y0) / MESH_STEP_CM).ceil() as usize + 1;
         // Per vertex: screen position, depth, texture position, irradiance; None off the surface.
         let mut vertices: Vec<Option<Vertex>> = Vec::with_capacity(columns * rows);
+        // And what the expression and the beard make of it, unless the surface is plain.
+        let plain = surface.is_plain();
+        let mut dressings = Vec::with_capacity(if plain { 0 } else { columns * rows });
         for row in 0..rows {
             let y = y0 + (y1 - y0) * row as f64 / (rows - 1) as f64;
             for column in 0..columns {
                 let x = x0 + (x1 - x0) * column as f64 / (columns - 1) as f64;
-                vertices.push(self.vertex(camera, surface, lighting, x, y));
+                let vertex = self.vertex(camera, surface, lighting, x, y);
+                vertices.push(vertex.map(|(vertex, _)| vertex));
+                if !plain {
+                    dressings.push(vertex.map_or(Dressing::PLAIN, |(_, dressing)| dressing));
+                }
             }
         }
         for row in 0..rows - 1 {
@@ -215,11 +234,35 @@ impl Canvas {
                     at(row + 1, column),
                     at(row + 1, column + 1),
                 );
+                let dressing = |r: usize, c: usize| {
+                    dressings
+                        .get(r * columns + c)
+                        .copied()
+                        .unwrap_or(Dressing::PLAIN)
+                };
                 if let (Some(a), Some(b), Some(c)) = (a, b, c) {
-                    self.triangle(texture, surface, [a, b, c]);
+                    if plain {
+                        self.triangle::<true>(texture, surface, [a, b, c], [Dressing::PLAIN; 3]);
+                    } else {
+                        let dressed = [
+                            dressing(row, column),
+                            dressing(row, column + 1),
+                            dressing(row + 1, column),
+                        ];
+                        self.triangle::<false>(texture, surface, [a, b, c], dressed);
+                    }
                 }
                 if let (Some(b), Some(d), Some(c)) = (b, d, c) {
-                    self.triangle(texture, surface, [b, d, c]);
+                    if plain {
+                        self.triangle::<true>(texture, surface, [b, d, c], [Dressing::PLAIN; 3]);
+                    } else {
+                        let dressed = [
+                            dressing(row, column + 1),
+                            dressing(row + 1, column + 1),
+                            dressing(row + 1, column),
+                        ];
+                        self.triangle::<false>(texture, surface, [b, d, c], dressed);
+                    }
                 }
             }
         }
@@ -232,7 +275,7 @@ impl Canvas {
         lighting: &impl Light,
         x: f64,
         y: f64,
-    ) -> Option<Vertex> {
+    ) -> Option<(Vertex, Dressing)> {
         let shape = &surface.shape;
         let z = shape.depth(x, y, surface.stretch)?;
         let h = 0.05;
@@ -249,17 +292,44 @@ impl Canvas {
         }
         let screen = camera.project(world);
         let light = lighting.irradiance(world, normal);
-        let texel = surface.map.pixel(x, y);
-        Some(Vertex {
+        let (texel, dressing) = if surface.is_plain() {
+            (surface.map.pixel(x, y), Dressing::PLAIN)
+        } else {
+            let photo = surface.map.photo_point(x, y);
+            let look = surface
+                .map
+                .look(photo, &surface.expression, surface.beard.as_ref());
+            let dressing = Dressing {
+                photo,
+                shade: f64::from(look.shade),
+                beard: f64::from(look.beard),
+                detailed: look.detailed,
+            };
+            (look.pixel, dressing)
+        };
+        let vertex = Vertex {
             screen,
             inverse_depth: 1.0 / world[2],
             texel,
             light,
-        })
+        };
+        Some((vertex, dressing))
     }
 
-    fn triangle(&mut self, texture: &Texture, surface: &Surface<'_>, v: [Vertex; 3]) {
+    /// Fills a triangle. `PLAIN`: the surface shows the photograph as it is (the dressings are
+    /// unused); a separate instance, so that the plain path is the code it always was.
+    fn triangle<const PLAIN: bool>(
+        &mut self,
+        texture: &Texture,
+        surface: &Surface<'_>,
+        v: [Vertex; 3],
+        dressings: [Dressing; 3],
+    ) {
         let [a, b, c] = v;
+        let [da, db, dc] = dressings;
+        // Near a lid's or the lips' edge: the expression is looked up at every pixel.
+        let detailed = !PLAIN && (da.detailed || db.detailed || dc.detailed);
+        let hair = surface.beard.map_or([0.0; 3], |beard| beard.colour);
         let area = edge(a.screen, b.screen, c.screen);
         if area.abs() < 1e-9 {
             return;
@@ -294,11 +364,37 @@ impl Canvas {
                 );
                 let tx = ka * a.texel[0] + kb * b.texel[0] + kc * c.texel[0];
                 let ty = ka * a.texel[1] + kb * b.texel[1] + kc * c.texel[1];
-                let albedo = texture.sample(tx, ty);
                 let mut colour = [0.0f32; 3];
-                for k in 0..3 {
-                    let light = ka * a.light[k] + kb * b.light[k] + kc * c.light[k];
-                    colour[k] = albedo[k] * surface.tone[k] * surface.reflectance * light as f32;
+                if PLAIN {
+                    let albedo = texture.sample(tx, ty);
+                    for k in 0..3 {
+                        let light = ka * a.light[k] + kb * b.light[k] + kc * c.light[k];
+                        colour[k] =
+                            albedo[k] * surface.tone[k] * surface.reflectance * light as f32;
+                    }
+                } else {
+                    let look = if detailed {
+                        let photo = [
+                            ka * da.photo[0] + kb * db.photo[0] + kc * dc.photo[0],
+                            ka * da.photo[1] + kb * db.photo[1] + kc * dc.photo[1],
+                        ];
+                        let beard = surface.beard.as_ref();
+                        surface.map.look(photo, &surface.expression, beard)
+                    } else {
+                        Look {
+                            pixel: [tx, ty],
+                            shade: (ka * da.shade + kb * db.shade + kc * dc.shade) as f32,
+                            beard: (ka * da.beard + kb * db.beard + kc * dc.beard) as f32,
+                            detailed: false,
+                        }
+                    };
+                    let albedo = texture.sample(look.pixel[0], look.pixel[1]);
+                    for k in 0..3 {
+                        let light = ka * a.light[k] + kb * b.light[k] + kc * c.light[k];
+                        let skin = albedo[k] * surface.tone[k] * look.shade;
+                        let mixed = skin + (hair[k] - skin) * look.beard;
+                        colour[k] = mixed * surface.reflectance * light as f32;
+                    }
                 }
                 self.depth[index] = depth;
                 self.pixels[index] = colour;
@@ -313,6 +409,30 @@ struct Vertex {
     inverse_depth: f64,
     texel: [f64; 2],
     light: [f64; 3],
+}
+
+/// What an expression and a beard make of a vertex (kept apart from `Vertex`, and only for a
+/// surface that is not plain).
+#[derive(Debug, Clone, Copy)]
+struct Dressing {
+    /// The point in the photograph's head frame.
+    photo: [f64; 2],
+    /// Albedo multiplier: the open mouth's dark inside.
+    shade: f64,
+    /// The beard's share of the albedo.
+    beard: f64,
+    /// An expression's sharp edge (a lid's, the lips') is near: the triangle looks the
+    /// expression up at every pixel.
+    detailed: bool,
+}
+
+impl Dressing {
+    const PLAIN: Dressing = Dressing {
+        photo: [0.0; 2],
+        shade: 1.0,
+        beard: 0.0,
+        detailed: false,
+    };
 }
 
 /// The first and last pixel (clamped to `0..size`) that a triangle's corners span along one
@@ -473,5 +593,96 @@ fn mean_luminance(scene: &[[f32; 3]]) -> f64 {
         0.0
     } else {
         sum / count as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::face::{Identity, TextureMap};
+
+    /// A smooth, structured texture that needs no photograph.
+    fn pattern_texture() -> Texture {
+        let (width, height) = (512, 512);
+        let data = (0..width * height)
+            .map(|i| {
+                let (x, y) = ((i % width) as f32, (i / width) as f32);
+                [
+                    0.4 + 0.3 * (x * 0.05).sin() * (y * 0.031).cos(),
+                    0.35 + 0.25 * (x * 0.023 + y * 0.041).sin(),
+                    0.3 + 0.2 * ((x - y) * 0.037).cos(),
+                ]
+            })
+            .collect();
+        Texture {
+            width,
+            height,
+            data,
+        }
+    }
+
+    /// FNV-1a over the bits of every pixel and depth.
+    fn fingerprint(canvas: &Canvas) -> u64 {
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        let mut eat = |bits: u32| {
+            for byte in bits.to_le_bytes() {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for pixel in &canvas.pixels {
+            pixel.iter().for_each(|c| eat(c.to_bits()));
+        }
+        canvas.depth.iter().for_each(|d| eat(d.to_bits()));
+        hash
+    }
+
+    #[test]
+    fn a_neutral_face_without_a_beard_renders_bit_for_bit_as_before_expressions() {
+        // The fingerprints of these three renders, taken with the renderer as it was before
+        // expressions and beards (commit 09782d9): a warped, mirrored identity on the head, a
+        // print and a bent print, turned and lit.
+        let before = [
+            0x6153_e229_220e_237d_u64,
+            0xfd1f_2121_42b4_68d5,
+            0x3063_d241_46da_f5c4,
+        ];
+        let texture = pattern_texture();
+        let camera = Camera::with_fov(320, 240, 60.0);
+        let lighting = Lighting {
+            ambient: [0.3, 0.28, 0.25],
+            screen: [0.4, 0.45, 0.5],
+            screen_position: [0.0, 8.0, 0.0],
+            screen_reference_cm: 30.0,
+        };
+        let mut identity = Identity::draw(&mut Rng::new(3));
+        identity.mirrored = true;
+        identity.warp = 0.3;
+        let map = TextureMap::new(&identity);
+        let shapes = [
+            Shape::Head { nose_height: 2.2 },
+            Shape::Flat,
+            Shape::Cylinder { radius: 9.0 },
+        ];
+        for (shape, before) in shapes.into_iter().zip(before) {
+            let surface = Surface {
+                shape,
+                stretch: [identity.stretch_x, identity.stretch_y],
+                map: &map,
+                tone: identity.tone,
+                pose: Pose {
+                    position: [1.0, -2.0, 45.0],
+                    yaw: 0.2,
+                    pitch: -0.1,
+                    roll: 0.05,
+                },
+                reflectance: 0.9,
+                expression: Expression::default(),
+                beard: None,
+            };
+            assert!(surface.is_plain());
+            let mut canvas = Canvas::new(320, 240, &vec![[0.2, 0.3, 0.4]; 320 * 240]);
+            canvas.draw(&camera, &texture, &surface, &lighting);
+            assert_eq!(fingerprint(&canvas), before, "{shape:?}");
+        }
     }
 }

@@ -12,8 +12,10 @@
 
 use serde::Serialize;
 
+use crate::face::BeardKind;
 use crate::render::{Camera, Canvas, Light, NoiseTable};
 use crate::rng::Rng;
+use crate::session::VideoCodec;
 
 /// Which draw of the conditions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -48,6 +50,16 @@ named!(Ranges { Normal => "normal", Stress => "stress" });
 named!(Device { Phone => "phone", Laptop => "laptop", Monitor => "monitor" });
 named!(LightDirection { Ceiling => "ceiling", Window => "window", Front => "front" });
 named!(Controls { Auto => "auto", Locked => "locked" });
+named!(Eyewear { None => "none", Glasses => "glasses" });
+named!(Expressions { None => "none", Natural => "natural" });
+named!(Backdrop {
+    Plain => "plain",
+    Furniture => "furniture",
+    Window => "window",
+    Poster => "poster",
+    Person => "person",
+});
+named!(Start { Far => "far", TooClose => "too-close" });
 
 /// The device whose screen lights the face.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,6 +87,48 @@ pub enum Controls {
     Auto,
     /// Both settle on the first frames, then hold.
     Locked,
+}
+
+/// Whether the person wears glasses (their lenses mirror the screen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Eyewear {
+    None,
+    Glasses,
+}
+
+/// Whether the face moves by itself: blinks, talking, smiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expressions {
+    /// A still face (for sweeps that isolate the other axes).
+    None,
+    /// Blinks every few seconds, sometimes talking or smiling.
+    Natural,
+}
+
+/// What is behind the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backdrop {
+    /// A painted wall with some texture.
+    Plain,
+    /// Shelves, cupboards and frames on the wall.
+    Furniture,
+    /// A window in the wall, brighter than the room (the camera's exposure follows it).
+    Window,
+    /// A poster with a face on the wall.
+    Poster,
+    /// Another person in the room, behind.
+    Person,
+}
+
+/// Where the face starts: far, moving toward the oval, or too close, moving back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Start {
+    Far,
+    TooClose,
 }
 
 /// The conditions of one session in the room world, drawn from its seed.
@@ -114,10 +168,27 @@ pub struct RoomConditions {
     pub head_turn_deg: f64,
     /// How far the approach bends off a straight line (share of the frame's width).
     pub path_bend: f64,
+    pub glasses: Eyewear,
+    pub beard: Option<BeardKind>,
+    pub expressions: Expressions,
+    pub backdrop: Backdrop,
+    pub start: Start,
+    /// How far the head is bowed toward the screen at the start (degrees); it comes up to the
+    /// camera over the approach.
+    pub look_down_deg: f64,
+    /// The hand holding a phone shakes the camera by this much (degrees; 0 on a desk).
+    pub hand_shake_deg: f64,
+    /// The rolling shutter's readout: the last row is exposed this much after the first (ms).
+    pub readout_ms: f64,
+    pub codec: VideoCodec,
+    pub video_kbps: f64,
     /// What the draw leads to: the screen's white on the face at the end of the approach (lux),
     /// and its ratio to the room's light there.
     pub screen_lux: f64,
     pub screen_to_room: f64,
+    /// The exposure time the light allows (ms): long in dim rooms (motion blur), never longer
+    /// than a frame.
+    pub shutter_ms: f64,
 }
 
 /// One axis of one session: its name, its value as text, and the bucket the value falls in.
@@ -130,7 +201,7 @@ pub struct AxisValue {
 
 /// The names of the axes, in the order reports list them; each can be fixed with
 /// `--condition NAME=VALUE`.
-pub const AXES: [&str; 21] = [
+pub const AXES: [&str; 32] = [
     "screen_to_room",
     "room_lux",
     "colour_temperature_k",
@@ -149,6 +220,17 @@ pub const AXES: [&str; 21] = [
     "resolution",
     "head_turn_deg",
     "path_bend",
+    "start",
+    "look_down_deg",
+    "glasses",
+    "beard",
+    "expressions",
+    "backdrop",
+    "hand_shake_deg",
+    "readout_ms",
+    "shutter_ms",
+    "codec",
+    "video_kbps",
     "face_distance_cm",
     "face_width_share",
     "ranges",
@@ -259,6 +341,50 @@ impl RoomConditions {
         };
         let head_turn_deg = rng.range(1.0, 15.0);
         let path_bend = rng.range(-0.12, 0.12);
+        let glasses = if rng.chance(0.3) {
+            Eyewear::Glasses
+        } else {
+            Eyewear::None
+        };
+        let beard = match rng.between(0, 19) {
+            0 | 1 => Some(BeardKind::Stubble),
+            2 | 3 => Some(BeardKind::Full),
+            4 => Some(BeardKind::Goatee),
+            _ => None,
+        };
+        let backdrop = match rng.between(0, 9) {
+            0..=2 => Backdrop::Plain,
+            3..=5 => Backdrop::Furniture,
+            6 | 7 => Backdrop::Window,
+            8 => Backdrop::Poster,
+            _ => Backdrop::Person,
+        };
+        let start = if rng.chance(0.15) {
+            Start::TooClose
+        } else {
+            Start::Far
+        };
+        let look_down_deg = if rng.chance(0.35) {
+            0.0
+        } else {
+            rng.range(4.0, 15.0)
+        };
+        // Drawn for every device so that the draws after it do not depend on the device.
+        let shake = rng.range(0.05, 0.5);
+        let hand_shake_deg = if device == Device::Phone { shake } else { 0.0 };
+        let readout_ms = rng.range(8.0, 33.0);
+        // The iOS client's portrait video is H.264; browsers mostly send VP8.
+        let h264_odds = if (width, height) == (480, 640) {
+            0.8
+        } else {
+            0.2
+        };
+        let codec = if rng.chance(h264_odds) {
+            VideoCodec::H264
+        } else {
+            VideoCodec::Vp8
+        };
+        let video_kbps = log_uniform(rng, 500.0, 2_500.0);
         let mut conditions = RoomConditions {
             ranges,
             room_lux,
@@ -282,8 +408,19 @@ impl RoomConditions {
             height,
             head_turn_deg,
             path_bend,
+            glasses,
+            beard,
+            expressions: Expressions::Natural,
+            backdrop,
+            start,
+            look_down_deg,
+            hand_shake_deg,
+            readout_ms,
+            codec,
+            video_kbps,
             screen_lux: 0.0,
             screen_to_room: 0.0,
+            shutter_ms: 0.0,
         };
         for (axis, value) in fixed {
             conditions.fix(axis, value)?;
@@ -299,6 +436,10 @@ impl RoomConditions {
         let face = [0.0, 0.0, TYPICAL_END_DISTANCE_CM];
         self.screen_lux = light.illuminance(face, [0.0, 0.0, -1.0]);
         self.screen_to_room = self.screen_lux / self.room_lux;
+        // About 10 ms at 300 lux, as long as a frame allows in dim rooms.
+        let frame_ms = 1000.0 / self.fps;
+        self.shutter_ms = (3_000.0 / (self.room_lux + self.screen_lux)).clamp(0.1, 0.9 * frame_ms);
+        self.readout_ms = self.readout_ms.min(0.9 * frame_ms);
     }
 
     fn fix(&mut self, axis: &str, value: &str) -> Result<(), String> {
@@ -366,6 +507,21 @@ impl RoomConditions {
             }
             "head_turn_deg" => self.head_turn_deg = number()?.clamp(0.0, 30.0),
             "path_bend" => self.path_bend = number()?.clamp(-0.3, 0.3),
+            "glasses" => self.glasses = Eyewear::parse(value).ok_or_else(bad)?,
+            "beard" => {
+                self.beard = match value {
+                    "none" => None,
+                    _ => Some(BeardKind::parse(value).ok_or_else(bad)?),
+                }
+            }
+            "expressions" => self.expressions = Expressions::parse(value).ok_or_else(bad)?,
+            "backdrop" => self.backdrop = Backdrop::parse(value).ok_or_else(bad)?,
+            "start" => self.start = Start::parse(value).ok_or_else(bad)?,
+            "look_down_deg" => self.look_down_deg = number()?.clamp(0.0, 30.0),
+            "hand_shake_deg" => self.hand_shake_deg = number()?.clamp(0.0, 3.0),
+            "readout_ms" => self.readout_ms = number()?.clamp(0.0, 100.0),
+            "codec" => self.codec = VideoCodec::parse(value).ok_or_else(bad)?,
+            "video_kbps" => self.video_kbps = number()?.clamp(100.0, 20_000.0),
             _ => {
                 return Err(format!(
                     "unknown condition {axis:?}: one of {}",
@@ -374,6 +530,7 @@ impl RoomConditions {
                             !matches!(
                                 **a,
                                 "screen_to_room"
+                                    | "shutter_ms"
                                     | "face_distance_cm"
                                     | "face_width_share"
                                     | "ranges"
@@ -469,6 +626,20 @@ impl RoomConditions {
             label("resolution", format!("{}x{}", self.width, self.height)),
             number("head_turn_deg", self.head_turn_deg, &[5.0, 10.0], "°"),
             number("path_bend", self.path_bend.abs(), &[0.04, 0.08], ""),
+            label("start", self.start.name().to_owned()),
+            number("look_down_deg", self.look_down_deg, &[1.0, 8.0], "°"),
+            label("glasses", self.glasses.name().to_owned()),
+            label(
+                "beard",
+                self.beard.map_or("none", BeardKind::name).to_owned(),
+            ),
+            label("expressions", self.expressions.name().to_owned()),
+            label("backdrop", self.backdrop.name().to_owned()),
+            number("hand_shake_deg", self.hand_shake_deg, &[0.01, 0.25], "°"),
+            number("readout_ms", self.readout_ms, &[15.0, 25.0], " ms"),
+            number("shutter_ms", self.shutter_ms, &[5.0, 20.0], " ms"),
+            label("codec", self.codec.name().to_owned()),
+            number("video_kbps", self.video_kbps, &[800.0, 1_500.0], " kbps"),
             number(
                 "face_distance_cm",
                 face_distance_cm,
@@ -487,10 +658,18 @@ impl RoomConditions {
 
     /// The screen as a light (white at its set luminance; the colour shown scales it).
     pub fn screen_light_source(&self) -> ScreenSource {
+        // A phone is held upright (about 9:19.5); laptops and monitors are 16:10 to 16:9.
+        let aspect = match self.device {
+            Device::Phone => 1.0 / 2.1,
+            Device::Laptop | Device::Monitor => 1.65,
+        };
+        let width_cm = (self.screen_area_m2 * aspect).sqrt() * 100.0;
+        let height_cm = self.screen_area_m2 * 1e4 / width_cm;
         ScreenSource {
             centre: [self.screen_sideways_cm, self.screen_below_cm, 0.0],
             luminance: self.screen_luminance,
             area_m2: self.screen_area_m2,
+            half_size_cm: [width_cm / 2.0, height_cm / 2.0],
         }
     }
 
@@ -572,6 +751,8 @@ pub struct ScreenSource {
     pub centre: [f64; 3],
     pub luminance: f64,
     pub area_m2: f64,
+    /// Half its width and height (cm): what a mirror (a lens) can show of it.
+    pub half_size_cm: [f64; 2],
 }
 
 impl ScreenSource {
@@ -658,7 +839,27 @@ pub struct Body {
     pub hair_shine: f64,
     /// How far below the eyes the hair reaches at the sides (cm).
     pub hair_length_cm: f64,
+    pub glasses: Glasses,
 }
+
+/// A pair of glasses: a frame and two lenses that let most light through and mirror a little
+/// (the screen shows in them as a small bright patch of the challenge's colour).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Glasses {
+    /// The frame's linear albedo.
+    pub frame: [f32; 3],
+    /// A lens' half width and half height (cm).
+    pub lens_half: [f64; 2],
+    /// The frame's width around a lens (cm).
+    pub rim_cm: f64,
+    /// The share of light a lens mirrors (about 0.04 uncoated, 0.01 with an anti-reflective
+    /// coating) and the share it lets through.
+    pub reflectance: f64,
+    pub transmission: f32,
+}
+
+/// Hair shorter than this (cm below the eyes) leaves the ears in view.
+const EARS_SHOW_BELOW_HAIR_CM: f64 = 3.0;
 
 impl Body {
     pub fn draw(rng: &mut Rng, skin: [f32; 3]) -> Body {
@@ -675,14 +876,48 @@ impl Body {
             skin,
             hair_shine: rng.range(0.02, 0.08),
             hair_length_cm: rng.range(-1.0, 14.0),
+            glasses: Glasses {
+                frame: if rng.chance(0.6) {
+                    [0.03, 0.03, 0.03]
+                } else {
+                    [0, 1, 2].map(|_| rng.range(0.05, 0.5) as f32)
+                },
+                lens_half: [rng.range(2.2, 2.8), rng.range(1.5, 2.1)],
+                rim_cm: rng.range(0.15, 0.45),
+                reflectance: if rng.chance(0.5) { 0.01 } else { 0.04 },
+                transmission: rng.range(0.88, 0.95) as f32,
+            },
         }
+    }
+
+    /// The hands holding a print up: a thumb on each side of its lower half, in front of it.
+    /// `edge` places a point of the print (its head coordinates: x, y, z toward the camera).
+    pub fn thumbs(&self, edge: impl Fn(f64, f64, f64) -> [f64; 3]) -> Vec<BodyPart> {
+        [-1.0, 1.0]
+            .map(|side| BodyPart {
+                centre: edge(side * 10.2, 8.5, 0.9),
+                radii: [0.9, 2.6, 0.9],
+                albedo: self.skin,
+                shine: 0.0,
+                hair: None,
+            })
+            .to_vec()
     }
 
     /// The parts for a head whose eyes' midpoint is at `eyes` (world cm) and whose face is
     /// `face_half_width` wide on each side (cm).
     pub fn parts(&self, eyes: [f64; 3], face_half_width: f64) -> Vec<BodyPart> {
         let at = |dx: f64, dy: f64, dz: f64| [eyes[0] + dx, eyes[1] + dy, eyes[2] + dz];
-        vec![
+        let ears = (self.hair_length_cm < EARS_SHOW_BELOW_HAIR_CM).then(|| {
+            [-1.0, 1.0].map(|side| BodyPart {
+                centre: at(side * (face_half_width + 1.1), 2.3, 8.5),
+                radii: [0.8, 3.0, 1.8],
+                albedo: self.skin,
+                shine: 0.0,
+                hair: None,
+            })
+        });
+        let mut parts = vec![
             BodyPart {
                 centre: at(0.0, -0.5, 9.0),
                 radii: [face_half_width + 1.3, 12.0, 11.0],
@@ -718,16 +953,19 @@ impl Body {
                 shine: 0.0,
                 hair: None,
             },
-        ]
+        ];
+        parts.extend(ears.into_iter().flatten());
+        parts
     }
 }
 
-/// Draws the wall (at depth `wall_z`, albedo per pixel) and the body's parts, each pixel by
-/// casting its ray, into the canvas (replacing what it holds).
+/// Draws the wall (at depth `wall_z`: its albedo per pixel, and a window in it that shines by
+/// itself) and the body's parts, each pixel by casting its ray, into the canvas (replacing what
+/// it holds).
 pub fn draw_room(
     canvas: &mut Canvas,
     camera: &Camera,
-    wall_albedo: &[[f32; 3]],
+    wall: &Wall,
     wall_z: f64,
     parts: &[BodyPart],
     light: &RoomLight,
@@ -736,10 +974,23 @@ pub fn draw_room(
     for (pixel, (albedo, depth)) in canvas
         .pixels
         .iter_mut()
-        .zip(wall_albedo.iter().zip(canvas.depth.iter_mut()))
+        .zip(wall.albedo.iter().zip(canvas.depth.iter_mut()))
     {
         *pixel = [0, 1, 2].map(|k| albedo[k] * wall_light[k] as f32);
         *depth = wall_z as f32;
+    }
+    if let Some(window) = &wall.window {
+        let [x0, x1, y0, y1] = window.rect;
+        for y in y0..y1.min(canvas.height) {
+            for x in x0..x1.min(canvas.width) {
+                // The window's bars are part of the wall.
+                let bar = (x as f64 - window.bar[0]).abs() < 3.0
+                    || (y as f64 - window.bar[1]).abs() < 3.0;
+                if !bar {
+                    canvas.pixels[y * canvas.width + x] = window.emission;
+                }
+            }
+        }
     }
     for part in parts {
         let Some([x0, x1, y0, y1]) = screen_bounds(camera, part) else {
@@ -963,6 +1214,416 @@ fn ideal(scene: &[[f32; 3]]) -> (f64, [f64; 3]) {
     (exposure, balance)
 }
 
+/// The wall behind the person: albedo per pixel, and a window in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wall {
+    pub albedo: Vec<[f32; 3]>,
+    pub window: Option<Window>,
+}
+
+/// A window in the wall: a rectangle of pixels (x0, x1, y0, y1) that shines with daylight, with
+/// a vertical and a horizontal bar across it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub rect: [usize; 4],
+    pub bar: [f64; 2],
+    /// What a pixel of it holds (linear light, in the units the rest of the scene uses).
+    pub emission: [f32; 3],
+}
+
+impl Wall {
+    /// A wall for this backdrop: paint with a little texture (uneven light and plaster), for
+    /// `Furniture` shelves with books, cupboards and frames, for `Window` a window whose
+    /// daylight is 2 to 10 times a white wall's brightness in the room's light.
+    pub fn draw(width: u32, height: u32, backdrop: Backdrop, room_lux: f64, rng: &mut Rng) -> Wall {
+        let (w, h) = (width as usize, height as usize);
+        let paint = [
+            rng.range(0.3, 0.75) as f32,
+            rng.range(0.3, 0.7) as f32,
+            rng.range(0.25, 0.65) as f32,
+        ];
+        let coarse = ValueNoise::new(rng, w, h, 90.0);
+        let fine = ValueNoise::new(rng, w, h, 7.0);
+        let mut albedo: Vec<[f32; 3]> = (0..w * h)
+            .map(|i| {
+                let (x, y) = ((i % w) as f64, (i / w) as f64);
+                let shade = 0.88 + 0.18 * coarse.at(x, y) + 0.05 * fine.at(x, y);
+                paint.map(|c| c * shade as f32)
+            })
+            .collect();
+        let fill = |rect: [f64; 4], colour: [f32; 3], albedo: &mut Vec<[f32; 3]>| {
+            let [x0, y0, rw, rh] = rect;
+            let xs = (x0.max(0.0) as usize)..((x0 + rw).clamp(0.0, w as f64) as usize);
+            let ys = (y0.max(0.0) as usize)..((y0 + rh).clamp(0.0, h as f64) as usize);
+            for y in ys {
+                for x in xs.clone() {
+                    albedo[y * w + x] = colour;
+                }
+            }
+        };
+        let (fw, fh) = (width as f64, height as f64);
+        let random_colour =
+            |rng: &mut Rng, low: f64, high: f64| [0, 1, 2].map(|_| rng.range(low, high) as f32);
+        let mut window = None;
+        match backdrop {
+            Backdrop::Plain | Backdrop::Poster | Backdrop::Person => {
+                // A frame or a switch here and there.
+                for _ in 0..rng.between(0, 2) {
+                    let rect = [
+                        rng.range(0.0, fw),
+                        rng.range(0.0, fh * 0.6),
+                        rng.range(30.0, 120.0),
+                        rng.range(30.0, 120.0),
+                    ];
+                    let colour = random_colour(rng, 0.05, 0.7);
+                    fill(rect, colour, &mut albedo);
+                }
+            }
+            Backdrop::Furniture => {
+                // Cupboards and doors, then shelves of books.
+                for _ in 0..rng.between(1, 3) {
+                    let rect = [
+                        rng.range(-0.1, 0.9) * fw,
+                        rng.range(0.2, 0.6) * fh,
+                        rng.range(0.15, 0.4) * fw,
+                        rng.range(0.4, 0.9) * fh,
+                    ];
+                    let colour = random_colour(rng, 0.08, 0.6);
+                    fill(rect, colour, &mut albedo);
+                    // Its edge and handle.
+                    fill(
+                        [rect[0], rect[1], rect[2], 3.0],
+                        colour.map(|c| c * 0.5),
+                        &mut albedo,
+                    );
+                    let handle = [rect[0] + rect[2] * 0.85, rect[1] + rect[3] * 0.4, 4.0, 18.0];
+                    fill(handle, [0.6; 3], &mut albedo);
+                }
+                for _ in 0..rng.between(1, 3) {
+                    let (x0, y0) = (rng.range(-0.2, 0.8) * fw, rng.range(0.05, 0.6) * fh);
+                    let shelf_w = rng.range(0.25, 0.6) * fw;
+                    let book_h = rng.range(0.08, 0.16) * fh;
+                    let wood = random_colour(rng, 0.1, 0.4);
+                    fill([x0, y0 + book_h, shelf_w, 8.0], wood, &mut albedo);
+                    let mut x = x0;
+                    while x < x0 + shelf_w {
+                        let book_w = rng.range(4.0, 16.0);
+                        let top = y0 + book_h * rng.range(0.0, 0.35);
+                        let colour = random_colour(rng, 0.03, 0.7);
+                        fill([x, top, book_w, y0 + book_h - top], colour, &mut albedo);
+                        x += book_w + 1.0;
+                    }
+                }
+            }
+            Backdrop::Window => {
+                let (ww, wh) = (rng.range(0.25, 0.5) * fw, rng.range(0.3, 0.55) * fh);
+                let (x0, y0) = (
+                    rng.range(-0.1, 1.0) * fw - ww / 2.0,
+                    rng.range(0.0, 0.25) * fh,
+                );
+                let rect = [x0, y0, ww, wh].map(|v| v.max(0.0));
+                let daylight = black_body_linear(6_500.0);
+                let brightness = rng.range(2.0, 10.0) * room_lux;
+                let clamp = |v: f64, size: usize| (v.max(0.0) as usize).min(size);
+                // The frame around it.
+                fill(
+                    [x0 - 6.0, y0 - 6.0, ww + 12.0, wh + 12.0],
+                    [0.7; 3],
+                    &mut albedo,
+                );
+                window = Some(Window {
+                    rect: [
+                        clamp(rect[0], w),
+                        clamp(x0 + ww, w),
+                        clamp(rect[1], h),
+                        clamp(y0 + wh, h),
+                    ],
+                    bar: [x0 + ww * rng.range(0.4, 0.6), y0 + wh * rng.range(0.3, 0.6)],
+                    emission: daylight.map(|c| (c * brightness) as f32),
+                });
+            }
+        }
+        Wall { albedo, window }
+    }
+}
+
+/// Smooth random variation (about -1 to 1): random values on a grid of `cell` pixels,
+/// interpolated between.
+struct ValueNoise {
+    columns: usize,
+    cell: f64,
+    values: Vec<f64>,
+}
+
+impl ValueNoise {
+    fn new(rng: &mut Rng, width: usize, height: usize, cell: f64) -> ValueNoise {
+        let columns = (width as f64 / cell).ceil() as usize + 2;
+        let rows = (height as f64 / cell).ceil() as usize + 2;
+        ValueNoise {
+            columns,
+            cell,
+            values: (0..columns * rows).map(|_| rng.range(-1.0, 1.0)).collect(),
+        }
+    }
+
+    fn at(&self, x: f64, y: f64) -> f64 {
+        let (gx, gy) = (x / self.cell, y / self.cell);
+        let (cx, cy) = (gx.floor() as usize, gy.floor() as usize);
+        let smooth = |t: f64| t * t * (3.0 - 2.0 * t);
+        let (fx, fy) = (smooth(gx.fract()), smooth(gy.fract()));
+        let v = |c: usize, r: usize| self.values[r * self.columns + c];
+        let top = v(cx, cy) + (v(cx + 1, cy) - v(cx, cy)) * fx;
+        let bottom = v(cx, cy + 1) + (v(cx + 1, cy + 1) - v(cx, cy + 1)) * fx;
+        top + (bottom - top) * fy
+    }
+}
+
+/// Where glasses sit on a head: the world position of the point between the lenses, the
+/// lenses' right, down and toward-the-camera directions, and the lenses' centres' distance
+/// from that point (cm).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GlassesPlace {
+    pub centre: [f64; 3],
+    pub right: [f64; 3],
+    pub down: [f64; 3],
+    pub out: [f64; 3],
+    pub lens_offset: f64,
+}
+
+/// The curve of a lens' front (radius, cm): it spreads the mirrored screen into a small patch.
+const LENS_CURVE_CM: f64 = 9.0;
+
+/// Draws glasses over the face already in the canvas: the frame (lit like the rest) and the
+/// lenses, which let `transmission` of the face through and mirror the screen where their
+/// curved front shows it (otherwise the room).
+pub fn draw_glasses(
+    canvas: &mut Canvas,
+    camera: &Camera,
+    place: &GlassesPlace,
+    glasses: &Glasses,
+    light: &RoomLight,
+) {
+    let [a, b] = glasses.lens_half;
+    let rim = glasses.rim_cm;
+    let reach_x = place.lens_offset + a + rim;
+    let reach_y = b + rim;
+    let corner = |sx: f64, sy: f64| {
+        camera.project(add(
+            place.centre,
+            add(
+                place.right.map(|c| c * sx * reach_x),
+                place.down.map(|c| c * sy * reach_y),
+            ),
+        ))
+    };
+    let corners = [
+        corner(-1.0, -1.0),
+        corner(1.0, -1.0),
+        corner(-1.0, 1.0),
+        corner(1.0, 1.0),
+    ];
+    let span = |axis: usize, size: usize| {
+        let low = corners
+            .iter()
+            .map(|c| c[axis])
+            .fold(f64::INFINITY, f64::min);
+        let high = corners
+            .iter()
+            .map(|c| c[axis])
+            .fold(f64::NEG_INFINITY, f64::max);
+        if high < 0.0 || low >= size as f64 {
+            return None;
+        }
+        Some((low.max(0.0) as usize, (high.ceil() as usize).min(size - 1)))
+    };
+    let (Some((x0, x1)), Some((y0, y1))) = (span(0, canvas.width), span(1, canvas.height)) else {
+        return;
+    };
+    let facing = dot(place.out, place.centre);
+    let screen = &light.screen;
+    let frame_light = light.irradiance(place.centre, place.out);
+    let room_mirror = light.room.map(|c| c * 0.25 * glasses.reflectance);
+    for py in y0..=y1 {
+        for px in x0..=x1 {
+            let ray = normalize(camera.unproject(px as f64 + 0.5, py as f64 + 0.5, 1.0));
+            let along = dot(ray, place.out);
+            if along.abs() < 1e-6 {
+                continue;
+            }
+            let t = facing / along;
+            if t <= 0.0 {
+                continue;
+            }
+            let point = ray.map(|c| c * t);
+            let index = py * canvas.width + px;
+            if point[2] as f32 >= canvas.depth[index] {
+                continue;
+            }
+            let offset = sub(point, place.centre);
+            let (u, v) = (dot(offset, place.right), dot(offset, place.down));
+            let du = u.abs() - place.lens_offset;
+            // A rounded rectangle.
+            let shape = |half: [f64; 2]| (du / half[0]).powi(4) + (v / half[1]).powi(4);
+            let in_lens = shape([a, b]) < 1.0;
+            let in_frame = !in_lens && shape([a + rim, b + rim]) < 1.0;
+            let bridge = u.abs() < place.lens_offset - a + rim && (v + 0.45 * b).abs() < rim;
+            if in_frame || bridge {
+                canvas.pixels[index] = [0, 1, 2].map(|k| glasses.frame[k] * frame_light[k] as f32);
+                canvas.depth[index] = point[2] as f32;
+                continue;
+            }
+            if !in_lens {
+                continue;
+            }
+            // The lens' curved front: its normal leans out from the lens' centre.
+            let lens_centre_u = u.signum() * place.lens_offset;
+            let normal = normalize(add(
+                place.out,
+                add(
+                    place.right.map(|c| c * (u - lens_centre_u) / LENS_CURVE_CM),
+                    place.down.map(|c| c * v / LENS_CURVE_CM),
+                ),
+            ));
+            let mirrored = sub(ray, normal.map(|c| c * 2.0 * dot(ray, normal)));
+            let shows_screen = mirrored[2] < -1e-6 && {
+                let s = -point[2] / mirrored[2];
+                let hit = add(point, mirrored.map(|c| c * s));
+                (hit[0] - screen.centre[0]).abs() < screen.half_size_cm[0]
+                    && (hit[1] - screen.centre[1]).abs() < screen.half_size_cm[1]
+            };
+            let through = canvas.pixels[index];
+            canvas.pixels[index] = [0, 1, 2].map(|k| {
+                let mirror = if shows_screen {
+                    std::f64::consts::PI
+                        * screen.luminance
+                        * light.screen_colour[k]
+                        * glasses.reflectance
+                } else {
+                    room_mirror[k]
+                };
+                through[k] * glasses.transmission + mirror as f32
+            });
+        }
+    }
+}
+
+/// A hand-held camera's shake: a few sinusoids of 2 to 8 Hz, in pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shake {
+    amplitude_px: f64,
+    frequencies: [f64; 4],
+    phases: [f64; 4],
+}
+
+impl Shake {
+    /// The shake of `degrees` (0: a camera on a desk) for a camera of this focal length.
+    pub fn draw(rng: &mut Rng, degrees: f64, focal_px: f64) -> Shake {
+        Shake {
+            amplitude_px: focal_px * degrees.to_radians() / 2.0,
+            frequencies: [0; 4].map(|_| rng.range(2.0, 8.0)),
+            phases: [0; 4].map(|_| rng.range(0.0, std::f64::consts::TAU)),
+        }
+    }
+
+    /// How far the image has moved at `t_ms` (pixels).
+    pub fn offset(&self, t_ms: f64) -> [f64; 2] {
+        let wave = |i: usize| {
+            (std::f64::consts::TAU * self.frequencies[i] * t_ms / 1000.0 + self.phases[i]).sin()
+        };
+        [
+            self.amplitude_px * (wave(0) + wave(1)) / 2.0,
+            self.amplitude_px * (wave(2) + wave(3)) / 2.0,
+        ]
+    }
+
+    /// How fast the image moves at `t_ms` (pixels per millisecond).
+    pub fn velocity(&self, t_ms: f64) -> [f64; 2] {
+        let (before, after) = (self.offset(t_ms - 1.0), self.offset(t_ms + 1.0));
+        [(after[0] - before[0]) / 2.0, (after[1] - before[1]) / 2.0]
+    }
+}
+
+/// The image moved by `offset` pixels (rounded), its edges repeated into the gap.
+pub fn shift_image(
+    pixels: &[[f32; 3]],
+    width: usize,
+    height: usize,
+    offset: [f64; 2],
+) -> Vec<[f32; 3]> {
+    let (dx, dy) = (offset[0].round() as i64, offset[1].round() as i64);
+    if dx == 0 && dy == 0 {
+        return pixels.to_vec();
+    }
+    let mut out = Vec::with_capacity(pixels.len());
+    for y in 0..height as i64 {
+        let sy = (y - dy).clamp(0, height as i64 - 1) as usize;
+        for x in 0..width as i64 {
+            let sx = (x - dx).clamp(0, width as i64 - 1) as usize;
+            out.push(pixels[sy * width + sx]);
+        }
+    }
+    out
+}
+
+/// A rolling shutter across a change of light: row `y` of `early` becomes the mix of it and
+/// of `late` that `weight(y)` gives (0: the early light, 1: the late).
+pub fn blend_rows(
+    early: &mut [[f32; 3]],
+    late: &[[f32; 3]],
+    width: usize,
+    weight: impl Fn(usize) -> f32,
+) {
+    for (y, (row, late_row)) in early
+        .chunks_exact_mut(width)
+        .zip(late.chunks_exact(width))
+        .enumerate()
+    {
+        let w = weight(y).clamp(0.0, 1.0);
+        if w == 0.0 {
+            continue;
+        }
+        for (pixel, late) in row.iter_mut().zip(late_row) {
+            *pixel = [0, 1, 2].map(|k| pixel[k] + (late[k] - pixel[k]) * w);
+        }
+    }
+}
+
+/// Motion blur: each pixel averaged along the path it moved while the shutter was open,
+/// `moving` (pixels) where `is_moving` says, `still` elsewhere.
+pub fn motion_blur(
+    pixels: &mut [[f32; 3]],
+    width: usize,
+    height: usize,
+    is_moving: impl Fn(usize) -> bool,
+    moving: [f64; 2],
+    still: [f64; 2],
+) {
+    let length = |v: [f64; 2]| v[0].hypot(v[1]);
+    if length(moving) < 0.75 && length(still) < 0.75 {
+        return;
+    }
+    let source = pixels.to_vec();
+    for (index, pixel) in pixels.iter_mut().enumerate() {
+        let path = if is_moving(index) { moving } else { still };
+        let samples = length(path).ceil().min(24.0) as usize;
+        if samples < 2 {
+            continue;
+        }
+        let (x, y) = ((index % width) as f64, (index / width) as f64);
+        let mut sum = [0.0f32; 3];
+        for i in 0..samples {
+            let s = (i as f64 + 0.5) / samples as f64 - 0.5;
+            let sx = (x + path[0] * s).round().clamp(0.0, width as f64 - 1.0) as usize;
+            let sy = (y + path[1] * s).round().clamp(0.0, height as f64 - 1.0) as usize;
+            let p = source[sy * width + sx];
+            for k in 0..3 {
+                sum[k] += p[k];
+            }
+        }
+        *pixel = sum.map(|c| c / samples as f32);
+    }
+}
+
 fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }
@@ -993,6 +1654,7 @@ mod tests {
                 centre: [0.0, 0.0, 0.0],
                 luminance,
                 area_m2,
+                half_size_cm: [10.0, 10.0],
             }
             .illuminance([0.0, 0.0, distance], [0.0, 0.0, -1.0])
         };
@@ -1127,5 +1789,124 @@ mod tests {
         // A slower white balance is still far from grey after one time constant.
         let (_, after) = run(camera(Controls::Auto, 10.0));
         assert!(after > 1.3, "{after}");
+    }
+
+    #[test]
+    fn a_rolling_shutter_shows_the_new_colour_in_the_rows_read_after_the_change() {
+        let (width, height) = (4, 10);
+        let mut early = vec![[0.0f32; 3]; width * height];
+        let late = vec![[1.0f32, 0.0, 0.0]; width * height];
+        // The change comes when row 6 is read.
+        blend_rows(&mut early, &late, width, |y| if y >= 6 { 1.0 } else { 0.0 });
+        assert_eq!(early[5 * width], [0.0; 3]);
+        assert_eq!(early[6 * width], [1.0, 0.0, 0.0]);
+        assert_eq!(early[height * width - 1], [1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn motion_blur_spreads_what_moves_along_its_path_and_leaves_the_still_alone() {
+        let (width, height) = (20, 5);
+        let mut pixels = vec![[0.0f32; 3]; width * height];
+        pixels[2 * width + 5] = [1.0; 3];
+        pixels[2 * width + 15] = [1.0; 3];
+        // The left half moves 4 pixels to the right while the shutter is open.
+        motion_blur(
+            &mut pixels,
+            width,
+            height,
+            |i| i % width < 10,
+            [4.0, 0.0],
+            [0.0; 2],
+        );
+        let row = &pixels[2 * width..3 * width];
+        let lit_left = row[..10].iter().filter(|p| p[0] > 0.0).count();
+        assert_eq!(lit_left, 4, "{row:?}");
+        assert!(row[..10].iter().all(|p| p[0] <= 0.25 + 1e-6));
+        assert_eq!(row[15], [1.0; 3]);
+        assert_eq!(row[14], [0.0; 3]);
+    }
+
+    #[test]
+    fn a_shaken_image_moves_and_a_camera_on_a_desk_does_not() {
+        let still = Shake::draw(&mut Rng::new(1), 0.0, 600.0);
+        assert_eq!(still.offset(123.0), [0.0, 0.0]);
+        let shaken = Shake::draw(&mut Rng::new(1), 0.5, 600.0);
+        let largest = (0..200)
+            .map(|i| shaken.offset(f64::from(i) * 10.0))
+            .map(|[x, y]| x.abs().max(y.abs()))
+            .fold(0.0, f64::max);
+        // 0.5 degrees at a focal length of 600 pixels: up to about 2.6 pixels each way.
+        assert!(largest > 1.0 && largest <= 2.7, "{largest}");
+        let pixels: Vec<[f32; 3]> = (0..12).map(|i| [i as f32; 3]).collect();
+        let moved = shift_image(&pixels, 4, 3, [1.0, 0.0]);
+        assert_eq!(moved[1], pixels[0]);
+        assert_eq!(moved[0], pixels[0]);
+    }
+
+    #[test]
+    fn a_window_shines_brighter_than_the_wall_and_a_plain_wall_has_none() {
+        let window = Wall::draw(320, 240, Backdrop::Window, 300.0, &mut Rng::new(4));
+        let pane = window.window.as_ref().expect("a window");
+        assert!(pane.rect[1] > pane.rect[0] && pane.rect[3] > pane.rect[2]);
+        // Two to ten times a white wall's 300 lux.
+        let level = pane.emission[1];
+        assert!((600.0..=3_000.0).contains(&level), "{level}");
+        let plain = Wall::draw(320, 240, Backdrop::Plain, 300.0, &mut Rng::new(4));
+        assert!(plain.window.is_none());
+        assert_eq!(plain.albedo.len(), 320 * 240);
+        // Textured: not one flat colour.
+        let first = plain.albedo[0];
+        assert!(plain.albedo.iter().any(|p| (p[0] - first[0]).abs() > 0.01));
+    }
+
+    #[test]
+    fn glasses_let_the_face_through_and_mirror_the_screen_in_part_of_their_lenses() {
+        let camera = Camera::with_fov(160, 120, 55.0);
+        let face = [0.5f32; 3];
+        let mut canvas = Canvas::new(160, 120, &vec![face; 160 * 120]);
+        canvas.depth.iter_mut().for_each(|d| *d = 32.0);
+        let conditions = RoomConditions::draw(
+            &mut Rng::new(5),
+            Ranges::Normal,
+            &[("device".to_owned(), "laptop".to_owned())],
+        )
+        .unwrap();
+        let light = RoomLight {
+            room: [10.0; 3],
+            direction: [0.0, -1.0, 0.0],
+            screen: conditions.screen_light_source(),
+            screen_colour: [1.0, 0.0, 0.0],
+        };
+        let glasses = Glasses {
+            frame: [0.03; 3],
+            lens_half: [2.5, 1.8],
+            rim_cm: 0.3,
+            reflectance: 0.04,
+            transmission: 0.9,
+        };
+        let place = GlassesPlace {
+            centre: [0.0, 0.0, 30.0],
+            right: [1.0, 0.0, 0.0],
+            down: [0.0, 1.0, 0.0],
+            out: [0.0, 0.0, -1.0],
+            lens_offset: 3.15,
+        };
+        draw_glasses(&mut canvas, &camera, &place, &glasses, &light);
+        // Lens pixels: the face let through (0.45) plus what the lens mirrors.
+        let lens = canvas
+            .pixels
+            .iter()
+            .filter(|p| **p != face && p[1] > 0.449)
+            .count();
+        let mirrored_screen = canvas.pixels.iter().filter(|p| p[0] > p[1] + 1.0).count();
+        let frame = canvas.pixels.iter().filter(|p| p[1] < 0.4).count();
+        assert!(lens > 300, "lens pixels: {lens}");
+        assert!(
+            mirrored_screen > 0 && mirrored_screen < lens,
+            "the screen in {mirrored_screen} of {lens} lens pixels"
+        );
+        assert!(frame > 50, "frame pixels: {frame}");
+        // The far corner shows the face as it was.
+        assert_eq!(canvas.pixels[0], face);
     }
 }

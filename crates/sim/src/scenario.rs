@@ -9,14 +9,18 @@ use openliveness_vision::RgbImage;
 use serde::Serialize;
 
 use crate::face::{
-    head_keypoints, srgb_to_linear, Identity, Shape, Texture, TextureError, TextureMap,
-    FACE_BOX_CENTRE_BELOW_EYES_CM, FACE_BOX_SIDE_CM,
+    head_keypoints, srgb_to_linear, Beard, BeardKind, Expression, ExpressionTrack, Identity, Shape,
+    Texture, TextureError, TextureMap, FACE_BOX_CENTRE_BELOW_EYES_CM, FACE_BOX_SIDE_CM,
 };
 use crate::render::{
     background, Camera, Canvas, Light, Lighting, NoiseTable, Pose, Sensor, Surface,
 };
 use crate::rng::Rng;
-use crate::room::{draw_room, AutoCamera, Body, Ranges, RoomConditions, RoomLight};
+use crate::room::{
+    blend_rows, draw_glasses, draw_room, motion_blur, shift_image, AutoCamera, Backdrop, Body,
+    BodyPart, Expressions, Eyewear, GlassesPlace, Ranges, RoomConditions, RoomLight, Shake, Start,
+    Wall,
+};
 
 /// The world a session is rendered in.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -110,10 +114,13 @@ pub enum Species {
     /// A screen replaying a recorded live session whose face the attacker's software re-lights
     /// with the challenge's colours as they appear (a little late).
     RelitReplay,
+    /// A printed face worn over the attacker's own, with the eyes cut out: the attacker's real
+    /// eyes show through.
+    CutOutMask,
 }
 
 impl Species {
-    pub const ALL: [Species; 11] = [
+    pub const ALL: [Species; 12] = [
         Species::BonaFide,
         Species::PrintedPhoto,
         Species::BentPhoto,
@@ -125,13 +132,14 @@ impl Species {
         Species::TwoFaces,
         Species::FaceSwap,
         Species::RelitReplay,
+        Species::CutOutMask,
     ];
 
     /// Every species but the live person, in the order of [`Species::ALL`].
-    pub const ATTACKS: [Species; 10] = match Species::ALL.split_first() {
+    pub const ATTACKS: [Species; 11] = match Species::ALL.split_first() {
         Some((Species::BonaFide, attacks)) => match attacks.first_chunk() {
             Some(attacks) => *attacks,
-            None => panic!("Species::ALL has ten attacks"),
+            None => panic!("Species::ALL has eleven attacks"),
         },
         _ => panic!("Species::ALL starts with the live person"),
     };
@@ -149,6 +157,7 @@ impl Species {
             Species::TwoFaces => "two-faces",
             Species::FaceSwap => "face-swap",
             Species::RelitReplay => "relit-replay",
+            Species::CutOutMask => "cut-out-mask",
         }
     }
 
@@ -392,6 +401,19 @@ pub struct TruthFace {
     pub keypoints: [[f64; 2]; 6],
 }
 
+impl TruthFace {
+    /// The face moved by `offset` pixels.
+    fn moved(mut self, offset: [f64; 2]) -> TruthFace {
+        self.bounding_box[0] += offset[0];
+        self.bounding_box[1] += offset[1];
+        for point in &mut self.keypoints {
+            point[0] += offset[0];
+            point[1] += offset[1];
+        }
+        self
+    }
+}
+
 /// The rendered session.
 #[derive(Debug, Clone)]
 pub struct Recording {
@@ -434,6 +456,8 @@ struct Motion {
     angle: f64,
     /// How far the path bends off the straight line at its middle (pixels, across).
     bend: f64,
+    /// The head bowed toward the screen at the start (radians), up by the approach's end.
+    look_down: f64,
 }
 
 impl Motion {
@@ -460,6 +484,10 @@ impl Motion {
             self.angle * 0.8 * wave(1),
             self.angle * 0.6 * wave(2),
         ];
+        let mut angles = angles;
+        if self.look_down != 0.0 {
+            angles[1] += self.look_down * (1.0 - s);
+        }
         let sway = [self.sway_cm * wave(3), self.sway_cm * wave(4)];
         let breathing = 0.25 * wave(5);
         (z + breathing, centre, angles, sway)
@@ -503,6 +531,7 @@ fn draw_motion(
         sway_cm: rng.range(0.1, 0.35),
         angle: rng.range(0.01, 0.035),
         bend: 0.0,
+        look_down: 0.0,
     }
 }
 
@@ -516,6 +545,8 @@ struct Actor {
     reflectance: f32,
     /// Whether the screen lights it (false: painted colours come separately).
     lit_by_screen: bool,
+    expression: Expression,
+    beard: Option<Beard>,
 }
 
 impl Actor {
@@ -647,6 +678,13 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
     if let Some(room) = &room {
         motion.angle = room.head_turn_deg.to_radians();
         motion.bend = room.path_bend * f64::from(camera.width);
+        motion.look_down = room.look_down_deg.to_radians();
+        if room.start == Start::TooClose {
+            // The face starts bigger than the oval and moves back into it.
+            motion.far_z = motion.near_z * root.fork(16).range(0.62, 0.8);
+            let duration = (motion.near_z - motion.far_z) / conditions.speed_cm_per_s * 1000.0;
+            motion.approach_end_ms = motion.approach_start_ms + duration.max(600.0);
+        }
     }
     let mut attack_rng = root.fork(4);
     match spec.species {
@@ -675,7 +713,10 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
     };
 
     let shape = match spec.species {
-        Species::PrintedPhoto | Species::StaticImage | Species::DelayedColours => Shape::Flat,
+        Species::PrintedPhoto
+        | Species::StaticImage
+        | Species::DelayedColours
+        | Species::CutOutMask => Shape::Flat,
         Species::BentPhoto => Shape::Cylinder {
             radius: attack_rng.range(8.0, 14.0),
         },
@@ -694,6 +735,8 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
             1.0
         },
         lit_by_screen: spec.species != Species::DelayedColours,
+        expression: Expression::NEUTRAL,
+        beard: None,
     };
     let other_identity = identity.other(&mut root.fork(6));
     let swap_at_ms = timeline.target_start_ms
@@ -707,6 +750,8 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
             pose: Pose::default(),
             reflectance: 0.85,
             lit_by_screen: true,
+            expression: Expression::NEUTRAL,
+            beard: None,
         };
         let side = if challenge.oval[0] > f64::from(camera.width) / 2.0 {
             0.16
@@ -750,7 +795,8 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
                 &motion,
                 &identity,
                 texture,
-                background(camera.width, camera.height, &mut root.fork(9)),
+                &camera,
+                &mut root.fork(9),
                 &mut root.fork(13),
             )
         });
@@ -782,27 +828,59 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
         actor.place(&camera, z, centre, angles, sway);
         actor
     };
-    let background_albedo = background(camera.width, camera.height, &mut root.fork(9));
     let noise = NoiseTable::new(&mut root.fork(10));
     let mut frame_rng = root.fork(11);
     let mut frames = Vec::with_capacity(frame_ms.len());
     let mut truth = Vec::with_capacity(frame_ms.len());
+    // A cut-out mask is worn by an attacker whose own eyes show through its holes.
+    let wearer_of = |print: &Actor| -> Actor {
+        let identity = other_identity.clone();
+        let shape = Shape::Head {
+            nose_height: identity.nose_height,
+        };
+        let stretch = [identity.stretch_x, identity.stretch_y];
+        let mut pose = print.pose;
+        pose.position[2] += 1.0 + shape.eye_depth(stretch);
+        Actor {
+            shape,
+            map: TextureMap::new(&identity),
+            identity,
+            pose,
+            reflectance: 1.0,
+            lit_by_screen: true,
+            expression: Expression::NEUTRAL,
+            beard: None,
+        }
+    };
     if let Some(room) = &room {
         let scene = RoomScene::new(
             room,
             &motion,
             &identity,
             texture,
-            background_albedo,
+            &camera,
+            &mut root.fork(9),
             &mut root.fork(13),
         );
         let mut camera_controls = AutoCamera::new(room, f64::from(conditions.noise));
-        for (index, &t) in frame_ms.iter().enumerate() {
-            let t = t as f64;
-            let light_time = t - conditions.capture_delay_ms;
+        let optics = Optics::new(room, &camera, &mut root.fork(14));
+        // The live face blinks, talks and smiles; a print does not.
+        let track = (room.expressions == Expressions::Natural)
+            .then(|| ExpressionTrack::draw(&mut root.fork(15), timeline.video_end_ms));
+        let render = |t: f64, light_time: f64| -> (Canvas, Vec<TruthFace>) {
             let light = scene.light(screen_light(&timeline.stages, light_time));
-            let actor = actor_at(t);
-            let mut canvas = scene.backdrop(&camera, &light, Some(&actor));
+            let mut actor = actor_at(t);
+            let head = matches!(actor.shape, Shape::Head { .. });
+            if head {
+                actor.expression = track
+                    .as_ref()
+                    .map_or(Expression::NEUTRAL, |track| track.at(t));
+                actor.beard = scene.beard;
+            }
+            let wearer = (spec.species == Species::CutOutMask).then(|| wearer_of(&actor));
+            let mut canvas =
+                scene.backdrop(&camera, &light, Some(wearer.as_ref().unwrap_or(&actor)));
+            let mut faces = scene.draw_others(&mut canvas, &camera, texture, &light);
             let actor_light = if actor.lit_by_screen {
                 light
             } else {
@@ -812,27 +890,59 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
                     ..light
                 }
             };
-            let faces = draw_faces(
+            faces.extend(draw_faces(
                 &mut canvas,
                 &camera,
                 texture,
                 (second.as_ref(), &light),
+                wearer.as_ref(),
                 (&actor, &actor_light),
+            ));
+            if head && room.glasses == Eyewear::Glasses {
+                draw_glasses(
+                    &mut canvas,
+                    &camera,
+                    &glasses_place(&actor),
+                    &scene.body.glasses,
+                    &light,
+                );
+            }
+            (canvas, faces)
+        };
+        for (index, &t) in frame_ms.iter().enumerate() {
+            let t = t as f64;
+            let light_time = t - conditions.capture_delay_ms;
+            let (mut canvas, faces) = render(t, light_time);
+            optics.roll(&mut canvas.pixels, &timeline.stages, light_time, |late| {
+                render(t, late).0.pixels
+            });
+            let face_velocity = {
+                let (_, before, _, _) = motion.at(t - 5.0);
+                let (_, after, _, _) = motion.at(t + 5.0);
+                [(after[0] - before[0]) / 10.0, (after[1] - before[1]) / 10.0]
+            };
+            let person_before = scene.wall_z as f32 - 5.0;
+            let (pixels, offset) = optics.expose(
+                canvas.pixels,
+                |i| canvas.depth[i] < person_before,
+                t,
+                face_velocity,
             );
             if index == 0 {
-                camera_controls.settle(&canvas.pixels);
+                camera_controls.settle(&pixels);
             }
             frames.push(camera_controls.capture(
-                &canvas.pixels,
+                &pixels,
                 camera.width,
                 camera.height,
                 t,
                 &noise,
                 &mut frame_rng,
             ));
-            truth.push(faces);
+            truth.push(faces.into_iter().map(|face| face.moved(offset)).collect());
         }
     } else {
+        let background_albedo = background(camera.width, camera.height, &mut root.fork(9));
         let mut sensor = Sensor::new(0.18, conditions.exposure_adaptation, conditions.noise);
         for (index, &t) in frame_ms.iter().enumerate() {
             let t = t as f64;
@@ -866,11 +976,13 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
                     ..lighting
                 }
             };
+            let wearer = (spec.species == Species::CutOutMask).then(|| wearer_of(&actor));
             let faces = draw_faces(
                 &mut canvas,
                 &camera,
                 texture,
                 (second.as_ref(), &lighting),
+                wearer.as_ref(),
                 (&actor, &actor_lighting),
             );
             if index == 0 {
@@ -899,13 +1011,18 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
     }
 }
 
-/// What the room world draws around the faces: the wall, the person's body, the light.
+/// What the room world draws around the faces: the wall, the person's body, the light, and
+/// the faces behind (a poster, another person).
 struct RoomScene<'a> {
     conditions: &'a RoomConditions,
     body: Body,
-    wall_albedo: Vec<[f32; 3]>,
+    beard: Option<Beard>,
+    wall: Wall,
     /// The wall's depth (cm): behind where the person starts.
     wall_z: f64,
+    /// The faces behind the person, and the bodies of the people among them.
+    others: Vec<Actor>,
+    other_bodies: Vec<BodyPart>,
 }
 
 impl<'a> RoomScene<'a> {
@@ -914,25 +1031,107 @@ impl<'a> RoomScene<'a> {
         motion: &Motion,
         identity: &Identity,
         texture: &Texture,
-        wall_albedo: Vec<[f32; 3]>,
+        camera: &Camera,
+        wall_rng: &mut Rng,
         rng: &mut Rng,
     ) -> RoomScene<'a> {
-        // The skin of the neck and ears: the photograph's cheeks, in the identity's tone.
-        let map = TextureMap::new(identity);
-        let mut skin = [0.0f32; 3];
-        let cheeks = [[-3.5, 2.5], [3.5, 2.5], [-3.0, 4.0], [3.0, 4.0]];
-        for [x, y] in cheeks {
-            let [u, v] = map.pixel(x, y);
-            let sample = texture.sample(u, v);
-            for k in 0..3 {
-                skin[k] += sample[k] * identity.tone[k] / cheeks.len() as f32;
+        let skin = skin_of(identity, texture);
+        let body = Body::draw(rng, skin);
+        let beard = conditions.beard.map(|kind| Beard {
+            colour: body.hair,
+            density: match kind {
+                BeardKind::Stubble => 0.35,
+                BeardKind::Full | BeardKind::Goatee => 0.9,
+            },
+            kind,
+        });
+        let nearest = motion.far_z.min(motion.near_z);
+        let wall_z = motion.far_z.max(motion.near_z) + 20.0 + conditions.wall_behind_m * 100.0;
+        let (width, height) = (f64::from(camera.width), f64::from(camera.height));
+        let mut others = Vec::new();
+        let mut other_bodies = Vec::new();
+        let mut others_rng = rng.fork(1);
+        let side = |rng: &mut Rng| {
+            if rng.chance(0.5) {
+                rng.range(0.08, 0.25)
+            } else {
+                rng.range(0.75, 0.92)
             }
+        };
+        match conditions.backdrop {
+            Backdrop::Poster => {
+                // A poster's face: life-size to 1.6 times, on a 21 by 27 cm print.
+                let mut identity = Identity::draw(&mut others_rng);
+                let size = others_rng.range(1.0, 1.6);
+                identity.stretch_x *= size;
+                identity.stretch_y *= size;
+                let mut poster = Actor {
+                    shape: Shape::Flat,
+                    map: TextureMap::new(&identity),
+                    identity,
+                    pose: Pose::default(),
+                    reflectance: 0.85,
+                    lit_by_screen: true,
+                    expression: Expression::NEUTRAL,
+                    beard: None,
+                };
+                let centre = [
+                    width * side(&mut others_rng),
+                    height * others_rng.range(0.15, 0.45),
+                ];
+                poster.place(camera, wall_z - 0.5, centre, [0.0; 3], [0.0; 2]);
+                others.push(poster);
+            }
+            Backdrop::Person => {
+                let z = (nearest + others_rng.range(70.0, 200.0)).min(wall_z - 25.0);
+                let identity = Identity::draw(&mut others_rng);
+                let shape = Shape::Head {
+                    nose_height: identity.nose_height,
+                };
+                let mut person = Actor {
+                    shape,
+                    map: TextureMap::new(&identity),
+                    identity: identity.clone(),
+                    pose: Pose::default(),
+                    reflectance: 1.0,
+                    lit_by_screen: true,
+                    expression: Expression::NEUTRAL,
+                    beard: None,
+                };
+                let centre = [
+                    width * side(&mut others_rng),
+                    height * others_rng.range(0.25, 0.45),
+                ];
+                let turn = [
+                    others_rng.range(-0.5, 0.5),
+                    others_rng.range(-0.1, 0.1),
+                    0.0,
+                ];
+                if z > nearest + 30.0 {
+                    person.place(camera, z, centre, turn, [0.0; 2]);
+                    let stretch = person.stretch();
+                    let eyes = person.pose.to_world([0.0, 0.0, shape.eye_depth(stretch)]);
+                    let their_body = Body::draw(&mut others_rng, skin_of(&identity, texture));
+                    other_bodies = their_body.parts(eyes, shape.extent(stretch)[1]);
+                    others.push(person);
+                }
+            }
+            Backdrop::Plain | Backdrop::Furniture | Backdrop::Window => {}
         }
         RoomScene {
             conditions,
-            body: Body::draw(rng, skin),
-            wall_albedo,
-            wall_z: motion.far_z.max(motion.near_z) + 20.0 + conditions.wall_behind_m * 100.0,
+            body,
+            beard,
+            wall: Wall::draw(
+                camera.width,
+                camera.height,
+                conditions.backdrop,
+                conditions.room_lux,
+                wall_rng,
+            ),
+            wall_z,
+            others,
+            other_bodies,
         }
     }
 
@@ -953,8 +1152,10 @@ impl<'a> RoomScene<'a> {
     }
 
     /// The wall and the body: of the actor (a head's own; behind a print, the attacker's who
-    /// holds it), or with none, of an attacker holding a screen up.
+    /// holds it, thumbs in front of its edges), or with none, of an attacker holding a screen
+    /// up; and the bodies of the people behind.
     fn backdrop(&self, camera: &Camera, light: &RoomLight, actor: Option<&Actor>) -> Canvas {
+        let mut thumbs = Vec::new();
         let (eyes, half_width) = match actor {
             Some(actor) => {
                 let stretch = actor.stretch();
@@ -968,24 +1169,62 @@ impl<'a> RoomScene<'a> {
                     // A print is held at arm's length in front of the eyes.
                     Shape::Flat | Shape::Cylinder { .. } => {
                         let at = actor.pose.to_world([0.0, 0.0, 0.0]);
+                        thumbs = self.body.thumbs(|x, y, z| {
+                            let x = match actor.shape {
+                                Shape::Cylinder { radius } => {
+                                    x.clamp(-0.95 * radius, 0.95 * radius)
+                                }
+                                _ => x,
+                            };
+                            let surface = actor.shape.depth(x, y, stretch).unwrap_or(0.0);
+                            actor.pose.to_world([x, y, surface + z])
+                        });
                         ([at[0], at[1], at[2] + 25.0], 7.0 * stretch[0])
                     }
                 }
             }
             None => (self.attacker_eyes(), 7.0),
         };
-        let mut canvas = Canvas::new(camera.width, camera.height, &self.wall_albedo);
+        let mut canvas = Canvas::new(camera.width, camera.height, &self.wall.albedo);
         let wall_z = self.wall_z.max(eyes[2] + 25.0);
-        draw_room(
-            &mut canvas,
-            camera,
-            &self.wall_albedo,
-            wall_z,
-            &self.body.parts(eyes, half_width),
-            light,
-        );
+        let mut parts = self.body.parts(eyes, half_width);
+        parts.extend(thumbs);
+        parts.extend_from_slice(&self.other_bodies);
+        draw_room(&mut canvas, camera, &self.wall, wall_z, &parts, light);
         canvas
     }
+
+    /// Draws the faces behind the person (a poster's, another person's): as rendered.
+    fn draw_others(
+        &self,
+        canvas: &mut Canvas,
+        camera: &Camera,
+        texture: &Texture,
+        light: &RoomLight,
+    ) -> Vec<TruthFace> {
+        self.others
+            .iter()
+            .map(|other| {
+                canvas.draw(camera, texture, &surface(other), light);
+                other.truth(camera)
+            })
+            .collect()
+    }
+}
+
+/// The skin of the neck and ears: the photograph's cheeks, in the identity's tone.
+fn skin_of(identity: &Identity, texture: &Texture) -> [f32; 3] {
+    let map = TextureMap::new(identity);
+    let mut skin = [0.0f32; 3];
+    let cheeks = [[-3.5, 2.5], [3.5, 2.5], [-3.0, 4.0], [3.0, 4.0]];
+    for [x, y] in cheeks {
+        let [u, v] = map.pixel(x, y);
+        let sample = texture.sample(u, v);
+        for k in 0..3 {
+            skin[k] += sample[k] * identity.tone[k] / cheeks.len() as f32;
+        }
+    }
+    skin
 }
 
 /// Frame times in the room: the camera's frame rate with intervals that vary by up to a sixth,
@@ -1010,13 +1249,15 @@ fn room_frame_times(timeline: &Timeline, room: &RoomConditions, rng: &mut Rng) -
     times
 }
 
-/// Draws the second face (if any) under its light, then the actor under its own: the faces as
-/// rendered, in that order.
+/// Draws the second face (if any) under its light, then the actor under its own (over the
+/// head of a `wearer`, whose eyes show through holes cut in it): the faces as rendered, in that
+/// order.
 fn draw_faces<L: Light>(
     canvas: &mut Canvas,
     camera: &Camera,
     texture: &Texture,
     (second, second_light): (Option<&Actor>, &L),
+    wearer: Option<&Actor>,
     (actor, actor_light): (&Actor, &L),
 ) -> Vec<TruthFace> {
     let mut faces = Vec::new();
@@ -1024,9 +1265,143 @@ fn draw_faces<L: Light>(
         canvas.draw(camera, texture, &surface(second), second_light);
         faces.push(second.truth(camera));
     }
+    let behind = wearer.map(|wearer| {
+        canvas.draw(camera, texture, &surface(wearer), actor_light);
+        canvas.clone()
+    });
     canvas.draw(camera, texture, &surface(actor), actor_light);
-    faces.push(actor.truth(camera));
+    let truth = actor.truth(camera);
+    if let Some(behind) = behind {
+        cut_eye_holes(
+            canvas,
+            &behind,
+            &truth,
+            camera.focal / actor.pose.position[2],
+        );
+    }
+    faces.push(truth);
     faces
+}
+
+/// The holes of a cut-out mask: around each of the print's eyes (`face`'s keypoints) an ellipse
+/// of 2.6 by 1.5 cm (`px_per_cm` at the print) shows what was `behind` it.
+fn cut_eye_holes(canvas: &mut Canvas, behind: &Canvas, face: &TruthFace, px_per_cm: f64) {
+    let half = [1.3 * px_per_cm, 0.75 * px_per_cm];
+    for eye in &face.keypoints[..2] {
+        let x0 = (eye[0] - half[0]).max(0.0) as usize;
+        let x1 = ((eye[0] + half[0]).ceil().max(0.0) as usize).min(canvas.width);
+        let y0 = (eye[1] - half[1]).max(0.0) as usize;
+        let y1 = ((eye[1] + half[1]).ceil().max(0.0) as usize).min(canvas.height);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let (dx, dy) = (
+                    (x as f64 + 0.5 - eye[0]) / half[0],
+                    (y as f64 + 0.5 - eye[1]) / half[1],
+                );
+                if dx * dx + dy * dy < 1.0 {
+                    let index = y * canvas.width + x;
+                    canvas.pixels[index] = behind.pixels[index];
+                    canvas.depth[index] = behind.depth[index];
+                }
+            }
+        }
+    }
+}
+
+/// How far in front of the eyes' surface glasses sit (cm): in front of the brow and the
+/// cheekbones, on the bridge of the nose.
+const GLASSES_IN_FRONT_CM: f64 = 2.0;
+
+/// Where glasses sit on a head actor.
+fn glasses_place(actor: &Actor) -> GlassesPlace {
+    let stretch = actor.stretch();
+    let eye_z = actor.shape.eye_depth(stretch) + GLASSES_IN_FRONT_CM;
+    let origin = actor.pose.to_world([0.0, -0.1, eye_z]);
+    let direction = |v: [f64; 3]| {
+        let p = actor.pose.to_world([v[0], v[1], eye_z + v[2]]);
+        [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]]
+    };
+    let eyes = head_keypoints();
+    GlassesPlace {
+        centre: origin,
+        right: direction([1.0, 0.0, 0.0]),
+        down: direction([0.0, 1.0, 0.0]),
+        out: direction([0.0, 0.0, 1.0]),
+        lens_offset: (eyes[1][0] - eyes[0][0]).abs() / 2.0 * stretch[0],
+    }
+}
+
+/// How the camera exposes a frame in the room: a rolling shutter across changes of the
+/// screen's light, motion blur over the shutter time, and a hand's shake.
+struct Optics {
+    readout_ms: f64,
+    shutter_ms: f64,
+    shake: Shake,
+    width: usize,
+    height: usize,
+}
+
+impl Optics {
+    fn new(room: &RoomConditions, camera: &Camera, rng: &mut Rng) -> Optics {
+        Optics {
+            readout_ms: room.readout_ms,
+            shutter_ms: room.shutter_ms,
+            shake: Shake::draw(rng, room.hand_shake_deg, camera.focal),
+            width: camera.width as usize,
+            height: camera.height as usize,
+        }
+    }
+
+    /// The rows read out after the screen changed colour show the new colour: when the light
+    /// at the last row differs from the first's, `render_at(light_time)` draws the frame in the
+    /// later light and each row takes its share.
+    fn roll(
+        &self,
+        pixels: &mut [[f32; 3]],
+        stages: &[ColourStage],
+        light_time: f64,
+        render_at: impl FnOnce(f64) -> Vec<[f32; 3]>,
+    ) {
+        let early = screen_light(stages, light_time);
+        let late = screen_light(stages, light_time + self.readout_ms);
+        let change = [0, 1, 2].map(|k| late[k] - early[k]);
+        let size = change.iter().map(|c| c * c).sum::<f64>();
+        if size < 1e-9 {
+            return;
+        }
+        let later = render_at(light_time + self.readout_ms);
+        let rows = self.height.max(1) as f64;
+        blend_rows(pixels, &later, self.width, |y| {
+            let at = screen_light(stages, light_time + self.readout_ms * y as f64 / rows);
+            let moved: f64 = (0..3).map(|k| (at[k] - early[k]) * change[k]).sum();
+            (moved / size) as f32
+        });
+    }
+
+    /// Blurs what moved while the shutter was open (the person by `face_velocity`, everything
+    /// by the shake; pixels per ms) and moves the image by the shake: the pixels, and the shift
+    /// (pixels) the faces moved by.
+    fn expose(
+        &self,
+        mut pixels: Vec<[f32; 3]>,
+        is_person: impl Fn(usize) -> bool,
+        t_ms: f64,
+        face_velocity: [f64; 2],
+    ) -> (Vec<[f32; 3]>, [f64; 2]) {
+        let shake = self.shake.velocity(t_ms);
+        let path = |v: [f64; 2]| v.map(|c| c * self.shutter_ms);
+        motion_blur(
+            &mut pixels,
+            self.width,
+            self.height,
+            is_person,
+            path([face_velocity[0] + shake[0], face_velocity[1] + shake[1]]),
+            path(shake),
+        );
+        let offset = self.shake.offset(t_ms).map(f64::round);
+        let pixels = shift_image(&pixels, self.width, self.height, offset);
+        (pixels, offset)
+    }
 }
 
 fn surface(actor: &Actor) -> Surface<'_> {
@@ -1037,6 +1412,8 @@ fn surface(actor: &Actor) -> Surface<'_> {
         tone: actor.identity.tone,
         pose: actor.pose,
         reflectance: actor.reflectance,
+        expression: actor.expression,
+        beard: actor.beard,
     }
 }
 
@@ -1135,6 +1512,8 @@ fn replay(
     let mut sensor = Sensor::new(0.18, conditions.exposure_adaptation, conditions.noise);
     let mut camera_controls =
         room.map(|scene| AutoCamera::new(scene.conditions, f64::from(conditions.noise)));
+    // The attacker's hand shakes the camera as it shakes a live person's.
+    let optics = room.map(|scene| Optics::new(scene.conditions, camera, &mut rng.fork(6)));
     // In the room: the replaying screen's own luminance (cd/m²) as the light a white surface
     // would need to look as bright (pi times it), and its glass mirrors the challenge screen.
     let replay_luminance = rng.fork(4).range(120.0, 450.0);
@@ -1231,6 +1610,10 @@ fn replay(
                 }));
             }
         }
+        let (scene, offset) = match &optics {
+            Some(optics) => optics.expose(scene, |_| false, t as f64, [0.0; 2]),
+            None => (scene, [0.0; 2]),
+        };
         match &mut camera_controls {
             Some(controls) => {
                 if index == 0 {
@@ -1265,16 +1648,19 @@ fn replay(
         truth.push(
             recorded.truth[source]
                 .iter()
-                .map(|face| TruthFace {
-                    bounding_box: [
-                        left + face.bounding_box[0] * scale[0],
-                        top + face.bounding_box[1] * scale[1],
-                        face.bounding_box[2] * scale[0],
-                        face.bounding_box[3] * scale[1],
-                    ],
-                    keypoints: face
-                        .keypoints
-                        .map(|k| [left + k[0] * scale[0], top + k[1] * scale[1]]),
+                .map(|face| {
+                    TruthFace {
+                        bounding_box: [
+                            left + face.bounding_box[0] * scale[0],
+                            top + face.bounding_box[1] * scale[1],
+                            face.bounding_box[2] * scale[0],
+                            face.bounding_box[3] * scale[1],
+                        ],
+                        keypoints: face
+                            .keypoints
+                            .map(|k| [left + k[0] * scale[0], top + k[1] * scale[1]]),
+                    }
+                    .moved(offset)
                 })
                 .collect(),
         );

@@ -1,32 +1,97 @@
-//! A rendered session as the web client sends it: the video encoded as MediaRecorder encodes it
-//! (VP8 WebM, one-second chunks) and the client's events with their times (PROTOCOL.md 4.5:
-//! InitialFace and VideoStartTimestamp first, a ColorDisplayed event per colour stage, then
-//! TargetFace and VideoEndTimestamp, then the empty VideoEvent that ends the input).
+//! A rendered session as the client sends it: the video encoded as its recorder encodes it (VP8
+//! WebM as a browser's MediaRecorder, or H.264 fragmented MP4 as Safari and phones, in
+//! one-second chunks) and the client's events with their times (PROTOCOL.md 4.5: InitialFace and
+//! VideoStartTimestamp first, a ColorDisplayed event per colour stage, then TargetFace and
+//! VideoEndTimestamp, then the empty VideoEvent that ends the input).
 
 use std::path::Path;
 
-use openliveness_vision::encode::{encode_webm_vp8, split_at_clusters, EncodeError, EncodeOptions};
+use openliveness_vision::encode::{
+    encode_mp4_h264, encode_webm_vp8, split_at_clusters, split_at_fragments, EncodeError,
+    EncodeOptions,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::scenario::Recording;
 
+/// The video codec (and with it the container) a client records in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VideoCodec {
+    /// VP8 in a live WebM, as Chrome's and Firefox's MediaRecorder.
+    Vp8,
+    /// H.264 in a fragmented MP4, as Safari's MediaRecorder and phones.
+    H264,
+}
+
+impl VideoCodec {
+    pub const ALL: [VideoCodec; 2] = [VideoCodec::Vp8, VideoCodec::H264];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VideoCodec::Vp8 => "vp8",
+            VideoCodec::H264 => "h264",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<VideoCodec> {
+        VideoCodec::ALL
+            .into_iter()
+            .find(|codec| codec.name() == name)
+    }
+}
+
 /// The video as the client sends it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encoded {
-    pub webm: Vec<u8>,
-    /// The chunks and when MediaRecorder hands each out (ms from the start of the video).
+    /// The whole video (WebM or MP4).
+    pub video: Vec<u8>,
+    /// The chunks and when the recorder hands each out (ms from the start of the video).
     pub chunks: Vec<(f64, Vec<u8>)>,
 }
 
-/// Encodes the recording.
+/// Encodes the recording as its client does: in the studio as a browser's MediaRecorder does
+/// by default (VP8 at 1 Mbit/s); in the room in the session's codec at its bit rate.
 pub fn encode(recording: &Recording) -> Result<Encoded, EncodeError> {
-    let webm = encode_webm_vp8(
-        &recording.frames,
-        &recording.frame_ms,
-        &EncodeOptions::default(),
-    )?;
-    let pieces = split_at_clusters(&webm);
+    match &recording.room {
+        Some(room) => encode_as(
+            recording,
+            room.codec,
+            (room.video_kbps * 1000.0).round() as usize,
+        ),
+        None => encode_as(
+            recording,
+            VideoCodec::Vp8,
+            EncodeOptions::default().bits_per_second,
+        ),
+    }
+}
+
+/// Encodes the recording in `codec` at `bits_per_second`, cut into a chunk a second (a WebM at
+/// its clusters, an MP4 at its fragments).
+pub fn encode_as(
+    recording: &Recording,
+    codec: VideoCodec,
+    bits_per_second: usize,
+) -> Result<Encoded, EncodeError> {
+    let options = EncodeOptions {
+        bits_per_second,
+        ..EncodeOptions::default()
+    };
+    let (frames, frame_ms) = (&recording.frames, &recording.frame_ms);
+    let (video, pieces) = match codec {
+        VideoCodec::Vp8 => {
+            let video = encode_webm_vp8(frames, frame_ms, &options)?;
+            let pieces = split_at_clusters(&video);
+            (video, pieces)
+        }
+        VideoCodec::H264 => {
+            let video = encode_mp4_h264(frames, frame_ms, &options)?;
+            let pieces = split_at_fragments(&video);
+            (video, pieces)
+        }
+    };
     let count = pieces.len();
     let end = recording.timeline.video_end_ms;
     let chunks = pieces
@@ -41,7 +106,7 @@ pub fn encode(recording: &Recording) -> Result<Encoded, EncodeError> {
             (at, bytes)
         })
         .collect();
-    Ok(Encoded { webm, chunks })
+    Ok(Encoded { video, chunks })
 }
 
 /// One message from the client, in the order it sends them.
@@ -166,7 +231,9 @@ pub fn client_messages(
 
 /// Writes a session to a directory: `video.webm`, `chunk-NNN.webm`, `events.json` (the client's
 /// messages), `recording.json` (species, seed, challenge, conditions, timeline, rendered face
-/// positions) and `contact-sheet.png` (every few frames, for a person to look at).
+/// positions) and `contact-sheet.png` (every few frames, for a person to look at). The video
+/// files keep their names whatever the codec (an H.264 session's hold MP4 bytes: the decoder
+/// tells the container from the bytes).
 pub fn write_dir(
     dir: &Path,
     recording: &Recording,
@@ -174,7 +241,7 @@ pub fn write_dir(
     messages: &[ClientMessage],
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("video.webm"), &encoded.webm)?;
+    std::fs::write(dir.join("video.webm"), &encoded.video)?;
     for (index, (_, bytes)) in encoded.chunks.iter().enumerate() {
         std::fs::write(dir.join(format!("chunk-{index:03}.webm")), bytes)?;
     }

@@ -7,11 +7,12 @@
 
 use openliveness_sim::rng::Rng;
 use openliveness_sim::{
-    client_messages, encode, simulate, ChallengeSpec, Ranges, Recording, SessionSpec, Species,
-    World,
+    client_messages, encode, encode_as, simulate, ChallengeSpec, Ranges, Recording, SessionSpec,
+    Species, VideoCodec, World,
 };
-use openliveness_vision::decode::{decode_all, DecodeOptions};
+use openliveness_vision::decode::{self, decode_all, DecodeOptions};
 use openliveness_vision::BlazeFace;
+use openliveness_vision::Container;
 
 fn spec(species: Species, seed: u64, width: u32, height: u32) -> SessionSpec {
     SessionSpec {
@@ -28,7 +29,7 @@ fn the_same_seed_gives_the_same_video_and_events_byte_for_byte() {
     let first = simulate(&spec).unwrap();
     let second = simulate(&spec).unwrap();
     let (a, b) = (encode(&first).unwrap(), encode(&second).unwrap());
-    assert_eq!(a.webm, b.webm);
+    assert_eq!(a.video, b.video);
     assert_eq!(a.chunks, b.chunks);
     let id = "00000000-0000-4000-8000-000000000000";
     assert_eq!(
@@ -37,7 +38,60 @@ fn the_same_seed_gives_the_same_video_and_events_byte_for_byte() {
     );
     // Another seed gives another session.
     let other = encode(&simulate(&self::spec(Species::BonaFide, 43, 320, 240)).unwrap()).unwrap();
-    assert_ne!(a.webm, other.webm);
+    assert_ne!(a.video, other.video);
+}
+
+#[test]
+fn a_session_encoded_as_h264_decodes_to_every_frame_in_a_chunk_a_second() {
+    let recording = simulate(&spec(Species::BonaFide, 5, 320, 240)).unwrap();
+    let encoded = encode_as(&recording, VideoCodec::H264, 1_500_000).unwrap();
+    assert_eq!(&encoded.video[4..8], b"ftyp");
+    let (frames, summary) = decode_all(&encoded.video, &DecodeOptions::default()).unwrap();
+    assert_eq!(
+        (summary.container, summary.codec),
+        (Container::Mp4, decode::VideoCodec::H264)
+    );
+    assert_eq!(frames.len(), recording.frames.len());
+    for (frame, &ms) in frames.iter().zip(&recording.frame_ms) {
+        assert_eq!(frame.timestamp_us, Some(ms as i64 * 1000));
+        assert_eq!((frame.decoded_width, frame.decoded_height), (320, 240));
+    }
+    // A fragment, and so a chunk, for every second of video; each chunk handed out a second
+    // after the one before, the last just after the video ends.
+    let (first, last) = (recording.frame_ms[0], *recording.frame_ms.last().unwrap());
+    let chunks = &encoded.chunks;
+    assert_eq!(chunks.len() as u64, (last - first) / 1000 + 1);
+    let pieces: Vec<u8> = chunks.iter().flat_map(|(_, bytes)| bytes.clone()).collect();
+    assert_eq!(pieces, encoded.video);
+    let end = recording.timeline.video_end_ms;
+    for (index, (at_ms, bytes)) in chunks.iter().enumerate() {
+        let expected = if index + 1 == chunks.len() {
+            end + 5.0
+        } else {
+            (1000.0 * (index + 1) as f64).min(end)
+        };
+        assert_eq!(*at_ms, expected);
+        if index > 0 {
+            assert_eq!(&bytes[4..8], b"moof");
+        }
+    }
+    // VP8 at 1 Mbit/s is what `encode` gives.
+    assert_eq!(
+        encode_as(&recording, VideoCodec::Vp8, 1_000_000).unwrap(),
+        encode(&recording).unwrap()
+    );
+}
+
+#[test]
+fn video_codecs_are_named_as_the_room_axis_and_serialised() {
+    for codec in VideoCodec::ALL {
+        assert_eq!(VideoCodec::parse(codec.name()), Some(codec));
+        assert_eq!(
+            serde_json::to_value(codec).unwrap(),
+            serde_json::Value::from(codec.name())
+        );
+    }
+    assert_eq!(VideoCodec::parse("h265"), None);
 }
 
 /// For every ninth frame of the recording, encoded and decoded again: the detector's first face
@@ -49,7 +103,7 @@ fn found_against_rendered(
 ) -> Vec<(usize, Option<(f64, f64)>)> {
     let (width, height) = (recording.challenge.width, recording.challenge.height);
     let encoded = encode(recording).unwrap();
-    let (frames, _) = decode_all(&encoded.webm, &DecodeOptions::default()).unwrap();
+    let (frames, _) = decode_all(&encoded.video, &DecodeOptions::default()).unwrap();
     assert_eq!(frames.len(), recording.frames.len());
     frames
         .iter()
@@ -159,27 +213,48 @@ fn fixed(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 fn the_room_gives_the_same_video_and_events_per_seed_for_a_sample_of_axes() {
     let id = "00000000-0000-4000-8000-000000000000";
     let samples = [
-        (Ranges::Normal, fixed(&[("resolution", "320x240")])),
         (
+            Species::BonaFide,
+            Ranges::Normal,
+            fixed(&[
+                ("resolution", "320x240"),
+                ("glasses", "glasses"),
+                ("beard", "full"),
+                ("backdrop", "window"),
+            ]),
+        ),
+        (
+            Species::BonaFide,
             Ranges::Normal,
             fixed(&[
                 ("resolution", "240x320"),
                 ("room_lux", "20"),
                 ("controls", "locked"),
+                ("backdrop", "person"),
+                ("start", "too-close"),
+                ("codec", "h264"),
             ]),
         ),
         (
+            Species::BonaFide,
             Ranges::Stress,
             fixed(&[
                 ("resolution", "320x240"),
                 ("fps", "12"),
                 ("device", "monitor"),
+                ("backdrop", "poster"),
+                ("hand_shake_deg", "0.5"),
             ]),
         ),
+        (
+            Species::CutOutMask,
+            Ranges::Normal,
+            fixed(&[("resolution", "320x240"), ("backdrop", "furniture")]),
+        ),
     ];
-    for (ranges, fixes) in samples {
+    for (species, ranges, fixes) in samples {
         let world = World::room(ranges, fixes.clone()).unwrap();
-        let spec = room_spec(Species::BonaFide, 11, &world);
+        let spec = room_spec(species, 11, &world);
         let (first, second) = (simulate(&spec).unwrap(), simulate(&spec).unwrap());
         let room = first.room.clone().unwrap();
         assert_eq!(first.room, second.room);
@@ -189,7 +264,7 @@ fn the_room_gives_the_same_video_and_events_per_seed_for_a_sample_of_axes() {
             assert!(found.value.starts_with(value.as_str()), "{axis}: {found:?}");
         }
         let (a, b) = (encode(&first).unwrap(), encode(&second).unwrap());
-        assert_eq!(a.webm, b.webm, "{fixes:?}");
+        assert_eq!(a.video, b.video, "{fixes:?}");
         assert_eq!(
             serde_json::to_string(&client_messages(&first, &a, 1, id)).unwrap(),
             serde_json::to_string(&client_messages(&second, &b, 1, id)).unwrap()
