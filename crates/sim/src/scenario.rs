@@ -550,6 +550,33 @@ struct Actor {
 }
 
 impl Actor {
+    /// An actor of this shape and identity, at the origin, lit by the screen, with a still
+    /// face and no beard; ink on paper reflects a little less than skin.
+    fn new(shape: Shape, identity: Identity) -> Actor {
+        let reflectance = match shape {
+            Shape::Head { .. } => 1.0,
+            Shape::Flat | Shape::Cylinder { .. } => 0.85,
+        };
+        Actor {
+            shape,
+            map: TextureMap::new(&identity),
+            identity,
+            pose: Pose::default(),
+            reflectance,
+            lit_by_screen: true,
+            expression: Expression::NEUTRAL,
+            beard: None,
+        }
+    }
+
+    /// A live head of this identity.
+    fn head(identity: Identity) -> Actor {
+        let shape = Shape::Head {
+            nose_height: identity.nose_height,
+        };
+        Actor::new(shape, identity)
+    }
+
     fn stretch(&self) -> [f64; 2] {
         match self.shape {
             Shape::Head { .. } => [self.identity.stretch_x, self.identity.stretch_y],
@@ -725,34 +752,15 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
         },
     };
     let main = Actor {
-        shape,
-        map: TextureMap::new(&identity),
-        identity: identity.clone(),
-        pose: Pose::default(),
-        reflectance: if shape == Shape::Flat || matches!(shape, Shape::Cylinder { .. }) {
-            0.85
-        } else {
-            1.0
-        },
         lit_by_screen: spec.species != Species::DelayedColours,
-        expression: Expression::NEUTRAL,
-        beard: None,
+        ..Actor::new(shape, identity.clone())
     };
     let other_identity = identity.other(&mut root.fork(6));
     let swap_at_ms = timeline.target_start_ms
         + attack_rng.range(0.3, 0.8) * (timeline.target_end_ms - timeline.target_start_ms);
     let paint_delay_ms = attack_rng.range(300.0, 800.0);
     let second = (spec.species == Species::TwoFaces).then(|| {
-        let mut actor = Actor {
-            shape: Shape::Flat,
-            map: TextureMap::new(&other_identity),
-            identity: other_identity.clone(),
-            pose: Pose::default(),
-            reflectance: 0.85,
-            lit_by_screen: true,
-            expression: Expression::NEUTRAL,
-            beard: None,
-        };
+        let mut actor = Actor::new(Shape::Flat, other_identity.clone());
         let side = if challenge.oval[0] > f64::from(camera.width) / 2.0 {
             0.16
         } else {
@@ -834,23 +842,10 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
     let mut truth = Vec::with_capacity(frame_ms.len());
     // A cut-out mask is worn by an attacker whose own eyes show through its holes.
     let wearer_of = |print: &Actor| -> Actor {
-        let identity = other_identity.clone();
-        let shape = Shape::Head {
-            nose_height: identity.nose_height,
-        };
-        let stretch = [identity.stretch_x, identity.stretch_y];
-        let mut pose = print.pose;
-        pose.position[2] += 1.0 + shape.eye_depth(stretch);
-        Actor {
-            shape,
-            map: TextureMap::new(&identity),
-            identity,
-            pose,
-            reflectance: 1.0,
-            lit_by_screen: true,
-            expression: Expression::NEUTRAL,
-            beard: None,
-        }
+        let mut wearer = Actor::head(other_identity.clone());
+        wearer.pose = print.pose;
+        wearer.pose.position[2] += 1.0 + wearer.shape.eye_depth(wearer.stretch());
+        wearer
     };
     if let Some(room) = &room {
         let scene = RoomScene::new(
@@ -1065,16 +1060,7 @@ impl<'a> RoomScene<'a> {
                 let size = others_rng.range(1.0, 1.6);
                 identity.stretch_x *= size;
                 identity.stretch_y *= size;
-                let mut poster = Actor {
-                    shape: Shape::Flat,
-                    map: TextureMap::new(&identity),
-                    identity,
-                    pose: Pose::default(),
-                    reflectance: 0.85,
-                    lit_by_screen: true,
-                    expression: Expression::NEUTRAL,
-                    beard: None,
-                };
+                let mut poster = Actor::new(Shape::Flat, identity);
                 let centre = [
                     width * side(&mut others_rng),
                     height * others_rng.range(0.15, 0.45),
@@ -1085,19 +1071,8 @@ impl<'a> RoomScene<'a> {
             Backdrop::Person => {
                 let z = (nearest + others_rng.range(70.0, 200.0)).min(wall_z - 25.0);
                 let identity = Identity::draw(&mut others_rng);
-                let shape = Shape::Head {
-                    nose_height: identity.nose_height,
-                };
-                let mut person = Actor {
-                    shape,
-                    map: TextureMap::new(&identity),
-                    identity: identity.clone(),
-                    pose: Pose::default(),
-                    reflectance: 1.0,
-                    lit_by_screen: true,
-                    expression: Expression::NEUTRAL,
-                    beard: None,
-                };
+                let mut person = Actor::head(identity.clone());
+                let shape = person.shape;
                 let centre = [
                     width * side(&mut others_rng),
                     height * others_rng.range(0.25, 0.45),
