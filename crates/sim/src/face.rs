@@ -146,7 +146,8 @@ impl Texture {
     pub fn sample(&self, x: f64, y: f64) -> [f32; 3] {
         let x = x.clamp(0.0, (self.width - 1) as f64);
         let y = y.clamp(0.0, (self.height - 1) as f64);
-        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+        // Truncation is the floor here (both are at least 0), without a call into libm.
+        let (x0, y0) = (x as usize, y as usize);
         let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
         let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
         let p = |xx: usize, yy: usize| self.data[yy * self.width + xx];

@@ -128,6 +128,13 @@ pub struct Lighting {
 /// What lights a surface: the irradiance (linear RGB) at a point with a normal.
 pub trait Light {
     fn irradiance(&self, point: [f64; 3], normal: [f64; 3]) -> [f64; 3];
+
+    /// The part of the irradiance that comes from the screen, per unit of its colour: the
+    /// irradiance is linear in the screen's colour, and this is its slope in each channel.
+    /// Only a canvas that keeps its pixels' screen response asks for it.
+    fn screen_slope(&self, _point: [f64; 3], _normal: [f64; 3]) -> f64 {
+        0.0
+    }
 }
 
 impl Light for Lighting {
@@ -185,6 +192,12 @@ pub struct Canvas {
     pub height: usize,
     pub pixels: Vec<[f32; 3]>,
     pub depth: Vec<f32>,
+    /// Each pixel's screen response, when kept ([`Canvas::keep_screen_response`]): what the
+    /// pixel gains per unit rise of the screen's colour in each channel. Every pixel is linear
+    /// in the screen's colour, so with it a frame can be shown in another screen colour (a
+    /// rolling shutter's later rows) without drawing it again. Whatever draws into a canvas
+    /// that keeps it must set it for each pixel it sets.
+    pub screen: Option<Vec<[f32; 3]>>,
 }
 
 impl Canvas {
@@ -195,7 +208,13 @@ impl Canvas {
             height,
             pixels: background.to_vec(),
             depth: vec![f32::INFINITY; width * height],
+            screen: None,
         }
+    }
+
+    /// Keeps each pixel's screen response from now on (the background's is 0 until drawn).
+    pub fn keep_screen_response(&mut self) {
+        self.screen = Some(vec![[0.0; 3]; self.pixels.len()]);
     }
 
     /// Draws a surface lit by `lighting`.
@@ -292,6 +311,11 @@ impl Canvas {
         }
         let screen = camera.project(world);
         let light = lighting.irradiance(world, normal);
+        let screen_slope = if self.screen.is_some() {
+            lighting.screen_slope(world, normal)
+        } else {
+            0.0
+        };
         let (texel, dressing) = if surface.is_plain() {
             (surface.map.pixel(x, y), Dressing::PLAIN)
         } else {
@@ -312,6 +336,7 @@ impl Canvas {
             inverse_depth: 1.0 / world[2],
             texel,
             light,
+            screen_slope,
         };
         Some((vertex, dressing))
     }
@@ -365,12 +390,14 @@ impl Canvas {
                 let tx = ka * a.texel[0] + kb * b.texel[0] + kc * c.texel[0];
                 let ty = ka * a.texel[1] + kb * b.texel[1] + kc * c.texel[1];
                 let mut colour = [0.0f32; 3];
+                // What each channel reflects of the light reaching it.
+                let mut reflects = [0.0f32; 3];
                 if PLAIN {
                     let albedo = texture.sample(tx, ty);
                     for k in 0..3 {
                         let light = ka * a.light[k] + kb * b.light[k] + kc * c.light[k];
-                        colour[k] =
-                            albedo[k] * surface.tone[k] * surface.reflectance * light as f32;
+                        reflects[k] = albedo[k] * surface.tone[k] * surface.reflectance;
+                        colour[k] = reflects[k] * light as f32;
                     }
                 } else {
                     let look = if detailed {
@@ -393,11 +420,17 @@ impl Canvas {
                         let light = ka * a.light[k] + kb * b.light[k] + kc * c.light[k];
                         let skin = albedo[k] * surface.tone[k] * look.shade;
                         let mixed = skin + (hair[k] - skin) * look.beard;
-                        colour[k] = mixed * surface.reflectance * light as f32;
+                        reflects[k] = mixed * surface.reflectance;
+                        colour[k] = reflects[k] * light as f32;
                     }
                 }
                 self.depth[index] = depth;
                 self.pixels[index] = colour;
+                if let Some(screen) = &mut self.screen {
+                    let slope =
+                        (ka * a.screen_slope + kb * b.screen_slope + kc * c.screen_slope) as f32;
+                    screen[index] = reflects.map(|r| r * slope);
+                }
             }
         }
     }
@@ -409,6 +442,7 @@ struct Vertex {
     inverse_depth: f64,
     texel: [f64; 2],
     light: [f64; 3],
+    screen_slope: f64,
 }
 
 /// What an expression and a beard make of a vertex (kept apart from `Vertex`, and only for a
@@ -508,6 +542,20 @@ impl NoiseTable {
     }
 }
 
+/// `x.round().clamp(0.0, 255.0) as u8` (half away from zero; NaN is 0), without `round`, which
+/// is a call into libm on the baseline x86-64 target and was a tenth of the camera's cost.
+pub(crate) fn round_to_u8(x: f32) -> u8 {
+    if x.is_nan() || x <= 0.0 {
+        return 0;
+    }
+    if x >= 255.0 {
+        return 255;
+    }
+    let whole = x as u32;
+    let rest = x - whole as f32;
+    (whole + u32::from(rest >= 0.5)) as u8
+}
+
 /// The sensor: exposure, noise, the sRGB curve and 8-bit quantisation.
 #[derive(Debug)]
 pub struct Sensor {
@@ -565,7 +613,7 @@ impl Sensor {
                 let srgb = f32::from(self.lut[level as usize]);
                 offset = (offset + stride) & (NoiseTable::LEN - 1);
                 let noisy = srgb + noise.0[offset] * self.noise;
-                data.push(noisy.round().clamp(0.0, 255.0) as u8);
+                data.push(round_to_u8(noisy));
             }
         }
         if self.adaptation > 0.0 {
@@ -618,6 +666,104 @@ mod tests {
             width,
             height,
             data,
+        }
+    }
+
+    #[test]
+    fn a_kept_screen_response_shows_a_face_in_another_screen_colour_as_drawing_it_again_does() {
+        use crate::face::BeardKind;
+        use crate::room::{RoomLight, ScreenSource};
+        let texture = pattern_texture();
+        let camera = Camera::with_fov(320, 240, 60.0);
+        let light = |screen_colour: [f64; 3]| RoomLight {
+            room: [40.0, 36.0, 30.0],
+            direction: [0.3, -0.8, -0.5],
+            screen: ScreenSource {
+                centre: [0.0, 12.0, 0.0],
+                luminance: 300.0,
+                area_m2: 0.06,
+                half_size_cm: [15.0, 10.0],
+            },
+            screen_colour,
+        };
+        let (early, late) = ([0.9, 0.1, 0.2], [0.05, 0.7, 0.95]);
+        let identity = Identity::draw(&mut Rng::new(8));
+        let map = TextureMap::new(&identity);
+        // Plain, and dressed (a smile, an open mouth and a beard: the other path).
+        for (expression, beard) in [
+            (Expression::NEUTRAL, None),
+            (
+                Expression {
+                    blink: 0.3,
+                    mouth_open: 0.6,
+                    smile: 0.5,
+                },
+                Some(Beard {
+                    colour: [0.05, 0.04, 0.03],
+                    density: 0.9,
+                    kind: BeardKind::Full,
+                }),
+            ),
+        ] {
+            let surface = Surface {
+                shape: Shape::Head { nose_height: 2.0 },
+                stretch: [identity.stretch_x, identity.stretch_y],
+                map: &map,
+                tone: identity.tone,
+                pose: Pose {
+                    position: [0.5, 1.0, 40.0],
+                    yaw: 0.25,
+                    pitch: 0.1,
+                    roll: 0.0,
+                },
+                reflectance: 1.0,
+                expression,
+                beard,
+            };
+            let background = vec![[0.0; 3]; 320 * 240];
+            let mut kept = Canvas::new(320, 240, &background);
+            kept.keep_screen_response();
+            kept.draw(&camera, &texture, &surface, &light(early));
+            let mut again = Canvas::new(320, 240, &background);
+            again.draw(&camera, &texture, &surface, &light(late));
+            let response = kept.screen.as_ref().expect("kept");
+            let mut drawn = 0;
+            for ((pixel, slope), want) in kept.pixels.iter().zip(response).zip(&again.pixels) {
+                let shifted = [0, 1, 2].map(|k| pixel[k] + slope[k] * (late[k] - early[k]) as f32);
+                for k in 0..3 {
+                    assert!(
+                        (shifted[k] - want[k]).abs() <= 1e-4 * want[k].abs().max(1.0),
+                        "{shifted:?} against {want:?}"
+                    );
+                }
+                drawn += usize::from(want[1] > 0.0);
+            }
+            assert!(drawn > 5_000, "{drawn} pixels of face");
+        }
+    }
+
+    #[test]
+    fn rounding_to_8_bits_is_round_then_clamp() {
+        let mut values = vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 0.0, 1e-30];
+        for i in -2000..=2_600_000 {
+            values.push(i as f32 * 1e-4);
+        }
+        for x in [
+            0.49999997f32,
+            0.5,
+            1.5,
+            2.5,
+            254.49998,
+            254.5,
+            254.99998,
+            255.0,
+            255.5,
+        ] {
+            values.push(x);
+            values.push(-x);
+        }
+        for x in values {
+            assert_eq!(round_to_u8(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
         }
     }
 

@@ -802,6 +802,10 @@ impl Light for RoomLight {
         let screen = self.screen.illuminance(point, normal);
         [0, 1, 2].map(|k| self.room[k] * room + self.screen_colour[k] * screen)
     }
+
+    fn screen_slope(&self, point: [f64; 3], normal: [f64; 3]) -> f64 {
+        self.screen.illuminance(point, normal)
+    }
 }
 
 /// An ellipsoid of the body, with its colour and shine.
@@ -965,6 +969,7 @@ impl Body {
 pub fn draw_room(
     canvas: &mut Canvas,
     camera: &Camera,
+    rays: &Rays,
     wall: &Wall,
     wall_z: f64,
     parts: &[BodyPart],
@@ -979,6 +984,12 @@ pub fn draw_room(
         *pixel = [0, 1, 2].map(|k| albedo[k] * wall_light[k] as f32);
         *depth = wall_z as f32;
     }
+    if let Some(screen) = &mut canvas.screen {
+        let slope = light.screen_slope([0.0, 0.0, wall_z], [0.0, 0.0, -1.0]) as f32;
+        for (response, albedo) in screen.iter_mut().zip(&wall.albedo) {
+            *response = albedo.map(|a| a * slope);
+        }
+    }
     if let Some(window) = &wall.window {
         let [x0, x1, y0, y1] = window.rect;
         for y in y0..y1.min(canvas.height) {
@@ -988,6 +999,9 @@ pub fn draw_room(
                     || (y as f64 - window.bar[1]).abs() < 3.0;
                 if !bar {
                     canvas.pixels[y * canvas.width + x] = window.emission;
+                    if let Some(screen) = &mut canvas.screen {
+                        screen[y * canvas.width + x] = [0.0; 3];
+                    }
                 }
             }
         }
@@ -998,7 +1012,7 @@ pub fn draw_room(
         };
         for py in y0..=y1 {
             for px in x0..=x1 {
-                let ray = normalize(camera.unproject(px as f64 + 0.5, py as f64 + 0.5, 1.0));
+                let ray = rays.0[py * canvas.width + px];
                 let Some((distance, normal)) = hit(part, ray) else {
                     continue;
                 };
@@ -1035,23 +1049,54 @@ pub fn draw_room(
                         + (shine * (screen * light.screen_colour[k] + light.room[k])) as f32
                 });
                 canvas.depth[index] = point[2] as f32;
+                if let Some(response) = &mut canvas.screen {
+                    response[index] = albedo.map(|a| a * screen as f32 + (shine * screen) as f32);
+                }
             }
         }
     }
 }
 
-/// The pixels an ellipsoid can cover (its bounding sphere's projection), clamped to the image.
+/// The unit ray from the camera through each pixel's centre, row by row: the same for every
+/// frame of a session, so worked out once.
+pub struct Rays(Vec<[f64; 3]>);
+
+impl Rays {
+    pub fn new(camera: &Camera) -> Rays {
+        let (width, height) = (camera.width as usize, camera.height as usize);
+        let mut rays = Vec::with_capacity(width * height);
+        for py in 0..height {
+            for px in 0..width {
+                rays.push(normalize(camera.unproject(
+                    px as f64 + 0.5,
+                    py as f64 + 0.5,
+                    1.0,
+                )));
+            }
+        }
+        Rays(rays)
+    }
+}
+
+/// The pixels an ellipsoid can cover, clamped to the image: the projection of its bounding box,
+/// which holds its outline (every corner is in front of the camera). A part that comes within
+/// 1 cm of the camera (by its largest radius) is not drawn.
 fn screen_bounds(camera: &Camera, part: &BodyPart) -> Option<[usize; 4]> {
     let radius = part.radii.iter().copied().fold(0.0, f64::max);
-    let near = part.centre[2] - radius;
-    if near < 1.0 {
+    if part.centre[2] - radius < 1.0 {
         return None;
     }
-    let centre = camera.project(part.centre);
-    let extent = camera.focal * radius / near;
+    let (mut low, mut high) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+    for corner in 0..8 {
+        let side = |axis: usize| if corner >> axis & 1 == 0 { -1.0 } else { 1.0 };
+        let point = [0, 1, 2].map(|k| part.centre[k] + side(k) * part.radii[k]);
+        let [u, v] = camera.project(point);
+        low = [low[0].min(u), low[1].min(v)];
+        high = [high[0].max(u), high[1].max(v)];
+    }
+    let [x0, y0] = low;
+    let [x1, y1] = high;
     let clamp = |v: f64, size: u32| v.clamp(0.0, f64::from(size) - 1.0) as usize;
-    let (x0, x1) = (centre[0] - extent, centre[0] + extent);
-    let (y0, y1) = (centre[1] - extent, centre[1] + extent);
     if x1 < 0.0 || y1 < 0.0 || x0 >= f64::from(camera.width) || y0 >= f64::from(camera.height) {
         return None;
     }
@@ -1153,14 +1198,15 @@ impl AutoCamera {
         let steps = LUT_STEPS as f32;
         let mut offset = rng.between(0, NoiseTable::LEN as u64 - 1) as usize;
         let stride = 1 + rng.between(0, 6) as usize * 2;
-        let mut data = Vec::with_capacity(scene.len() * 3);
-        for pixel in scene {
+        let mut data = vec![0u8; scene.len() * 3];
+        let lut = &self.lut[..=LUT_STEPS];
+        for (pixel, out) in scene.iter().zip(data.chunks_exact_mut(3)) {
             for k in 0..3 {
                 let level = (pixel[k] * gains[k]).clamp(0.0, 1.0) * steps;
-                let srgb = f32::from(self.lut[level as usize]);
+                let srgb = f32::from(lut[level as usize]);
                 offset = (offset + stride) & (NoiseTable::LEN - 1);
                 let noisy = srgb + noise.value(offset) * sigma;
-                data.push(noisy.round().clamp(0.0, 255.0) as u8);
+                out[k] = crate::render::round_to_u8(noisy);
             }
         }
         let dt_s = self
@@ -1442,6 +1488,7 @@ pub fn draw_glasses(
     let facing = dot(place.out, place.centre);
     let screen = &light.screen;
     let frame_light = light.irradiance(place.centre, place.out);
+    let frame_slope = light.screen_slope(place.centre, place.out) as f32;
     let room_mirror = light.room.map(|c| c * 0.25 * glasses.reflectance);
     for py in y0..=y1 {
         for px in x0..=x1 {
@@ -1470,6 +1517,9 @@ pub fn draw_glasses(
             if in_frame || bridge {
                 canvas.pixels[index] = [0, 1, 2].map(|k| glasses.frame[k] * frame_light[k] as f32);
                 canvas.depth[index] = point[2] as f32;
+                if let Some(response) = &mut canvas.screen {
+                    response[index] = glasses.frame.map(|f| f * frame_slope);
+                }
                 continue;
             }
             if !in_lens {
@@ -1503,6 +1553,15 @@ pub fn draw_glasses(
                 };
                 through[k] * glasses.transmission + mirror as f32
             });
+            if let Some(response) = &mut canvas.screen {
+                let mirror = if shows_screen {
+                    std::f64::consts::PI * screen.luminance * glasses.reflectance
+                } else {
+                    0.0
+                };
+                response[index] =
+                    response[index].map(|through| through * glasses.transmission + mirror as f32);
+            }
         }
     }
 }
@@ -1602,26 +1661,51 @@ pub fn motion_blur(
     if length(moving) < 0.75 && length(still) < 0.75 {
         return;
     }
-    let source = pixels.to_vec();
-    for (index, pixel) in pixels.iter_mut().enumerate() {
-        let path = if is_moving(index) { moving } else { still };
+    // Each path's sample offsets, worked out once (as `path * s` for each sample's `s`).
+    let offsets = |path: [f64; 2]| -> Vec<[f64; 2]> {
         let samples = length(path).ceil().min(24.0) as usize;
         if samples < 2 {
+            return Vec::new();
+        }
+        (0..samples)
+            .map(|i| {
+                let s = (i as f64 + 0.5) / samples as f64 - 0.5;
+                [path[0] * s, path[1] * s]
+            })
+            .collect()
+    };
+    let (moving, still) = (offsets(moving), offsets(still));
+    let source = pixels.to_vec();
+    for (index, pixel) in pixels.iter_mut().enumerate() {
+        let offsets = if is_moving(index) { &moving } else { &still };
+        if offsets.is_empty() {
             continue;
         }
         let (x, y) = ((index % width) as f64, (index / width) as f64);
         let mut sum = [0.0f32; 3];
-        for i in 0..samples {
-            let s = (i as f64 + 0.5) / samples as f64 - 0.5;
-            let sx = (x + path[0] * s).round().clamp(0.0, width as f64 - 1.0) as usize;
-            let sy = (y + path[1] * s).round().clamp(0.0, height as f64 - 1.0) as usize;
+        for offset in offsets {
+            let sx = round_index(x + offset[0], width - 1);
+            let sy = round_index(y + offset[1], height - 1);
             let p = source[sy * width + sx];
             for k in 0..3 {
                 sum[k] += p[k];
             }
         }
-        *pixel = sum.map(|c| c / samples as f32);
+        *pixel = sum.map(|c| c / offsets.len() as f32);
     }
+}
+
+/// `x.round().clamp(0.0, last as f64) as usize` (half away from zero), without the call into
+/// libm that `round` is on the baseline x86-64 target.
+fn round_index(x: f64, last: usize) -> usize {
+    if x.is_nan() || x <= 0.0 {
+        return 0;
+    }
+    if x >= last as f64 {
+        return last;
+    }
+    let whole = x as usize;
+    (whole + usize::from(x - whole as f64 >= 0.5)).min(last)
 }
 
 fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
@@ -1644,6 +1728,22 @@ fn normalize(v: [f64; 3]) -> [f64; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_to_an_index_is_round_then_clamp() {
+        for i in -3000..=700_000 {
+            let x = f64::from(i) * 1e-3;
+            for last in [0, 1, 479, 639] {
+                assert_eq!(
+                    round_index(x, last),
+                    x.round().clamp(0.0, last as f64) as usize,
+                    "{x} {last}"
+                );
+            }
+        }
+        assert_eq!(round_index(f64::NAN, 9), 0);
+        assert_eq!(round_index(0.49999999999999994, 9), 0);
+    }
 
     #[test]
     fn a_laptop_and_a_phone_give_the_illuminance_the_handbook_gives() {
@@ -1857,6 +1957,79 @@ mod tests {
         // Textured: not one flat colour.
         let first = plain.albedo[0];
         assert!(plain.albedo.iter().any(|p| (p[0] - first[0]).abs() > 0.01));
+    }
+
+    #[test]
+    fn a_kept_screen_response_shows_the_room_in_another_screen_colour_as_drawing_it_again_does() {
+        let camera = Camera::with_fov(320, 240, 60.0);
+        let conditions = RoomConditions::draw(
+            &mut Rng::new(6),
+            Ranges::Normal,
+            &[("device".to_owned(), "phone".to_owned())],
+        )
+        .unwrap();
+        let light = |screen_colour: [f64; 3]| RoomLight {
+            room: [30.0, 28.0, 25.0],
+            direction: [0.0, -1.0, 0.0],
+            screen: conditions.screen_light_source(),
+            screen_colour,
+        };
+        let (early, late) = ([1.0, 1.0, 1.0], [0.0, 0.2, 0.9]);
+        let wall = Wall::draw(320, 240, Backdrop::Window, 100.0, &mut Rng::new(2));
+        let body = Body::draw(&mut Rng::new(3), [0.5, 0.35, 0.3]);
+        let mut parts = body.parts([0.0, -2.0, 35.0], 7.0);
+        parts.extend(body.thumbs(|x, y, z| [x, y, 30.0 - z]));
+        let place = GlassesPlace {
+            centre: [0.0, -2.0, 33.0],
+            right: [1.0, 0.0, 0.0],
+            down: [0.0, 1.0, 0.0],
+            out: [0.0, 0.0, -1.0],
+            lens_offset: 3.15,
+        };
+        let glasses = Glasses {
+            reflectance: 0.04,
+            ..body.glasses
+        };
+        let rays = Rays::new(&camera);
+        let draw = |colour: [f64; 3], keep: bool| {
+            let mut canvas = Canvas::new(320, 240, &wall.albedo);
+            if keep {
+                canvas.keep_screen_response();
+            }
+            draw_room(
+                &mut canvas,
+                &camera,
+                &rays,
+                &wall,
+                120.0,
+                &parts,
+                &light(colour),
+            );
+            draw_glasses(&mut canvas, &camera, &place, &glasses, &light(colour));
+            canvas
+        };
+        let kept = draw(early, true);
+        let again = draw(late, false);
+        let response = kept.screen.as_ref().expect("kept");
+        for ((pixel, slope), want) in kept.pixels.iter().zip(response).zip(&again.pixels) {
+            let shifted = [0, 1, 2].map(|k| pixel[k] + slope[k] * (late[k] - early[k]) as f32);
+            for k in 0..3 {
+                assert!(
+                    (shifted[k] - want[k]).abs() <= 1e-4 * want[k].abs().max(1.0),
+                    "{shifted:?} against {want:?}"
+                );
+            }
+        }
+        // The screen lights the person and the wall, and not the window's daylight.
+        let wall_at = |index: usize| kept.depth[index] >= 119.0;
+        let chest = 230 * 320 + 160;
+        assert!(!wall_at(chest) && response[chest][1] > 0.0);
+        assert!((0..response.len()).any(|i| wall_at(i) && response[i][1] > 0.0));
+        let pane = wall.window.as_ref().expect("a window").rect;
+        let in_pane = ((pane[2] + pane[3]) / 2) * 320 + (pane[0] + pane[1]) / 2 + 4;
+        if wall_at(in_pane) {
+            assert_eq!(response[in_pane], [0.0; 3]);
+        }
     }
 
     #[test]

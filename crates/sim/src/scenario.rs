@@ -18,8 +18,8 @@ use crate::render::{
 use crate::rng::Rng;
 use crate::room::{
     blend_rows, draw_glasses, draw_room, motion_blur, shift_image, AutoCamera, Backdrop, Body,
-    BodyPart, Expressions, Eyewear, GlassesPlace, Ranges, RoomConditions, RoomLight, Shake, Start,
-    Wall,
+    BodyPart, Expressions, Eyewear, GlassesPlace, Ranges, Rays, RoomConditions, RoomLight, Shake,
+    Start, Wall,
 };
 
 /// The world a session is rendered in.
@@ -873,8 +873,14 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
                 actor.beard = scene.beard;
             }
             let wearer = (spec.species == Species::CutOutMask).then(|| wearer_of(&actor));
-            let mut canvas =
-                scene.backdrop(&camera, &light, Some(wearer.as_ref().unwrap_or(&actor)));
+            // A face lit by the screen keeps its screen response for the rolling shutter; paint
+            // that follows the colours late is drawn again in the later light instead.
+            let mut canvas = scene.backdrop(
+                &camera,
+                &light,
+                Some(wearer.as_ref().unwrap_or(&actor)),
+                actor.lit_by_screen,
+            );
             let mut faces = scene.draw_others(&mut canvas, &camera, texture, &light);
             let actor_light = if actor.lit_by_screen {
                 light
@@ -908,7 +914,7 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
             let t = t as f64;
             let light_time = t - conditions.capture_delay_ms;
             let (mut canvas, faces) = render(t, light_time);
-            optics.roll(&mut canvas.pixels, &timeline.stages, light_time, |late| {
+            optics.roll(&mut canvas, &timeline.stages, light_time, |late| {
                 render(t, late).0.pixels
             });
             let face_velocity = {
@@ -1018,6 +1024,7 @@ struct RoomScene<'a> {
     /// The faces behind the person, and the bodies of the people among them.
     others: Vec<Actor>,
     other_bodies: Vec<BodyPart>,
+    rays: Rays,
 }
 
 impl<'a> RoomScene<'a> {
@@ -1107,6 +1114,7 @@ impl<'a> RoomScene<'a> {
             wall_z,
             others,
             other_bodies,
+            rays: Rays::new(camera),
         }
     }
 
@@ -1129,7 +1137,15 @@ impl<'a> RoomScene<'a> {
     /// The wall and the body: of the actor (a head's own; behind a print, the attacker's who
     /// holds it, thumbs in front of its edges), or with none, of an attacker holding a screen
     /// up; and the bodies of the people behind.
-    fn backdrop(&self, camera: &Camera, light: &RoomLight, actor: Option<&Actor>) -> Canvas {
+    /// The room behind the faces in this light; `keep_screen`: the canvas keeps its pixels'
+    /// screen response.
+    fn backdrop(
+        &self,
+        camera: &Camera,
+        light: &RoomLight,
+        actor: Option<&Actor>,
+        keep_screen: bool,
+    ) -> Canvas {
         let mut thumbs = Vec::new();
         let (eyes, half_width) = match actor {
             Some(actor) => {
@@ -1161,11 +1177,22 @@ impl<'a> RoomScene<'a> {
             None => (self.attacker_eyes(), 7.0),
         };
         let mut canvas = Canvas::new(camera.width, camera.height, &self.wall.albedo);
+        if keep_screen {
+            canvas.keep_screen_response();
+        }
         let wall_z = self.wall_z.max(eyes[2] + 25.0);
         let mut parts = self.body.parts(eyes, half_width);
         parts.extend(thumbs);
         parts.extend_from_slice(&self.other_bodies);
-        draw_room(&mut canvas, camera, &self.wall, wall_z, &parts, light);
+        draw_room(
+            &mut canvas,
+            camera,
+            &self.rays,
+            &self.wall,
+            wall_z,
+            &parts,
+            light,
+        );
         canvas
     }
 
@@ -1277,6 +1304,9 @@ fn cut_eye_holes(canvas: &mut Canvas, behind: &Canvas, face: &TruthFace, px_per_
                     let index = y * canvas.width + x;
                     canvas.pixels[index] = behind.pixels[index];
                     canvas.depth[index] = behind.depth[index];
+                    if let (Some(screen), Some(behind)) = (&mut canvas.screen, &behind.screen) {
+                        screen[index] = behind[index];
+                    }
                 }
             }
         }
@@ -1327,12 +1357,14 @@ impl Optics {
         }
     }
 
-    /// The rows read out after the screen changed colour show the new colour: when the light
-    /// at the last row differs from the first's, `render_at(light_time)` draws the frame in the
-    /// later light and each row takes its share.
+    /// The rows read out after the screen changed colour show the new colour: each row is
+    /// shown in the screen's light at its readout time. A canvas that keeps its screen
+    /// response gets each row's change of light from it; otherwise, when the light at the last
+    /// row differs from the first's, `render_at(light_time)` draws the frame in the later light
+    /// and each row takes its share.
     fn roll(
         &self,
-        pixels: &mut [[f32; 3]],
+        canvas: &mut Canvas,
         stages: &[ColourStage],
         light_time: f64,
         render_at: impl FnOnce(f64) -> Vec<[f32; 3]>,
@@ -1344,10 +1376,30 @@ impl Optics {
         if size < 1e-9 {
             return;
         }
-        let later = render_at(light_time + self.readout_ms);
         let rows = self.height.max(1) as f64;
-        blend_rows(pixels, &later, self.width, |y| {
-            let at = screen_light(stages, light_time + self.readout_ms * y as f64 / rows);
+        let row_light =
+            |y: usize| screen_light(stages, light_time + self.readout_ms * y as f64 / rows);
+        if let Some(response) = &canvas.screen {
+            for (y, (row, response)) in canvas
+                .pixels
+                .chunks_exact_mut(self.width)
+                .zip(response.chunks_exact(self.width))
+                .enumerate()
+            {
+                let at = row_light(y);
+                let delta = [0, 1, 2].map(|k| (at[k] - early[k]) as f32);
+                if delta == [0.0; 3] {
+                    continue;
+                }
+                for (pixel, slope) in row.iter_mut().zip(response) {
+                    *pixel = [0, 1, 2].map(|k| pixel[k] + slope[k] * delta[k]);
+                }
+            }
+            return;
+        }
+        let later = render_at(light_time + self.readout_ms);
+        blend_rows(&mut canvas.pixels, &later, self.width, |y| {
+            let at = row_light(y);
             let moved: f64 = (0..3).map(|k| (at[k] - early[k]) * change[k]).sum();
             (moved / size) as f32
         });
@@ -1513,7 +1565,7 @@ fn replay(
         let screen = screen_light(&timeline.stages, t as f64 - conditions.capture_delay_ms);
         let backdrop = room.map(|scene| {
             let light = scene.light(screen);
-            let canvas = scene.backdrop(camera, &light, None);
+            let canvas = scene.backdrop(camera, &light, None, false);
             let glare_lux = light.screen.illuminance(
                 [0.0, 0.0, scene.attacker_eyes()[2] - 25.0],
                 [0.0, 0.0, -1.0],
