@@ -644,6 +644,27 @@ fn mean_luminance(scene: &[[f32; 3]]) -> f64 {
     }
 }
 
+/// That `kept` (drawn in the screen colour `early`, keeping its screen response) shown in the
+/// colour `late` through its response is `again` (drawn in `late`), within float rounding.
+#[cfg(test)]
+pub(crate) fn assert_shows_as_drawn_again(
+    kept: &Canvas,
+    again: &Canvas,
+    early: [f64; 3],
+    late: [f64; 3],
+) {
+    let response = kept.screen.as_ref().expect("a kept screen response");
+    for ((pixel, slope), want) in kept.pixels.iter().zip(response).zip(&again.pixels) {
+        let shifted = [0, 1, 2].map(|k| pixel[k] + slope[k] * (late[k] - early[k]) as f32);
+        for k in 0..3 {
+            assert!(
+                (shifted[k] - want[k]).abs() <= 1e-4 * want[k].abs().max(1.0),
+                "{shifted:?} against {want:?}"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,18 +747,8 @@ mod tests {
             kept.draw(&camera, &texture, &surface, &light(early));
             let mut again = Canvas::new(320, 240, &background);
             again.draw(&camera, &texture, &surface, &light(late));
-            let response = kept.screen.as_ref().expect("kept");
-            let mut drawn = 0;
-            for ((pixel, slope), want) in kept.pixels.iter().zip(response).zip(&again.pixels) {
-                let shifted = [0, 1, 2].map(|k| pixel[k] + slope[k] * (late[k] - early[k]) as f32);
-                for k in 0..3 {
-                    assert!(
-                        (shifted[k] - want[k]).abs() <= 1e-4 * want[k].abs().max(1.0),
-                        "{shifted:?} against {want:?}"
-                    );
-                }
-                drawn += usize::from(want[1] > 0.0);
-            }
+            assert_shows_as_drawn_again(&kept, &again, early, late);
+            let drawn = again.pixels.iter().filter(|p| p[1] > 0.0).count();
             assert!(drawn > 5_000, "{drawn} pixels of face");
         }
     }
