@@ -1136,8 +1136,7 @@ impl<'a> RoomScene<'a> {
 
     /// The wall and the body: of the actor (a head's own; behind a print, the attacker's who
     /// holds it, thumbs in front of its edges), or with none, of an attacker holding a screen
-    /// up; and the bodies of the people behind.
-    /// The room behind the faces in this light; `keep_screen`: the canvas keeps its pixels'
+    /// up; and the bodies of the people behind. `keep_screen`: the canvas keeps its pixels'
     /// screen response.
     fn backdrop(
         &self,
