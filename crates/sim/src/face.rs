@@ -1,8 +1,9 @@
 //! The face: a real photograph as texture (astronaut.png, Eileen Collins, NASA, public domain,
 //! installed by `scripts/setup-vision.sh` from the scikit-image wheel and pinned by sha256), an
 //! identity drawn from a seed (warp and skin tone), and the shapes the texture is laid on: a 3D
-//! head (a height field with a nose that stands out and cheeks and ears that fall back), a flat
-//! print, and a print bent around a cylinder. On the face, what changes from frame to frame
+//! head (a height field on an ellipsoid: in the room, MediaPipe's measured face ([`crate::mesh`]);
+//! in the studio, a nose, eye sockets and a chin drawn as bumps), a flat print, and a print bent
+//! around a cylinder. On the face, what changes from frame to frame
 //! (blinks, speech, smiles: [`ExpressionTrack`]) and what some people have (a [`Beard`]), drawn as
 //! a remap of the photograph and a change of its albedo.
 //!
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::mesh::{ellipsoid, Relief, HEAD_CENTRE_Y, HEAD_HALF_HEIGHT, HEAD_HALF_WIDTH};
 use crate::rng::Rng;
 
 /// The photograph's file name.
@@ -33,19 +35,24 @@ const TEXTURE_KEYPOINTS: [[f64; 2]; 6] = [
     [271.4, 125.1],
 ];
 /// A typical adult interpupillary distance, which sets the photograph's scale.
-const EYE_DISTANCE_CM: f64 = 6.3;
+pub const EYE_DISTANCE_CM: f64 = 6.3;
 /// BlazeFace's box on the photograph, relative to the eyes' midpoint in head coordinates: its
 /// centre is this far below the eyes, and it is this wide (and as high).
 pub const FACE_BOX_CENTRE_BELOW_EYES_CM: f64 = 3.3;
 pub const FACE_BOX_SIDE_CM: f64 = 13.2;
 
+/// Why the face's photograph or mesh cannot be had.
 #[derive(Debug, thiserror::Error)]
-pub enum TextureError {
+pub enum AssetError {
     #[error(
         "the face photograph is missing at {0}: run scripts/setup-vision.sh (or set OPENLIVENESS_FACE_TEXTURE)"
     )]
     Missing(PathBuf),
-    #[error("the face photograph {0} cannot be read: {1}")]
+    #[error(
+        "the face mesh is missing at {0}: run scripts/setup-vision.sh (or set OPENLIVENESS_FACE_MESH)"
+    )]
+    MissingMesh(PathBuf),
+    #[error("{0} cannot be read: {1}")]
     Unreadable(PathBuf, String),
 }
 
@@ -98,15 +105,15 @@ pub struct Texture {
 }
 
 impl Texture {
-    pub fn load(path: &Path) -> Result<Texture, TextureError> {
+    pub fn load(path: &Path) -> Result<Texture, AssetError> {
         let file = std::fs::File::open(path).map_err(|error| {
             if error.kind() == std::io::ErrorKind::NotFound {
-                TextureError::Missing(path.to_owned())
+                AssetError::Missing(path.to_owned())
             } else {
-                TextureError::Unreadable(path.to_owned(), error.to_string())
+                AssetError::Unreadable(path.to_owned(), error.to_string())
             }
         })?;
-        let unreadable = |detail: String| TextureError::Unreadable(path.to_owned(), detail);
+        let unreadable = |detail: String| AssetError::Unreadable(path.to_owned(), detail);
         let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
         decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
         let mut reader = decoder.read_info().map_err(|e| unreadable(e.to_string()))?;
@@ -133,7 +140,7 @@ impl Texture {
     }
 
     /// Loads the default photograph once per process.
-    pub fn shared() -> Result<Arc<Texture>, TextureError> {
+    pub fn shared() -> Result<Arc<Texture>, AssetError> {
         static TEXTURE: std::sync::OnceLock<Arc<Texture>> = std::sync::OnceLock::new();
         if let Some(texture) = TEXTURE.get() {
             return Ok(Arc::clone(texture));
@@ -823,33 +830,41 @@ impl ExpressionTrack {
 /// The shape the texture is laid on.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Shape {
-    /// A head: a rounded height field, a nose, eye sockets.
-    Head { nose_height: f64 },
+    /// A head: a rounded height field with a nose that stands out this far (cm); its face is
+    /// the measured mesh where there is a `relief` (the room), else a nose, eye sockets and a
+    /// chin drawn as bumps (the studio).
+    Head {
+        nose_height: f64,
+        relief: Option<&'static Relief>,
+    },
     /// A flat print.
     Flat,
     /// A print bent around a vertical cylinder of this radius (cm): its sides fall back.
     Cylinder { radius: f64 },
 }
 
-/// Half-width and half-height (cm) of the head's face surface, and its depth at the middle.
-const HEAD_HALF_WIDTH: f64 = 7.0;
-const HEAD_HALF_HEIGHT: f64 = 11.0;
-const HEAD_CENTRE_Y: f64 = 2.0;
-const HEAD_DEPTH: f64 = 11.0;
+/// The nose the measured face has; an identity's nose stands out more or less than this.
+const MESH_NOSE_HEIGHT: f64 = 2.2;
 
 impl Shape {
     /// The surface's z (cm, toward the camera) at (x, y); `None` outside the surface.
     /// `stretch` scales the head with the identity.
     pub fn depth(&self, x: f64, y: f64, stretch: [f64; 2]) -> Option<f64> {
         match *self {
-            Shape::Head { nose_height } => {
+            Shape::Head {
+                nose_height,
+                relief,
+            } => {
                 let (x, y) = (x / stretch[0], y / stretch[1]);
-                let r = (x / HEAD_HALF_WIDTH).powi(2)
-                    + ((y - HEAD_CENTRE_Y) / HEAD_HALF_HEIGHT).powi(2);
-                if r >= 1.0 {
-                    return None;
+                let (base, _) = ellipsoid(x, y)?;
+                if let Some(relief) = relief {
+                    let [tip_x, tip_y, _] = relief.nose_tip;
+                    let nose = (nose_height - MESH_NOSE_HEIGHT)
+                        * (-(x - tip_x).powi(2) / (2.0 * 0.85 * 0.85)
+                            - (y - tip_y).powi(2) / (2.0 * 1.5 * 1.5))
+                            .exp();
+                    return Some(base + relief.offset(x, y) + nose);
                 }
-                let base = HEAD_DEPTH * (1.0 - r).sqrt();
                 let nose = nose_height
                     * (-(x * x) / (2.0 * 0.85 * 0.85) - (y - 2.1).powi(2) / (2.0 * 1.5 * 1.5))
                         .exp();
@@ -954,7 +969,10 @@ mod tests {
                     position: [0.0, -2.0, 45.0],
                     ..Pose::default()
                 },
-                shape: Shape::Head { nose_height: 2.2 },
+                shape: Shape::Head {
+                    nose_height: 2.2,
+                    relief: None,
+                },
             }
         }
 

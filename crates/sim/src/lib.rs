@@ -10,6 +10,7 @@
 
 pub mod evidence;
 pub mod face;
+pub mod mesh;
 pub mod render;
 pub mod rng;
 pub mod room;

@@ -727,7 +727,10 @@ mod tests {
             ),
         ] {
             let surface = Surface {
-                shape: Shape::Head { nose_height: 2.0 },
+                shape: Shape::Head {
+                    nose_height: 2.0,
+                    relief: None,
+                },
                 stretch: [identity.stretch_x, identity.stretch_y],
                 map: &map,
                 tone: identity.tone,
@@ -816,7 +819,10 @@ mod tests {
         identity.warp = 0.3;
         let map = TextureMap::new(&identity);
         let shapes = [
-            Shape::Head { nose_height: 2.2 },
+            Shape::Head {
+                nose_height: 2.2,
+                relief: None,
+            },
             Shape::Flat,
             Shape::Cylinder { radius: 9.0 },
         ];

@@ -9,9 +9,10 @@ use openliveness_vision::RgbImage;
 use serde::Serialize;
 
 use crate::face::{
-    head_keypoints, srgb_to_linear, Beard, BeardKind, Expression, ExpressionTrack, Identity, Shape,
-    Texture, TextureError, TextureMap, FACE_BOX_CENTRE_BELOW_EYES_CM, FACE_BOX_SIDE_CM,
+    head_keypoints, srgb_to_linear, AssetError, Beard, BeardKind, Expression, ExpressionTrack,
+    Identity, Shape, Texture, TextureMap, FACE_BOX_CENTRE_BELOW_EYES_CM, FACE_BOX_SIDE_CM,
 };
+use crate::mesh::Relief;
 use crate::render::{
     background, Camera, Canvas, Light, Lighting, NoiseTable, Pose, Sensor, Surface,
 };
@@ -570,9 +571,10 @@ impl Actor {
     }
 
     /// A live head of this identity.
-    fn head(identity: Identity) -> Actor {
+    fn head(identity: Identity, relief: Option<&'static Relief>) -> Actor {
         let shape = Shape::Head {
             nose_height: identity.nose_height,
+            relief,
         };
         Actor::new(shape, identity)
     }
@@ -664,9 +666,14 @@ pub fn end_of_approach(spec: &SessionSpec) -> (f64, f64) {
 }
 
 /// Renders one session.
-pub fn simulate(spec: &SessionSpec) -> Result<Recording, TextureError> {
+pub fn simulate(spec: &SessionSpec) -> Result<Recording, AssetError> {
     let texture = Texture::shared()?;
-    Ok(simulate_with(spec, &texture))
+    // The room's heads have the measured face; the studio's keep their drawn one.
+    let relief = match spec.world {
+        World::Studio => None,
+        World::Room { .. } => Some(Relief::shared()?),
+    };
+    Ok(simulate_with(spec, &texture, relief))
 }
 
 /// The time from the first frame to the recording's start of the approach.
@@ -674,8 +681,12 @@ const SETTLE_MS: f64 = 400.0;
 /// Amplify's "Hold still" between the face reaching the oval and the first colour.
 const HOLD_MS: f64 = 1000.0;
 
-/// Renders one session with this texture.
-pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
+/// Renders one session with this texture, the heads' faces on this relief.
+pub fn simulate_with(
+    spec: &SessionSpec,
+    texture: &Arc<Texture>,
+    relief: Option<&'static Relief>,
+) -> Recording {
     let root = session_root(spec.seed);
     let mut rng = root.fork(1);
     let mut conditions = Conditions::draw(&mut rng);
@@ -749,6 +760,7 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
         },
         _ => Shape::Head {
             nose_height: identity.nose_height,
+            relief,
         },
     };
     let main = Actor {
@@ -796,13 +808,14 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
             ),
             world: spec.world.clone(),
         };
-        let recorded = simulate_with(&other_spec, texture);
+        let recorded = simulate_with(&other_spec, texture, relief);
         let scene = room.as_ref().map(|room| {
             RoomScene::new(
                 room,
                 &motion,
                 &identity,
                 texture,
+                relief,
                 &camera,
                 &mut root.fork(9),
                 &mut root.fork(13),
@@ -831,6 +844,7 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
             actor.map = TextureMap::new(&other_identity);
             actor.shape = Shape::Head {
                 nose_height: other_identity.nose_height,
+                relief,
             };
         }
         actor.place(&camera, z, centre, angles, sway);
@@ -842,7 +856,7 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
     let mut truth = Vec::with_capacity(frame_ms.len());
     // A cut-out mask is worn by an attacker whose own eyes show through its holes.
     let wearer_of = |print: &Actor| -> Actor {
-        let mut wearer = Actor::head(other_identity.clone());
+        let mut wearer = Actor::head(other_identity.clone(), relief);
         wearer.pose = print.pose;
         wearer.pose.position[2] += 1.0 + wearer.shape.eye_depth(wearer.stretch());
         wearer
@@ -853,6 +867,7 @@ pub fn simulate_with(spec: &SessionSpec, texture: &Arc<Texture>) -> Recording {
             &motion,
             &identity,
             texture,
+            relief,
             &camera,
             &mut root.fork(9),
             &mut root.fork(13),
@@ -1033,6 +1048,7 @@ impl<'a> RoomScene<'a> {
         motion: &Motion,
         identity: &Identity,
         texture: &Texture,
+        relief: Option<&'static Relief>,
         camera: &Camera,
         wall_rng: &mut Rng,
         rng: &mut Rng,
@@ -1078,7 +1094,7 @@ impl<'a> RoomScene<'a> {
             Backdrop::Person => {
                 let z = (nearest + others_rng.range(70.0, 200.0)).min(wall_z - 25.0);
                 let identity = Identity::draw(&mut others_rng);
-                let mut person = Actor::head(identity.clone());
+                let mut person = Actor::head(identity.clone(), relief);
                 let shape = person.shape;
                 let centre = [
                     width * side(&mut others_rng),
@@ -1561,15 +1577,28 @@ fn replay(
             truth.push(recorded.truth[source].clone());
             continue;
         }
-        let screen = screen_light(&timeline.stages, t as f64 - conditions.capture_delay_ms);
+        let light_time = t as f64 - conditions.capture_delay_ms;
+        let screen = screen_light(&timeline.stages, light_time);
+        // In the room, the same camera's rolling shutter: each row is read out in the challenge
+        // screen's light at its own time, the room behind (by its screen response) and the glare
+        // on the replaying glass alike.
+        let row_screen: Vec<[f64; 3]> = match &optics {
+            Some(optics) => (0..h)
+                .map(|y| {
+                    let late = optics.readout_ms * y as f64 / h as f64;
+                    screen_light(&timeline.stages, light_time + late)
+                })
+                .collect(),
+            None => vec![screen; h],
+        };
         let backdrop = room.map(|scene| {
             let light = scene.light(screen);
-            let canvas = scene.backdrop(camera, &light, None, false);
+            let canvas = scene.backdrop(camera, &light, None, true);
             let glare_lux = light.screen.illuminance(
                 [0.0, 0.0, scene.attacker_eyes()[2] - 25.0],
                 [0.0, 0.0, -1.0],
             );
-            (canvas.pixels, glare_lux)
+            (canvas, glare_lux)
         });
         let (emissive, glare) = match &backdrop {
             Some((_, glare_lux)) => (
@@ -1596,13 +1625,23 @@ fn replay(
             ))
         });
         let mut scene = Vec::with_capacity(w * h);
-        for y in 0..h {
+        for (y, row_screen) in row_screen.iter().enumerate() {
+            let row_change = [0, 1, 2].map(|k| (row_screen[k] - screen[k]) as f32);
             for x in 0..w {
                 let (fx, fy) = (x as f64, y as f64);
                 let inside = fx >= left && fx < left + screen_w && fy >= top && fy < top + screen_h;
                 if !inside {
                     let lit = match &backdrop {
-                        Some((pixels, _)) => pixels[y * w + x],
+                        Some((canvas, _)) => {
+                            let pixel = canvas.pixels[y * w + x];
+                            match &canvas.screen {
+                                Some(response) => {
+                                    let slope = response[y * w + x];
+                                    [0, 1, 2].map(|k| pixel[k] + slope[k] * row_change[k])
+                                }
+                                None => pixel,
+                            }
+                        }
                         None => {
                             let a = background_albedo[y * w + x];
                             [0, 1, 2].map(|k| a[k] * conditions.ambient[k] as f32)
@@ -1632,7 +1671,7 @@ fn replay(
                 });
                 scene.push([0, 1, 2].map(|k| {
                     lut[p[k] as usize] * emissive * ripple * tint[k]
-                        + (glare * screen[k] * conditions.screen_brightness) as f32
+                        + (glare * row_screen[k] * conditions.screen_brightness) as f32
                 }));
             }
         }
