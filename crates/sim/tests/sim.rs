@@ -296,3 +296,56 @@ fn the_detector_finds_the_whole_person_s_face_where_it_was_rendered() {
         );
     }
 }
+
+/// Mean absolute difference of two frames over a block of columns and rows.
+fn block_difference(
+    a: &openliveness_vision::RgbImage,
+    b: &openliveness_vision::RgbImage,
+    columns: std::ops::Range<u32>,
+    rows: std::ops::Range<u32>,
+) -> f64 {
+    let (mut sum, mut count) = (0.0, 0.0);
+    for y in rows {
+        for x in columns.clone() {
+            let (p, q) = (a.pixel(x, y), b.pixel(x, y));
+            sum += (0..3).map(|k| f64::from(p[k].abs_diff(q[k]))).sum::<f64>();
+            count += 3.0;
+        }
+    }
+    sum / count
+}
+
+#[test]
+fn a_replay_in_the_room_is_read_out_row_by_row_by_the_same_camera() {
+    // The same replay with its rows read out at once and over 30 ms, in a dim room before a
+    // near wall that the screen lights, the camera's controls locked (they settle before the
+    // colours, so the frames differ only where the light does).
+    let render = |readout: &str| {
+        let world = World::room(
+            Ranges::Normal,
+            fixed(&[
+                ("resolution", "320x240"),
+                ("readout_ms", readout),
+                ("controls", "locked"),
+                ("room_lux", "30"),
+                ("device", "monitor"),
+                ("wall_behind_m", "0.4"),
+                ("backdrop", "plain"),
+            ]),
+        )
+        .unwrap();
+        simulate(&room_spec(Species::ScreenReplay, 6, &world)).unwrap()
+    };
+    let (at_once, rolled) = (render("0"), render("30"));
+    assert_eq!(at_once.frames.len(), rolled.frames.len());
+    // The wall beside the replaying screen (its leftmost columns): the rows read first are
+    // the same in both, the rows read last show the screen's next colour when it changed
+    // during the readout. (Read out at once, the whole wall changes with the frame.)
+    let (mut top, mut bottom) = (0.0f64, 0.0f64);
+    for (a, b) in at_once.frames.iter().zip(&rolled.frames) {
+        top = top.max(block_difference(a, b, 0..12, 0..20));
+        bottom = bottom.max(block_difference(a, b, 0..12, 200..240));
+    }
+    assert!(top < 0.2, "the first rows differ by {top}");
+    assert!(bottom > 3.0, "the last rows differ by only {bottom}");
+}
