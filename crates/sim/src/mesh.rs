@@ -114,6 +114,10 @@ impl FaceMesh {
             if vertices.len() > VERTEX_COUNT {
                 return Err(format!("more than MediaPipe's {VERTEX_COUNT} vertices"));
             }
+            // A surface over 468 vertices has fewer than twice as many triangles.
+            if triangles.len() > 2 * VERTEX_COUNT {
+                return Err(format!("more than {} triangles", 2 * VERTEX_COUNT));
+            }
         }
         if vertices.len() != VERTEX_COUNT {
             return Err(format!(
@@ -531,6 +535,10 @@ mod tests {
         assert!(FaceMesh::parse(&short)
             .unwrap_err()
             .contains("467 vertices"));
+        let too_many = obj(&"f 1 2 21\n".repeat(2 * VERTEX_COUNT));
+        assert!(FaceMesh::parse(&too_many)
+            .unwrap_err()
+            .contains("more than 936 triangles"));
         let no_faces = obj("").replace("f 1/1 2/2 21/3\n", "");
         assert_eq!(FaceMesh::parse(&no_faces).unwrap_err(), "no triangles");
         // A truncated file is refused, not read as far as it goes.

@@ -814,8 +814,7 @@ pub fn simulate_with(
                 room,
                 &motion,
                 &identity,
-                texture,
-                relief,
+                (texture, relief),
                 &camera,
                 &mut root.fork(9),
                 &mut root.fork(13),
@@ -866,8 +865,7 @@ pub fn simulate_with(
             room,
             &motion,
             &identity,
-            texture,
-            relief,
+            (texture, relief),
             &camera,
             &mut root.fork(9),
             &mut root.fork(13),
@@ -1043,12 +1041,12 @@ struct RoomScene<'a> {
 }
 
 impl<'a> RoomScene<'a> {
+    /// The room around a person of `identity` whose face is `texture` on `relief`.
     fn new(
         conditions: &'a RoomConditions,
         motion: &Motion,
         identity: &Identity,
-        texture: &Texture,
-        relief: Option<&'static Relief>,
+        (texture, relief): (&Texture, Option<&'static Relief>),
         camera: &Camera,
         wall_rng: &mut Rng,
         rng: &mut Rng,
