@@ -59,16 +59,22 @@ pub enum AssetError {
 /// Where the photograph is looked for: `$OPENLIVENESS_FACE_TEXTURE`, else
 /// `testdata/vision/astronaut.png` under the current directory or the source checkout.
 pub fn default_texture_path() -> PathBuf {
-    if let Some(path) = std::env::var_os(TEXTURE_PATH_ENV) {
+    in_testdata(TEXTURE_PATH_ENV, TEXTURE_FILE_NAME)
+}
+
+/// `$variable` when set, else `testdata/vision/<file_name>` under the current directory or the
+/// source checkout (the first that exists; the current directory's when neither does).
+pub fn in_testdata(variable: &str, file_name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(variable) {
         return PathBuf::from(path);
     }
-    let relative = Path::new("testdata/vision").join(TEXTURE_FILE_NAME);
+    let relative = Path::new("testdata/vision").join(file_name);
     if relative.is_file() {
         return relative;
     }
     let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/vision")
-        .join(TEXTURE_FILE_NAME);
+        .join(file_name);
     if checkout.is_file() {
         return checkout;
     }

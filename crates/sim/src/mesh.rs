@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::face::{head_keypoints, AssetError, EYE_DISTANCE_CM};
+use crate::face::{head_keypoints, in_testdata, AssetError, EYE_DISTANCE_CM};
 
 /// The mesh's file name.
 pub const MESH_FILE_NAME: &str = "canonical-face-model.obj";
@@ -166,20 +166,7 @@ impl FaceMesh {
 /// Where the mesh is looked for: `$OPENLIVENESS_FACE_MESH`, else
 /// `testdata/vision/canonical-face-model.obj` under the current directory or the source checkout.
 pub fn default_mesh_path() -> PathBuf {
-    if let Some(path) = std::env::var_os(MESH_PATH_ENV) {
-        return PathBuf::from(path);
-    }
-    let relative = Path::new("testdata/vision").join(MESH_FILE_NAME);
-    if relative.is_file() {
-        return relative;
-    }
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/vision")
-        .join(MESH_FILE_NAME);
-    if checkout.is_file() {
-        return checkout;
-    }
-    relative
+    in_testdata(MESH_PATH_ENV, MESH_FILE_NAME)
 }
 
 /// The measured face set into the head: what the mesh adds to the ellipsoid, on a grid over the
