@@ -476,7 +476,7 @@ const FACE: Feature = Feature::new([-0.385, -0.31], [0.988, -0.156], [1.0, 1.0])
 const FACE_DOWN: [f64; 2] = [-FACE.axis[1], FACE.axis[0]];
 
 /// 0 below 0, 1 above 1, smooth between.
-fn smoothstep(x: f64) -> f64 {
+pub(crate) fn smoothstep(x: f64) -> f64 {
     let x = x.clamp(0.0, 1.0);
     x * x * (3.0 - 2.0 * x)
 }

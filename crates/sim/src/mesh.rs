@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::face::{head_keypoints, in_testdata, AssetError, EYE_DISTANCE_CM};
+use crate::face::{head_keypoints, in_testdata, smoothstep, AssetError, EYE_DISTANCE_CM};
 
 /// The mesh's file name.
 pub const MESH_FILE_NAME: &str = "canonical-face-model.obj";
@@ -202,11 +202,6 @@ impl PartialEq for Relief {
     fn eq(&self, other: &Relief) -> bool {
         std::ptr::eq(self, other)
     }
-}
-
-fn smoothstep(x: f64) -> f64 {
-    let x = x.clamp(0.0, 1.0);
-    x * x * (3.0 - 2.0 * x)
 }
 
 impl Relief {
